@@ -1,0 +1,30 @@
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test demo models bench clean lint
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check model service robot db tests
+
+demo: install
+	$(BIN)/diffmix demo
+
+# Re-train the shipped pretrained ensembles under models/ (see README).
+models: install
+	$(BIN)/python -m benchmarks.train_shipped
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,45 @@
+"""Find the public data and turn each property's file into a MixtureTable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from model.data import calisol, thermoml
+from model.data.dataset import MixtureTable
+from model.properties import get_property
+
+ENV_VAR = "DIFFMIX_DATA_DIR"
+
+
+def data_dir() -> Path:
+    """$DIFFMIX_DATA_DIR, else ../shared/data beside the project, else ./data."""
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    root = Path(__file__).resolve().parents[2]
+    for cand in (root.parent / "shared" / "data", root / "data"):
+        if cand.exists():
+            return cand
+    return root.parent / "shared" / "data"
+
+
+def file_for(prop: str) -> str:
+    get_property(prop)
+    return calisol.FILE if prop == "ionic_conductivity" else thermoml.FILES[prop].file
+
+
+def load_table(prop: str, directory: str | Path | None = None) -> tuple[MixtureTable, dict]:
+    """The property's data as a table, and a dict describing what was read (file, rows, drops)."""
+    d = Path(directory) if directory else data_dir()
+    path = d / file_for(prop)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} not found: set {ENV_VAR} to the folder holding {file_for(prop)}, or run `diffmix data fetch`"
+        )
+    if prop == "ionic_conductivity":
+        df, mixtures, rep = calisol.load(path)
+        table = MixtureTable.from_mixtures(mixtures, df["kappa"], {"doi": df["doi"], "system": df["system"]})
+        return table, {"file": path.name, **rep.as_dict()}
+    df, mixtures = thermoml.load(path, prop)
+    table = MixtureTable.from_mixtures(mixtures, df["target"], {"doi": df["doi"], "system": df["system"]})
+    return table, {"file": path.name, "rows_read": len(df), "rows_kept": len(df)}

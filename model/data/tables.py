@@ -1,0 +1,112 @@
+"""Names used in CALiSol-23 → verified structures, molar masses and pure-liquid densities.
+
+Every SMILES is checked in ``tests/test_tables.py`` against the literature molar mass below (RDKit's
+average molecular weight of the structure must agree within 0.05 g/mol) — a wrong structure nearly always
+shows as a wrong mass.
+
+Sources (read for facts, values typed in by hand):
+- Molar masses: PubChem compound records (computed average molecular weight), 2024.
+- Densities of the pure liquids at 25 °C (g/cm³): CRC Handbook of Chemistry and Physics, 97th ed.,
+  "Physical Constants of Organic Compounds"; for battery solvents the values collected by Xu, Chem. Rev.
+  104 (2004) 4303, Table 1 (EC at 40 °C, as it is solid at 25 °C). Values marked "est." are estimates from
+  homologues (stated in the comment) and affect only volume-fraction rows that use that solvent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Solvent:
+    name: str
+    smiles: str
+    molar_mass: float  # g/mol, literature
+    density: float  # g/cm³ near 25 °C
+    note: str = ""
+
+
+SOLVENTS: dict[str, Solvent] = {s.name: s for s in [
+    Solvent("EC", "O=C1OCCO1", 88.06, 1.321, "ethylene carbonate; density at 40 °C (mp 36 °C)"),
+    Solvent("PC", "CC1COC(=O)O1", 102.09, 1.200, "propylene carbonate"),
+    Solvent("DMC", "COC(=O)OC", 90.08, 1.063, "dimethyl carbonate"),
+    Solvent("EMC", "CCOC(=O)OC", 104.10, 1.006, "ethyl methyl carbonate"),
+    Solvent("DEC", "CCOC(=O)OCC", 118.13, 0.969, "diethyl carbonate"),
+    Solvent("DME", "COCCOC", 90.12, 0.863, "1,2-dimethoxyethane"),
+    Solvent("DMSO", "CS(C)=O", 78.13, 1.096, "dimethyl sulfoxide"),
+    Solvent("AN", "CC#N", 41.05, 0.777, "acetonitrile"),
+    Solvent("MOEMC", "COCCOC(=O)OC", 134.13, 1.10, "2-methoxyethyl methyl carbonate; est. from DMC/DME"),
+    Solvent("TFP", "O=P(OCC(F)(F)F)(OCC(F)(F)F)OCC(F)(F)F", 344.07, 1.587, "tris(2,2,2-trifluoroethyl) phosphate"),
+    Solvent("EA", "CCOC(C)=O", 88.11, 0.894, "ethyl acetate"),
+    Solvent("MA", "COC(C)=O", 74.08, 0.927, "methyl acetate"),
+    Solvent("FEC", "O=C1OCC(F)O1", 106.05, 1.454, "4-fluoro-1,3-dioxolan-2-one"),
+    Solvent("DOL", "C1COCO1", 74.08, 1.060, "1,3-dioxolane"),
+    Solvent("2-MeTHF", "CC1CCCO1", 86.13, 0.854, "2-methyltetrahydrofuran"),
+    Solvent("DMM", "COCOC", 76.09, 0.860, "dimethoxymethane"),
+    Solvent("Freon 11", "FC(Cl)(Cl)Cl", 137.36, 1.476, "trichlorofluoromethane"),
+    Solvent("Methylene chloride", "ClCCl", 84.93, 1.317, "dichloromethane"),
+    Solvent("THF", "C1CCOC1", 72.11, 0.883, "tetrahydrofuran"),
+    Solvent("Toluene", "Cc1ccccc1", 92.14, 0.862, "toluene"),
+    Solvent("Sulfolane", "O=S1(=O)CCCC1", 120.17, 1.261, "sulfolane (at 30 °C, mp 27 °C)"),
+    Solvent("2-Glyme", "COCCOCCOC", 134.17, 0.939, "diglyme, bis(2-methoxyethyl) ether"),
+    Solvent("3-Glyme", "COCCOCCOCCOC", 178.23, 0.981, "triglyme"),
+    Solvent("4-Glyme", "COCCOCCOCCOCCOC", 222.28, 1.005, "tetraglyme"),
+    Solvent("3-Me-2-Oxazolidinone", "CN1CCOC1=O", 101.10, 1.170, "3-methyl-2-oxazolidinone"),
+    Solvent("3-MeSulfolane", "CC1CCS(=O)(=O)C1", 134.20, 1.190, "3-methylsulfolane"),
+    Solvent("Ethyldiglyme", "CCOCCOCCOCC", 162.23, 0.906, "diethylene glycol diethyl ether"),
+    Solvent("DMF", "CN(C)C=O", 73.09, 0.944, "N,N-dimethylformamide"),
+    Solvent("Ethylbenzene", "CCc1ccccc1", 106.17, 0.863, "ethylbenzene"),
+    Solvent("Ethylmonoglyme", "CCOCCOCC", 118.17, 0.842, "1,2-diethoxyethane"),
+    Solvent("Benzene", "c1ccccc1", 78.11, 0.874, "benzene"),
+    Solvent("g-Butyrolactone", "O=C1CCCO1", 86.09, 1.125, "γ-butyrolactone"),
+    Solvent("Cumene", "CC(C)c1ccccc1", 120.19, 0.857, "isopropylbenzene"),
+    Solvent("Propylsulfone", "CCCS(=O)(=O)CCC", 150.24, 1.03, "dipropyl sulfone; est. (mp 29 °C), from sulfolane/ethyl sulfones"),
+    Solvent("Pseudocumeme", "Cc1ccc(C)c(C)c1", 120.19, 0.872, "1,2,4-trimethylbenzene (pseudocumene; CALiSol spells it 'Pseudocumeme')"),
+    Solvent("TEOS", "CCO[Si](OCC)(OCC)OCC", 208.33, 0.933, "tetraethyl orthosilicate"),
+    Solvent("m-Xylene", "Cc1cccc(C)c1", 106.17, 0.860, "m-xylene"),
+    Solvent("o-Xylene", "Cc1ccccc1C", 106.17, 0.876, "o-xylene"),
+]}
+
+
+@dataclass(frozen=True)
+class Salt:
+    name: str
+    smiles: str
+    molar_mass: float  # g/mol, literature
+    note: str = ""
+
+
+SALTS: dict[str, Salt] = {s.name: s for s in [
+    Salt("LiPF6", "[Li+].F[P-](F)(F)(F)(F)F", 151.90, "lithium hexafluorophosphate"),
+    Salt("LiBF4", "[Li+].F[B-](F)(F)F", 93.75, "lithium tetrafluoroborate"),
+    Salt("LiBOB", "[Li+].O=C1O[B-]2(OC1=O)OC(=O)C(=O)O2", 193.79, "lithium bis(oxalato)borate"),
+    Salt("LiAsF6", "[Li+].F[As-](F)(F)(F)(F)F", 195.86, "lithium hexafluoroarsenate"),
+    Salt("LiClO4", "[Li+].[O-]Cl(=O)(=O)=O", 106.39, "lithium perchlorate"),
+    Salt("LiTFSI", "[Li+].O=S(=O)([N-]S(=O)(=O)C(F)(F)F)C(F)(F)F", 287.09, "lithium bis(trifluoromethanesulfonyl)imide"),
+    Salt("LiFSI", "[Li+].O=S(=O)(F)[N-]S(=O)(=O)F", 187.07, "lithium bis(fluorosulfonyl)imide"),
+    Salt("LiCF3SO3", "[Li+].O=S(=O)([O-])C(F)(F)F", 156.01, "lithium triflate"),
+    Salt("LiBPFPB",
+         "[Li+].FC(F)(F)C1(C(F)(F)F)O[B-]2(OC1(C(F)(F)F)C(F)(F)F)OC(C(F)(F)F)(C(F)(F)F)C(C(F)(F)F)(C(F)(F)F)O2",
+         681.85, "lithium bis(perfluoropinacolato)borate, LiB(C6F12O2)2"),
+    Salt("LiBMB", "[Li+].O=C1CC(=O)O[B-]2(O1)OC(=O)CC(=O)O2", 221.84, "lithium bis(malonato)borate"),
+    Salt("LiTDI", "[Li+].N#CC1=C(C#N)[N-]C(C(F)(F)F)=N1", 192.02, "lithium 4,5-dicyano-2-(trifluoromethyl)imidazolide"),
+    Salt("LiPDI", "[Li+].N#CC1=C(C#N)[N-]C(C(F)(F)C(F)(F)F)=N1", 242.03, "lithium 4,5-dicyano-2-(pentafluoroethyl)imidazolide"),
+]}
+
+# Spellings in CALiSol-23 that name the same salt.
+SALT_ALIASES = {"LiN(CF3SO2)2": "LiTFSI"}
+
+
+def salt_by_name(name: str) -> Salt:
+    key = SALT_ALIASES.get(name.strip(), name.strip())
+    if key not in SALTS:
+        raise KeyError(f"unknown salt name {name!r}; known: {', '.join(sorted(SALTS))}")
+    return SALTS[key]
+
+
+# Apparent molar volume of a dissolved lithium salt, used only to estimate solution density for rows
+# given in molarity (mol per litre of solution). Approximation: solvents mix ideally by volume and the salt
+# occupies V_phi = M_salt / 3.0 cm³/mol (an effective density of 3.0 g/cm³). For LiPF6 in EC:DMC 1:1 v/v
+# at 1 mol/L this gives 1.284 g/cm³ against the ≈1.3 g/cm³ of the commercial electrolyte (LP30 datasheet),
+# about 1 % low; the error moves the derived salt molality by less than that.
+SALT_EFFECTIVE_DENSITY = 3.0

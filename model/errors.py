@@ -1,0 +1,13 @@
+"""Errors a user can act on. Everything raised for bad input derives from ``DiffMixInputError``."""
+
+
+class DiffMixInputError(ValueError):
+    """Input that cannot be turned into a valid mixture or request; the message says what to fix."""
+
+
+class InvalidSmilesError(DiffMixInputError):
+    pass
+
+
+class UnknownPropertyError(DiffMixInputError):
+    pass

@@ -1,0 +1,57 @@
+"""The mixing laws of DiffMix as pure, differentiable tensor functions (the DiffMix paper, Eqs. 5 and 6).
+
+Neither function knows anything about neural networks: they take the physical coefficients (however they
+were obtained) and return the property, so they can be tested against hand-worked answers.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def rk_parity(k: int) -> int:
+    """(−1)^k: the sign a Redlich–Kister coefficient of order k takes when the pair (i, j) is swapped."""
+    return -1 if k % 2 else 1
+
+
+def redlich_kister(x: torch.Tensor, coeffs: torch.Tensor) -> torch.Tensor:
+    """Multicomponent Redlich–Kister excess: Σ_{i<j} x_i x_j Σ_k A^k_ij (x_i − x_j)^k.
+
+    x: [B, C] mole fractions (zero in padded slots). coeffs: [B, C, C, K] with A^k_ij for the ordered
+    pair (i, j); they must satisfy A^k_ji = (−1)^k A^k_ij (each unordered pair's term is then the same read
+    either way), which ``symmetrise_pair_coefficients`` guarantees. Returns [B].
+    """
+    diff = x.unsqueeze(2) - x.unsqueeze(1)  # [B, C, C]: x_i − x_j
+    k = coeffs.shape[-1]
+    powers = diff.unsqueeze(-1) ** torch.arange(k, device=x.device, dtype=x.dtype)  # [B, C, C, K]
+    poly = (coeffs * powers).sum(-1)  # [B, C, C]
+    pair = x.unsqueeze(2) * x.unsqueeze(1) * poly
+    # Sum over i < j. The term is symmetric in (i, j), so this is half the off-diagonal sum.
+    off_diag = 1.0 - torch.eye(x.shape[1], device=x.device, dtype=x.dtype)
+    return 0.5 * (pair * off_diag).sum(dim=(1, 2))
+
+
+def symmetrise_pair_coefficients(raw: torch.Tensor) -> torch.Tensor:
+    """From an ordered-pair network's raw outputs f^k(i, j) [B, C, C, K], build A^k_ij = ½(f^k(i,j) + (−1)^k f^k(j,i)).
+
+    Then A^k_ji = (−1)^k A^k_ij exactly, whatever the network computes: the physics' symmetry holds by construction.
+    """
+    sign = torch.tensor([rk_parity(k) for k in range(raw.shape[-1])], dtype=raw.dtype, device=raw.device)
+    return 0.5 * (raw + sign * raw.transpose(1, 2))
+
+
+def linear_mixing(x: torch.Tensor, pure: torch.Tensor) -> torch.Tensor:
+    """Σ_i x_i P_i. x, pure: [B, C] → [B]."""
+    return (x * pure).sum(-1)
+
+
+def vft(temperature: torch.Tensor, prefactor: torch.Tensor, pseudo_activation_K: torch.Tensor,
+        vogel_temperature_K: torch.Tensor) -> torch.Tensor:
+    """Vogel–Fulcher–Tammann: κ = A exp(−B / (T − T0)); requires A > 0, B > 0, T0 < T."""
+    return prefactor * torch.exp(-pseudo_activation_K / (temperature - vogel_temperature_K))
+
+
+def log_vft(temperature: torch.Tensor, log_prefactor: torch.Tensor, pseudo_activation_K: torch.Tensor,
+            vogel_temperature_K: torch.Tensor) -> torch.Tensor:
+    """ln κ of the VFT law, the scale conductivity is fitted in (κ spans four orders of magnitude)."""
+    return log_prefactor - pseudo_activation_K / (temperature - vogel_temperature_K)

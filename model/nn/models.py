@@ -1,0 +1,203 @@
+"""DiffMix and its baselines. Every model maps (molecules, composition, conditions) → property in physical units.
+
+Shapes: the V unique molecules of a batch are encoded once (``encode``) and gathered by index; a batch of B
+mixtures is ``idx`` [B, C] (index into the V molecules, −1 for an empty slot), ``x`` [B, C] mole fractions
+(0 in empty slots), ``T`` [B] in K and ``P`` [B] in kPa. Because every mixture-level quantity is weighted by
+mole fractions or summed over pairs, empty slots contribute exactly nothing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from model import laws
+from model.nn.encoder import MoleculeEncoder, mlp
+
+T_REF_K = 298.15
+P_REF_KPA = 101.325
+# VFT constraints by construction: T0 ∈ (0, VOGEL_T_MAX_K) lies below every temperature the model is asked
+# about (requests are validated to 150–500 K); B = softplus(·)·B_SCALE_K > 0; A = exp(·) > 0.
+VOGEL_T_MAX_K = 140.0
+B_SCALE_K = 500.0
+
+
+def conditions(T: torch.Tensor, P: torch.Tensor, with_temperature: bool = True) -> torch.Tensor:
+    """The environment vector E, scaled to order one."""
+    p = torch.log(P / P_REF_KPA).unsqueeze(-1)
+    if not with_temperature:
+        return p
+    return torch.cat([((T - T_REF_K) / 50.0).unsqueeze(-1), p], dim=-1)
+
+
+def gather(emb: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """[V, H] embeddings, [B, C] indices (−1 = empty) → [B, C, H] (empty slots get a zero vector)."""
+    h = emb[idx.clamp(min=0)]
+    return h * (idx >= 0).unsqueeze(-1).to(h.dtype)
+
+
+class MixtureModel(nn.Module):
+    """Base: a shared molecular encoder plus a mixture head."""
+
+    kind = "base"
+
+    def __init__(self, *, log_scale: bool, target_scale: float = 1.0, hidden: int = 64, gnn_layers: int = 3, **_):
+        super().__init__()
+        self.log_scale = log_scale
+        self.register_buffer("target_scale", torch.tensor(float(target_scale)))
+        self.encoder = MoleculeEncoder(hidden=hidden, layers=gnn_layers, out=hidden)
+
+    def encode(self, mols) -> torch.Tensor:
+        return self.encoder(mols.graphs)
+
+    def mix(self, emb, idx, x, T, P) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, mols, idx, x, T, P) -> torch.Tensor:
+        return self.mix(self.encode(mols), idx, x, T, P)
+
+    def _out(self, raw: torch.Tensor) -> torch.Tensor:
+        """Baseline heads predict ln κ for log-scale properties and y / scale otherwise."""
+        return torch.exp(raw) if self.log_scale else raw * self.target_scale
+
+
+class DiffMixRedlichKister(MixtureModel):
+    """P = Σ_{i<j} x_i x_j Σ_k G1^k (x_i − x_j)^k [+ Σ_i x_i G2(x_i, g_i, E)] with G1 symmetrised by construction."""
+
+    kind = "diffmix"
+
+    def __init__(self, *, order: int = 4, pure_term: bool = False, hidden: int = 64, **kw):
+        super().__init__(hidden=hidden, **kw)
+        self.order = order
+        self.pure_term = pure_term
+        self.pair = mlp([2 * hidden + 2 + 2, 2 * hidden, hidden, order + 1])
+        self.pure = mlp([hidden + 1 + 2, hidden, 1]) if pure_term else None
+
+    def coefficients(self, emb, idx, x, T, P) -> torch.Tensor:
+        """The Redlich–Kister coefficients G1^k for every ordered pair, [B, C, C, N+1], in property units."""
+        h = gather(emb, idx)
+        B, C, H = h.shape
+        e = conditions(T, P)
+        hi = h.unsqueeze(2).expand(B, C, C, H)
+        hj = h.unsqueeze(1).expand(B, C, C, H)
+        xi = x.unsqueeze(2).expand(B, C, C).unsqueeze(-1)
+        xj = x.unsqueeze(1).expand(B, C, C).unsqueeze(-1)
+        ee = e[:, None, None, :].expand(B, C, C, e.shape[-1])
+        raw = self.pair(torch.cat([hi, hj, xi, xj, ee], dim=-1))
+        return laws.symmetrise_pair_coefficients(raw) * self.target_scale
+
+    def mix(self, emb, idx, x, T, P):
+        out = laws.redlich_kister(x, self.coefficients(emb, idx, x, T, P))
+        if self.pure is not None:
+            h = gather(emb, idx)
+            e = conditions(T, P).unsqueeze(1).expand(-1, h.shape[1], -1)
+            g2 = self.pure(torch.cat([h, x.unsqueeze(-1), e], dim=-1)).squeeze(-1)
+            out = out + laws.linear_mixing(x, g2) * self.target_scale
+        return out
+
+
+class DiffMixVFT(MixtureModel):
+    """κ = A exp(−B / (T − T0)); (ln A, B, T0) from a composition-weighted pooling of component embeddings.
+
+    Temperature is deliberately *not* an input of the coefficients: if it were, the network could bend the VFT
+    law at will and the physics prior would no longer carry the temperature dependence (which is what makes
+    extrapolation to unseen temperatures work). Pressure stays in E.
+    """
+
+    kind = "diffmix"
+
+    def __init__(self, *, hidden: int = 64, log_prefactor_init: float = math.log(100.0), **kw):
+        super().__init__(hidden=hidden, **kw)
+        self.component = mlp([hidden + 1, hidden, hidden], last_act=True)
+        self.coeff = mlp([2 * hidden + 1, hidden, 3])
+        self.log_prefactor_init = log_prefactor_init
+
+    def vft_coefficients(self, emb, idx, x, T, P) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        h = gather(emb, idx)
+        phi = self.component(torch.cat([h, x.unsqueeze(-1)], dim=-1))
+        w = x.unsqueeze(-1)
+        pooled = torch.cat([(w * phi).sum(1), (w * h).sum(1)], dim=-1)
+        o = self.coeff(torch.cat([pooled, conditions(T, P, with_temperature=False)], dim=-1))
+        log_a = self.log_prefactor_init + o[:, 0]
+        b = torch.nn.functional.softplus(o[:, 1] + 0.5) * B_SCALE_K
+        t0 = torch.sigmoid(o[:, 2]) * VOGEL_T_MAX_K
+        return log_a, b, t0
+
+    def log_mix(self, emb, idx, x, T, P):
+        return laws.log_vft(T, *self.vft_coefficients(emb, idx, x, T, P))
+
+    def mix(self, emb, idx, x, T, P):
+        return torch.exp(self.log_mix(emb, idx, x, T, P))
+
+
+class GNNOnly(MixtureModel):
+    """The paper's data-driven baseline: Σ_i x_i h_i (+ E) → MLP → property. No physics law."""
+
+    kind = "gnn_only"
+
+    def __init__(self, *, hidden: int = 64, **kw):
+        super().__init__(hidden=hidden, **kw)
+        self.head = mlp([hidden + 2, 2 * hidden, hidden, 1])
+
+    def mix(self, emb, idx, x, T, P):
+        pooled = (x.unsqueeze(-1) * gather(emb, idx)).sum(1)
+        return self._out(self.head(torch.cat([pooled, conditions(T, P)], dim=-1)).squeeze(-1))
+
+
+class LinearMixing(MixtureModel):
+    """Σ_i x_i G2(x_i, g_i, E): the DiffMix law with its excess term removed (the paper's Figure 2 baseline)."""
+
+    kind = "linear_mixing"
+
+    def __init__(self, *, hidden: int = 64, **kw):
+        super().__init__(hidden=hidden, **kw)
+        self.pure = mlp([hidden + 1 + 2, hidden, 1])
+
+    def mix(self, emb, idx, x, T, P):
+        h = gather(emb, idx)
+        e = conditions(T, P).unsqueeze(1).expand(-1, h.shape[1], -1)
+        g2 = self.pure(torch.cat([h, x.unsqueeze(-1), e], dim=-1)).squeeze(-1)
+        return self._out(laws.linear_mixing(x, g2))
+
+
+class Fingerprint(MixtureModel):
+    """ECFP (radius 2, 1024 bits) of each component concatenated in input order with fractions and E → MLP.
+
+    Deliberately not permutation invariant (the paper's SI baseline): the slot a component sits in matters.
+    """
+
+    kind = "fingerprint"
+
+    def __init__(self, *, hidden: int = 64, max_components: int = 2, fp_bits: int = 1024, **kw):
+        super().__init__(hidden=hidden, **kw)
+        del self.encoder  # no learned molecular encoder: the ECFP bits are the molecule's features
+        self.max_components = max_components
+        self.head = mlp([max_components * (fp_bits + 1) + 2, 2 * hidden, hidden, 1])
+
+    def encode(self, mols) -> torch.Tensor:
+        return mols.fingerprints
+
+    def mix(self, emb, idx, x, T, P):
+        B, C = idx.shape
+        if C > self.max_components:
+            raise ValueError(f"the fingerprint model was built for at most {self.max_components} components, got {C}")
+        fp = gather(emb, idx)
+        feats = torch.cat([fp, x.unsqueeze(-1)], dim=-1)
+        if C < self.max_components:
+            feats = torch.nn.functional.pad(feats, (0, 0, 0, self.max_components - C))
+        inp = torch.cat([feats.reshape(B, -1), conditions(T, P)], dim=-1)
+        return self._out(self.head(inp).squeeze(-1))
+
+
+MODEL_KINDS = ("diffmix", "gnn_only", "fingerprint", "linear_mixing")
+
+
+def build(kind: str, law: str, **config) -> MixtureModel:
+    if kind == "diffmix":
+        return DiffMixVFT(**config) if law == "vft" else DiffMixRedlichKister(**config)
+    cls = {"gnn_only": GNNOnly, "fingerprint": Fingerprint, "linear_mixing": LinearMixing}.get(kind)
+    if cls is None:
+        raise ValueError(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
+    return cls(**config)

@@ -1,0 +1,62 @@
+"""Train / validation / test splits: random 8:1:1, temperature extrapolation, unseen systems, unseen publications."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.data.dataset import MixtureTable
+
+SPLITS = ("random", "temperature", "components", "publication")
+# The paper's extrapolation test: train on T ≤ 20 °C, test above.
+T_SPLIT_K = 293.15
+
+
+@dataclass(frozen=True)
+class Split:
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+def _fractions(n: int, rng: np.random.Generator, frac=(0.8, 0.1, 0.1)):
+    perm = rng.permutation(n)
+    a = int(round(frac[0] * n))
+    b = a + int(round(frac[1] * n))
+    return perm[:a], perm[a:b], perm[b:]
+
+
+def _by_groups(labels: np.ndarray, rng: np.random.Generator) -> Split:
+    uniq = np.unique(labels)
+    if len(uniq) < 3:
+        raise ValueError(f"a group split needs at least 3 groups, found {len(uniq)}")
+    g_train, g_val, g_test = _fractions(len(uniq), rng)
+    val_mask = np.isin(labels, uniq[g_val])
+    test_mask = np.isin(labels, uniq[g_test])
+    if not test_mask.any() or not val_mask.any():  # tiny data: make sure both hold a group
+        test_mask = labels == uniq[g_test[0] if len(g_test) else g_train[-1]]
+        val_mask = (labels == uniq[g_val[0] if len(g_val) else g_train[-2]]) & ~test_mask
+    train_mask = ~(val_mask | test_mask)
+    return Split(np.flatnonzero(train_mask), np.flatnonzero(val_mask), np.flatnonzero(test_mask))
+
+
+def make_split(table: MixtureTable, kind: str, seed: int) -> Split:
+    """A different seed gives a different split (one per ensemble member, as in the paper)."""
+    rng = np.random.default_rng(seed)
+    n = len(table)
+    if kind == "random":
+        return Split(*_fractions(n, rng))
+    if kind == "temperature":
+        cold = np.flatnonzero(table.T <= T_SPLIT_K)
+        hot = np.flatnonzero(table.T > T_SPLIT_K)
+        if len(cold) < 10 or len(hot) == 0:
+            raise ValueError("the temperature split needs data both at ≤ 293.15 K and above")
+        perm = rng.permutation(cold)
+        n_val = max(1, len(cold) // 9)
+        return Split(np.sort(perm[n_val:]), np.sort(perm[:n_val]), hot)
+    if kind == "components":
+        return _by_groups(table.groups["system"], rng)
+    if kind == "publication":
+        return _by_groups(table.groups["doi"], rng)
+    raise ValueError(f"unknown split {kind!r}; choose one of {', '.join(SPLITS)}")
