@@ -1,0 +1,147 @@
+"""Model commands of the `diffmix` CLI: data, train, evaluate, predict (optimize and landscape in model/optimize)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from model.errors import DiffMixInputError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+data_app = typer.Typer(no_args_is_help=True, help="The public data sets: where they are, fetching them.")
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@data_app.command("info")
+def data_info(data_dir: Optional[Path] = typer.Option(None, help="Folder with the CSVs (default: $DIFFMIX_DATA_DIR or ../shared/data)")):
+    """Show where the data is read from, checksums, and how CALiSol rows were normalised."""
+    from model.data import loaders
+    from model.fetch import verify
+
+    d = data_dir or loaders.data_dir()
+    out = {"data_dir": str(d), "files": verify(d)}
+    if (d / "calisol23.csv").exists():
+        _, info = loaders.load_table("ionic_conductivity", d)
+        out["calisol23"] = info
+    typer.echo(json.dumps(out, indent=2))
+
+
+@data_app.command("fetch")
+def data_fetch(
+    data_dir: Optional[Path] = typer.Option(None, help="Where to put the files"),
+    calisol_url: Optional[str] = typer.Option(None, help="Direct URL of the CALiSol-23 CSV"),
+    allow_different: bool = typer.Option(False, help="Keep a download whose sha256 differs from the pinned one"),
+):
+    """Download the public originals (needs internet access)."""
+    from model.data import loaders
+    from model.fetch import fetch
+
+    status = fetch(data_dir or loaders.data_dir(), calisol_url, allow_different, log=lambda m: typer.echo(m, err=True))
+    typer.echo(json.dumps(status, indent=2))
+    if any(v.startswith("refused") for v in status.values()):
+        raise typer.Exit(1)
+
+
+app.add_typer(data_app, name="data")
+
+
+@app.command()
+def train(
+    property: str = typer.Option(..., "--property", help="ionic_conductivity | excess_molar_enthalpy | excess_molar_volume"),
+    model: str = typer.Option("diffmix", help="diffmix | gnn_only | fingerprint | linear_mixing"),
+    order: int = typer.Option(4, help="Redlich–Kister order N (excess properties)"),
+    split: str = typer.Option("random", help="random | temperature | components | publication"),
+    ensemble: int = typer.Option(5, min=1, help="Ensemble members (one split each)"),
+    seed: int = typer.Option(0),
+    out: Path = typer.Option(..., help="Output directory for the ensemble"),
+    max_epochs: int = typer.Option(300, min=1),
+    patience: int = typer.Option(30, min=1),
+    batch_size: int = typer.Option(256, min=1),
+    lr: float = typer.Option(2e-3),
+    hidden: int = typer.Option(64, min=4),
+    data_dir: Optional[Path] = typer.Option(None),
+    progress: bool = typer.Option(True, help="Show progress bars"),
+):
+    """Train an ensemble (early stopping on validation) and save it with its splits and test metrics."""
+    from model.data.loaders import load_table
+    from model.evaluate import evaluate_run, fmt, save_splits
+    from model.nn.models import MODEL_KINDS
+    from model.properties import get_property
+    from model.splits import SPLITS
+    from model.train import TrainConfig, train_ensemble
+
+    try:
+        prop = get_property(property)
+        if model not in MODEL_KINDS:
+            fail(f"unknown model {model!r}; choose one of {', '.join(MODEL_KINDS)}")
+        if split not in SPLITS:
+            fail(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        table, info = load_table(property, data_dir)
+    except (DiffMixInputError, FileNotFoundError) as e:
+        fail(str(e))
+    cfg = TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, hidden=hidden, order=order)
+    ens, splits = train_ensemble(table, prop, model, split, ensemble, seed, cfg, progress=progress, data_info=info)
+    ens.save(out)
+    save_splits(out, splits)
+    m = evaluate_run(out, table)
+    summary = {"out": str(out), "model": m.label, "split": split, "test_mae": fmt(m.test_mae),
+               "permuted_mae": fmt(m.permuted_mae), "unit": prop.unit, "train_seconds": ens.info["train_seconds"]}
+    typer.echo(json.dumps(summary))
+
+
+@app.command()
+def evaluate(
+    runs: Path = typer.Option(..., help="Folder holding run directories written by `diffmix train --out`"),
+    plots: Path = typer.Option(Path("plots"), help="Where to write the PNG plots"),
+    data_dir: Optional[Path] = typer.Option(None),
+):
+    """Print Table 1, the order study and the temperature buckets for every run found; save plots."""
+    from model.data.loaders import load_table
+    from model.evaluate import find_runs, report
+
+    found = find_runs(runs)
+    if not found:
+        fail(f"no trained runs under {runs} (train some with `diffmix train --out {runs}/NAME`)")
+    props = {json.loads((r / "config.json").read_text())["property"] for r in found}
+    tables = {p: load_table(p, data_dir)[0] for p in props}
+    typer.echo(report(runs, tables, plots))
+
+
+@app.command()
+def predict(
+    property: str = typer.Option(..., "--property"),
+    input: Path = typer.Option(..., "--input", help="JSONL file, one mixture record per line ('-' = stdin)"),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: the shipped ensemble)"),
+    gradient: bool = typer.Option(False, help="Also output ∂P/∂x for every species"),
+):
+    """Predict a property for every record; records are echoed with prediction, std and unit."""
+    from model.predict import Predictor
+
+    text = sys.stdin.read() if str(input) == "-" else (input.read_text() if input.exists() else None)
+    if text is None:
+        fail(f"input file {input} not found")
+    records, errors = [], []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            errors.append(f"line {n}: not valid JSON ({e.msg})")
+    if errors:
+        fail("; ".join(errors))
+    try:
+        predictor = Predictor.load(property, model)
+        rows = predictor.predict_records(records, gradient=gradient)
+    except (DiffMixInputError, FileNotFoundError) as e:
+        fail(str(e))
+    for rec, row in zip(records, rows):
+        typer.echo(json.dumps({**rec, **row}))

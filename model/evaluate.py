@@ -1,0 +1,192 @@
+"""Evaluation of trained ensembles on their own held-out splits: the paper's Table 1, the order study
+(Figure 2), MAE per temperature bucket (Figure 3a), and plots.
+
+A run directory (written by ``diffmix train --out DIR``) holds the ensemble and ``splits.npz`` with each
+member's train/val/test rows, so every number here is computed on exactly the rows that member never saw.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from model.data.dataset import Batcher, MixtureTable  # noqa: E402
+from model.ensemble import Ensemble  # noqa: E402
+from model.splits import T_SPLIT_K, Split  # noqa: E402
+from model.train import predict_rows  # noqa: E402
+
+SPLITS_FILE = "splits.npz"
+METRICS_FILE = "metrics.json"
+T_BUCKETS_C = (-30, -20, -10, 0, 10, 20, 30, 40, 50, 60)
+
+
+def save_splits(directory: Path, splits: list[Split]) -> None:
+    arrays = {}
+    for k, s in enumerate(splits):
+        arrays.update({f"train_{k}": s.train, f"val_{k}": s.val, f"test_{k}": s.test})
+    np.savez_compressed(directory / SPLITS_FILE, **arrays)
+
+
+def load_splits(directory: Path) -> list[Split]:
+    z = np.load(directory / SPLITS_FILE)
+    n = len([k for k in z.files if k.startswith("test_")])
+    return [Split(z[f"train_{k}"], z[f"val_{k}"], z[f"test_{k}"]) for k in range(n)]
+
+
+def label(ens: Ensemble) -> str:
+    if ens.kind == "diffmix" and ens.property.law == "redlich_kister":
+        return f"diffmix (N={ens.hyper.get('order')})"
+    return ens.kind
+
+
+@dataclass
+class RunMetrics:
+    label: str
+    property: str
+    split: str
+    unit: str
+    test_mae: list[float]  # one per member, on its own test rows
+    permuted_mae: list[float]
+    bucket_mae: dict[str, list[float]]  # temperature bucket (°C) → one MAE per member
+    parity: tuple[np.ndarray, np.ndarray]  # member 0's test targets and predictions
+
+    def as_dict(self) -> dict:
+        return {"label": self.label, "property": self.property, "split": self.split, "unit": self.unit,
+                "test_mae": self.test_mae, "permuted_mae": self.permuted_mae, "bucket_mae": self.bucket_mae}
+
+
+def bucket_of(t_K: np.ndarray) -> np.ndarray:
+    """Nearest of the paper's 10 °C buckets."""
+    t_c = t_K - 273.15
+    edges = np.array(T_BUCKETS_C)
+    return edges[np.abs(t_c[:, None] - edges[None, :]).argmin(axis=1)]
+
+
+def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345) -> RunMetrics:
+    ens = Ensemble.load(directory)
+    splits = load_splits(directory)
+    batcher = Batcher(table)
+    perm_batcher = Batcher(table.permuted(permute_seed))
+    test, permuted, buckets = [], [], {}
+    parity = (np.zeros(0), np.zeros(0))
+    for k, (member, split) in enumerate(zip(ens.members, splits)):
+        y = table.y[split.test]
+        pred = predict_rows(member, batcher, split.test)
+        err = np.abs(pred - y)
+        test.append(float(err.mean()))
+        permuted.append(float(np.abs(predict_rows(member, perm_batcher, split.test) - y).mean()))
+        if k == 0:
+            parity = (y, pred)
+        if ens.info.get("split") == "temperature":
+            b = bucket_of(table.T[split.test])
+            for c in np.unique(b):
+                buckets.setdefault(str(int(c)), []).append(float(err[b == c].mean()))
+    return RunMetrics(label(ens), ens.property.name, ens.info.get("split", "?"), ens.property.unit,
+                      test, permuted, buckets, parity)
+
+
+def find_runs(root: Path) -> list[Path]:
+    return sorted(p.parent for p in root.rglob("config.json") if (p.parent / SPLITS_FILE).exists())
+
+
+def fmt(values: list[float]) -> str:
+    a = np.asarray(values)
+    return f"{a.mean():.4g} ± {a.std(ddof=1) if len(a) > 1 else 0.0:.2g}"
+
+
+def table1(metrics: list[RunMetrics]) -> str:
+    lines = ["| property | split | model | test MAE | permuted MAE | unit |", "|---|---|---|---|---|---|"]
+    for m in sorted(metrics, key=lambda m: (m.property, m.split, m.label)):
+        lines.append(f"| {m.property} | {m.split} | {m.label} | {fmt(m.test_mae)} | {fmt(m.permuted_mae)} | {m.unit} |")
+    return "\n".join(lines)
+
+
+def bucket_table(metrics: list[RunMetrics]) -> str:
+    rows = [m for m in metrics if m.bucket_mae]
+    if not rows:
+        return ""
+    cols = sorted({int(c) for m in rows for c in m.bucket_mae})
+    head = "| model | " + " | ".join(f"{c} °C" for c in cols) + " |"
+    lines = [head, "|---|" + "---|" * len(cols)]
+    for m in rows:
+        cells = [fmt(m.bucket_mae[str(c)]) if str(c) in m.bucket_mae else "–" for c in cols]
+        lines.append(f"| {m.label} ({m.property}) | " + " | ".join(cells) + " |")
+    lines.append(f"\n(trained on T ≤ {T_SPLIT_K - 273.15:.0f} °C; buckets above are extrapolation)")
+    return "\n".join(lines)
+
+
+def plot_bars(metrics: list[RunMetrics], out: Path, title: str) -> Path:
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    names = [m.label for m in metrics]
+    means = [np.mean(m.test_mae) for m in metrics]
+    stds = [np.std(m.test_mae, ddof=1) if len(m.test_mae) > 1 else 0 for m in metrics]
+    ax.bar(names, means, yerr=stds, capsize=4, color="#4c72b0", ecolor="black")
+    ax.set_ylabel(f"test MAE ({metrics[0].unit})")
+    ax.set_title(title)
+    ax.tick_params(axis="x", rotation=25)
+    fig.tight_layout()
+    fig.savefig(out, dpi=150)
+    plt.close(fig)
+    return out
+
+
+def plot_buckets(metrics: list[RunMetrics], out: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for m in metrics:
+        cols = sorted(int(c) for c in m.bucket_mae)
+        ax.errorbar(cols, [np.mean(m.bucket_mae[str(c)]) for c in cols],
+                    yerr=[np.std(m.bucket_mae[str(c)]) for c in cols], marker="o", capsize=3, label=m.label)
+    ax.axvline(T_SPLIT_K - 273.15, color="grey", ls="--", lw=1)
+    ax.text(T_SPLIT_K - 273.15 + 1, ax.get_ylim()[1] * 0.9, "extrapolation →", color="grey")
+    ax.set_xlabel("temperature (°C)")
+    ax.set_ylabel(f"MAE ({metrics[0].unit})")
+    ax.set_title("Ionic conductivity: MAE by temperature (trained on ≤ 20 °C)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=150)
+    plt.close(fig)
+    return out
+
+
+def plot_parity(m: RunMetrics, out: Path) -> Path:
+    y, p = m.parity
+    fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    ax.scatter(y, p, s=6, alpha=0.5)
+    lo, hi = float(min(y.min(), p.min())), float(max(y.max(), p.max()))
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+    ax.set_xlabel(f"measured ({m.unit})")
+    ax.set_ylabel(f"predicted ({m.unit})")
+    ax.set_title(f"{m.property}\n{m.label}, {m.split} split, member 1 test set", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=150)
+    plt.close(fig)
+    return out
+
+
+def report(runs_root: Path, tables: dict[str, MixtureTable], plots_dir: Path) -> str:
+    metrics = [evaluate_run(r, tables[json.loads((r / "config.json").read_text())["property"]])
+               for r in find_runs(runs_root)
+               if json.loads((r / "config.json").read_text())["property"] in tables]
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    out = ["## Table 1 (test MAE mean ± std over the ensemble members; permuted = component order shuffled)",
+           table1(metrics)]
+    for prop in sorted({m.property for m in metrics}):
+        rnd = [m for m in metrics if m.property == prop and m.split == "random"]
+        if rnd:
+            plot_bars(rnd, plots_dir / f"{prop}_models.png", f"{prop}: random split")
+            best = min(rnd, key=lambda m: np.mean(m.test_mae))
+            plot_parity(best, plots_dir / f"{prop}_parity.png")
+    temp = [m for m in metrics if m.split == "temperature"]
+    if temp:
+        out += ["## MAE per temperature bucket (temperature split)", bucket_table(temp)]
+        plot_buckets(temp, plots_dir / "temperature_buckets.png")
+    (plots_dir / METRICS_FILE).write_text(json.dumps([m.as_dict() for m in metrics], indent=1))
+    out.append(f"plots and metrics.json written to {plots_dir}")
+    return "\n\n".join(out)

@@ -1,0 +1,78 @@
+"""The Python API the service and the optimizer call: load an ensemble once, predict records, get ∂P/∂x."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from rdkit import Chem
+
+from model.chem import mol_from_smiles, species
+from model.ensemble import Ensemble
+from model.errors import DiffMixInputError
+from model.mixture import Mixture, from_record
+from model.properties import get_property
+
+SHIPPED = Path(__file__).resolve().parent.parent / "models"
+
+
+def shipped_model_dir(prop: str) -> Path:
+    get_property(prop)
+    return SHIPPED / prop
+
+
+def validate_for(prop: str, mixture: Mixture) -> Mixture:
+    """Property-specific checks on a normalised mixture."""
+    if prop == "ionic_conductivity":
+        if not any(_charge(s) != 0 for s in mixture.species):
+            raise DiffMixInputError("ionic conductivity needs a salt among the components (e.g. '[Li+].F[P-](F)(F)(F)(F)F')")
+        if all(_charge(s) != 0 for s in mixture.species):
+            raise DiffMixInputError("ionic conductivity needs at least one solvent besides the salt")
+    return mixture
+
+
+def _charge(smiles: str) -> int:
+    return Chem.GetFormalCharge(mol_from_smiles(smiles))
+
+
+class Predictor:
+    """A loaded ensemble for one property."""
+
+    def __init__(self, ensemble: Ensemble):
+        self.ensemble = ensemble
+        self.property = ensemble.property
+
+    @classmethod
+    def load(cls, prop: str, model_dir: str | Path | None = None) -> "Predictor":
+        d = Path(model_dir) if model_dir else shipped_model_dir(prop)
+        ens = Ensemble.load(d)
+        if ens.property.name != prop:
+            raise DiffMixInputError(f"model in {d} predicts {ens.property.name}, not {prop}")
+        return cls(ens)
+
+    def mixtures(self, records: Iterable[Mapping[str, Any]]) -> list[Mixture]:
+        """Parse and validate every record first; one bad record fails the whole call, naming its position."""
+        out = []
+        for i, rec in enumerate(records):
+            try:
+                out.append(validate_for(self.property.name, from_record(rec)))
+            except DiffMixInputError as e:
+                raise DiffMixInputError(f"record {i + 1}: {e}") from None
+        return out
+
+    def predict_records(self, records: list[Mapping[str, Any]], gradient: bool = False) -> list[dict]:
+        mixtures = self.mixtures(records)
+        pred = self.ensemble.predict(mixtures, gradient=gradient)
+        out = []
+        for i in range(len(mixtures)):
+            row = {"prediction": float(pred.mean[i]), "std": float(pred.std[i]), "unit": self.property.unit}
+            if gradient:
+                row["gradient"] = pred.gradient[i]
+                row["fractions"] = mixtures[i].fractions()
+            out.append(row)
+        return out
+
+
+def component_species(smiles: str) -> list[str]:
+    """Canonical species (ions separately) a user component is made of."""
+    return [p for p, _ in species(smiles).parts]
