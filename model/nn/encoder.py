@@ -31,8 +31,10 @@ class MoleculeEncoder(nn.Module):
         self.readout = mlp([2 * hidden, hidden, out])
 
     def forward(self, graphs) -> torch.Tensor:
-        h = self.embed(graphs.x)
+        dtype = self.embed.weight.dtype
+        h = self.embed(graphs.x.to(dtype))
+        edge_attr = graphs.edge_attr.to(dtype)
         for conv, norm in zip(self.convs, self.norms):
-            h = h + torch.nn.functional.silu(norm(conv(h, graphs.edge_index, graphs.edge_attr)))
+            h = h + torch.nn.functional.silu(norm(conv(h, graphs.edge_index, edge_attr)))
         pooled = torch.cat([global_add_pool(h, graphs.batch) / 10.0, global_mean_pool(h, graphs.batch)], dim=-1)
         return self.readout(pooled)

@@ -177,7 +177,7 @@ class Fingerprint(MixtureModel):
         self.head = mlp([max_components * (fp_bits + 1) + 2, 2 * hidden, hidden, 1])
 
     def encode(self, mols) -> torch.Tensor:
-        return mols.fingerprints
+        return mols.fingerprints.to(self.target_scale.dtype)
 
     def mix(self, emb, idx, x, T, P):
         B, C = idx.shape

@@ -1,0 +1,168 @@
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from model.data.dataset import Batcher, MoleculeSet
+from model.ensemble import Ensemble
+from model.mixture import Mixture
+from model.nn.models import VOGEL_T_MAX_K, build
+from model.properties import get_property
+from model.splits import make_split
+from model.train import TrainConfig, fit_member, loss_fn, predict_rows
+
+from .helpers import IONS, SOLVENTS, synthetic_conductivity_table, synthetic_excess_table
+
+VOCAB = SOLVENTS + IONS
+MOLS = MoleculeSet(VOCAB)
+
+
+def make(kind, prop="excess_molar_enthalpy", **kw):
+    p = get_property(prop)
+    torch.manual_seed(0)
+    return build(kind, p.law, log_scale=p.log_scale, target_scale=500.0, **kw).double().eval()
+
+
+def random_batch(seed, c, b=5):
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.stack([torch.randperm(len(VOCAB), generator=g)[:c] for _ in range(b)])
+    x = torch.rand(b, c, generator=g, dtype=torch.float64) + 0.01
+    x = x / x.sum(1, keepdim=True)
+    t = 200 + 250 * torch.rand(b, generator=g, dtype=torch.float64)
+    p = torch.full((b,), 101.325, dtype=torch.float64)
+    return idx, x, t, p
+
+
+INVARIANT = [("diffmix", "excess_molar_enthalpy"), ("diffmix", "ionic_conductivity"),
+             ("gnn_only", "excess_molar_volume"), ("linear_mixing", "excess_molar_enthalpy")]
+
+
+@pytest.mark.parametrize("kind,prop", INVARIANT)
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), c=st.integers(2, 6))
+def test_permutation_invariance(kind, prop, seed, c):
+    m = make(kind, prop)
+    idx, x, t, p = random_batch(seed, c)
+    perm = torch.randperm(c, generator=torch.Generator().manual_seed(seed + 1))
+    with torch.no_grad():
+        emb = m.encode(MOLS).double()
+        a = m.mix(emb, idx, x, t, p)
+        b = m.mix(emb, idx[:, perm], x[:, perm], t, p)
+    assert torch.allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_empty_slots_change_nothing():
+    m = make("diffmix")
+    idx, x, t, p = random_batch(3, 3)
+    pad_idx = torch.cat([idx, torch.full((idx.shape[0], 2), -1)], dim=1)
+    pad_x = torch.cat([x, torch.zeros(x.shape[0], 2, dtype=x.dtype)], dim=1)
+    with torch.no_grad():
+        emb = m.encode(MOLS).double()
+        assert torch.allclose(m.mix(emb, idx, x, t, p), m.mix(emb, pad_idx, pad_x, t, p))
+
+
+def test_fingerprint_model_is_not_permutation_invariant():
+    m = make("fingerprint", max_components=2)
+    idx, x, t, p = random_batch(1, 2)
+    with torch.no_grad():
+        emb = m.encode(MOLS).double()
+        a = m.mix(emb, idx, x, t, p)
+        b = m.mix(emb, idx.flip(1), x.flip(1), t, p)
+    assert not torch.allclose(a, b)
+
+
+@pytest.mark.parametrize("order", [0, 4, 9, 14])
+def test_rk_coefficients_have_parity_and_pure_components_have_zero_excess(order):
+    m = make("diffmix", order=order)
+    idx, x, t, p = random_batch(7, 3)
+    with torch.no_grad():
+        emb = m.encode(MOLS).double()
+        g1 = m.coefficients(emb, idx, x, t, p)
+        for k in range(order + 1):
+            assert torch.allclose(g1[..., k].transpose(1, 2), (-1) ** k * g1[..., k])
+        pure = torch.zeros_like(x)
+        pure[:, 0] = 1.0
+        assert torch.all(m.mix(emb, idx, pure, t, p) == 0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), c=st.integers(2, 6), scale=st.floats(-50, 50))
+def test_vft_constraints_hold_for_any_input(seed, c, scale):
+    m = make("diffmix", "ionic_conductivity")
+    with torch.no_grad():
+        for prm in m.coeff.parameters():
+            prm.mul_(scale)  # push the network anywhere: the constraints must still hold
+        idx, x, t, p = random_batch(seed, c)
+        t = torch.full_like(t, 150.0)  # the lowest temperature the product accepts
+        log_a, b, t0 = m.vft_coefficients(m.encode(MOLS).double(), idx, x, t, p)
+        kappa = m.mix(m.encode(MOLS).double(), idx, x, t, p)
+    assert torch.all(b >= 0) and torch.all(t0 >= 0) and torch.all(t0 < VOGEL_T_MAX_K) and torch.all(t0 < t)
+    assert torch.all(kappa >= 0) and torch.all(torch.isfinite(log_a))
+
+
+@pytest.mark.parametrize("prop", ["excess_molar_enthalpy", "ionic_conductivity"])
+def test_composition_gradient_matches_finite_differences(prop):
+    m = make("diffmix", prop)
+    ens = Ensemble([m, make("diffmix", prop)], get_property(prop), "diffmix", {})
+    ens.to(torch.float64)
+    if prop == "ionic_conductivity":
+        mix = Mixture(tuple(sorted([IONS[0], IONS[1], SOLVENTS[0], SOLVENTS[1]])), (0.3, 0.06, 0.58, 0.06), 300.0)
+    else:
+        mix = Mixture((SOLVENTS[1], SOLVENTS[0]), (0.35, 0.65), 300.0)
+    pred = ens.predict([mix], gradient=True)
+    h = 1e-6
+    for i, s in enumerate(mix.species):
+        up, dn = list(mix.x), list(mix.x)
+        up[i] += h
+        dn[i] -= h
+        f_up = ens.predict([Mixture(mix.species, tuple(up), 300.0)]).mean[0]
+        f_dn = ens.predict([Mixture(mix.species, tuple(dn), 300.0)]).mean[0]
+        assert pred.gradient[0][s] == pytest.approx((f_up - f_dn) / (2 * h), rel=1e-6, abs=1e-8)
+
+
+@pytest.mark.parametrize("kind", ["diffmix", "gnn_only", "fingerprint", "linear_mixing"])
+def test_short_training_lowers_the_loss(kind):
+    table = synthetic_excess_table(300)
+    prop = get_property("excess_molar_enthalpy")
+    split = make_split(table, "random", 0)
+    cfg = TrainConfig(max_epochs=25, patience=25, batch_size=64, lr=3e-3, hidden=32)
+    model, hyper, info = fit_member(table, split, prop, kind, cfg, seed=0, progress=False)
+    first, last = info["history"][0]["val_mae"], min(h["val_mae"] for h in info["history"])
+    assert last < 0.7 * first
+
+
+def test_vft_training_fits_synthetic_conductivity():
+    table = synthetic_conductivity_table(300)
+    prop = get_property("ionic_conductivity")
+    split = make_split(table, "random", 0)
+    cfg = TrainConfig(max_epochs=40, patience=40, batch_size=64, lr=3e-3, hidden=32)
+    model, _, info = fit_member(table, split, prop, "diffmix", cfg, seed=0, progress=False)
+    pred = predict_rows(model, Batcher(table), split.test)
+    rel = np.mean(np.abs(pred - table.y[split.test]) / table.y[split.test])
+    assert rel < 0.3, rel
+    assert info["history"][-1]["train_loss"] < info["history"][0]["train_loss"]
+
+
+def test_checkpoint_round_trip_is_bit_exact(tmp_path):
+    table = synthetic_excess_table(100)
+    members = [make("diffmix").float(), make("diffmix").float()]
+    ens = Ensemble(members, get_property("excess_molar_enthalpy"), "diffmix",
+                   {"hidden": 64, "gnn_layers": 3, "order": 4, "target_scale": 500.0}, {"split": "random"})
+    ens.save(tmp_path / "m")
+    back = Ensemble.load(tmp_path / "m")
+    for a, b in zip(ens.members, back.members):
+        sa, sb = a.state_dict(), b.state_dict()
+        assert sa.keys() == sb.keys()
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    mixtures = [Mixture((SOLVENTS[0], SOLVENTS[1]), (0.2, 0.8), 300.0)]
+    assert np.array_equal(ens.predict(mixtures).mean, back.predict(mixtures).mean)
+    assert not list(tmp_path.glob("m/*.pt")) and not list(tmp_path.glob("m/*.pkl"))
+    del table
+
+
+def test_loss_is_finite_on_conductivity_batch():
+    table = synthetic_conductivity_table(50)
+    m = build("gnn_only", "vft", log_scale=True)
+    batch = Batcher(table).batch(np.arange(50))
+    assert torch.isfinite(loss_fn(m, batch, get_property("ionic_conductivity"), TrainConfig()))
