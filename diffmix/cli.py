@@ -5,13 +5,13 @@ from __future__ import annotations
 import typer
 
 from model.cli import app as model_app
+from model.optimize.cli import app as optimize_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="DiffMix Lab: differentiable mixture physics and a closed-loop electrolyte lab.")
 
-for command in model_app.registered_commands:
-    app.registered_commands.append(command)
-for group in model_app.registered_groups:
-    app.registered_groups.append(group)
+for part in (model_app, optimize_app):
+    app.registered_commands.extend(part.registered_commands)
+    app.registered_groups.extend(part.registered_groups)
 
 
 def main() -> None:  # pragma: no cover

@@ -1,0 +1,87 @@
+"""Property landscapes over a composition space: the ternary solvent grid and the 1-D salt-concentration curve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.errors import DiffMixInputError
+from model.optimize.objective import Objective
+from model.optimize.simplex import grid
+
+
+@dataclass
+class Landscape:
+    z: np.ndarray  # [G, dim] points
+    value: np.ndarray  # [G]
+    std: np.ndarray
+    gradient: np.ndarray  # [G, dim] feasible gradient (tangent to the simplex; zero along fixed directions)
+    kind: str  # "ternary" or "salt"
+
+
+def tangent(space, grad: np.ndarray) -> np.ndarray:
+    """Gradient restricted to the directions the space lets move: on the solvent simplex Σ ds = 0."""
+    g = grad.copy()
+    n = len(space.solvents)
+    if space.solvents_free:
+        g[:, :n] -= g[:, :n].mean(axis=1, keepdims=True)
+    else:
+        g[:, :n] = 0.0
+    if not space.salt_free:
+        g[:, n] = 0.0
+    return g
+
+
+def _value_gradient(objective: Objective, z: np.ndarray, chunk: int = 8192):
+    vals, stds, grads = [], [], []
+    sign = 1.0 if objective.maximize else -1.0
+    beta = objective.beta
+    objective.beta = 0.0  # the landscape shows the property itself, not the acquisition score
+    try:
+        for i in range(0, len(z), chunk):
+            _, v, s, g = objective.evaluate(z[i : i + chunk])
+            vals.append(v)
+            stds.append(s)
+            grads.append(sign * g)  # ∂value/∂z
+    finally:
+        objective.beta = beta
+    return np.concatenate(vals), np.concatenate(stds), np.concatenate(grads)
+
+
+def ternary(objective: Objective, steps: int = 100) -> Landscape:
+    space = objective.space
+    if len(space.solvents) != 3 or not space.solvents_free:
+        raise DiffMixInputError("a ternary landscape needs exactly three free solvents")
+    n = len(space.solvents)
+    pts = grid(steps)
+    z = np.zeros((len(pts), n + 1))
+    z[:, :n] = pts
+    z[:, n] = space.salt_fraction[0] if not space.salt_free else np.mean(space.salt_fraction)
+    inside = space.is_feasible(z)
+    z = z[inside]
+    v, s, g = _value_gradient(objective, z)
+    return Landscape(z, v, s, tangent(space, g), "ternary")
+
+
+def salt_curve(objective: Objective, points: int = 200) -> Landscape:
+    space = objective.space
+    if not space.salt_free:
+        raise DiffMixInputError("a salt-concentration curve needs a salt fraction range (--salt-fraction-range LO HI)")
+    n = len(space.solvents)
+    z = np.zeros((points, n + 1))
+    z[:, :n] = space.solvent_ratio if space.solvent_ratio is not None else 1.0 / n
+    z[:, n] = np.linspace(*space.salt_fraction, points)
+    v, s, g = _value_gradient(objective, z)
+    return Landscape(z, v, s, g, "salt")
+
+
+def to_csv(land: Landscape, objective: Objective, path) -> None:
+    space = objective.space
+    mol = space.molality(land.z)
+    header = [f"s[{s}]" for s in space.solvents] + ["salt_cation_fraction", "salt_molality_mol_kg"]
+    header += ["value", "std"] + [f"d/ds[{s}]" for s in space.solvents] + ["d/dsalt_fraction"]
+    rows = np.column_stack([land.z, mol, land.value, land.std, land.gradient])
+    with open(path, "w") as f:
+        f.write(",".join(header) + "\n")
+        np.savetxt(f, rows, delimiter=",", fmt="%.8g")

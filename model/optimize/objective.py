@@ -1,0 +1,78 @@
+"""Objectives over a composition space: a property at one temperature, or its worst case / mean over a
+temperature range; maximise or minimise; optional uncertainty bonus (mean + β·std over the ensemble)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from model.ensemble import Ensemble
+from model.errors import DiffMixInputError
+from model.mixture import check_temperature
+from model.optimize.space import CompositionSpace
+
+AGGREGATES = ("single", "worst", "mean")
+
+
+@dataclass
+class Objective:
+    ensemble: Ensemble
+    space: CompositionSpace
+    temperatures_K: tuple[float, ...]
+    aggregate: str = "single"  # "single" | "worst" | "mean"
+    maximize: bool = True
+    beta: float = 0.0  # uncertainty bonus: value = mean + β·std (in the direction of improvement)
+    pressure_kPa: float = 101.325
+
+    def __post_init__(self):
+        if self.aggregate not in AGGREGATES:
+            raise DiffMixInputError(f"aggregate {self.aggregate!r} is not one of {', '.join(AGGREGATES)}")
+        self.temperatures_K = tuple(check_temperature(t) for t in self.temperatures_K)
+        if not self.temperatures_K:
+            raise DiffMixInputError("give at least one temperature")
+        self.calls = 0  # mixtures evaluated by the model (each temperature counts)
+        species = self.space.species
+        self._vocab = species
+        self._T = np.asarray(self.temperatures_K)
+
+    @staticmethod
+    def temperature_grid(t_lo: float, t_hi: float, step: float = 10.0) -> tuple[float, ...]:
+        if t_hi < t_lo:
+            raise DiffMixInputError(f"temperature range [{t_lo}, {t_hi}] is empty")
+        n = max(2, int(round((t_hi - t_lo) / step)) + 1)
+        return tuple(np.linspace(t_lo, t_hi, n))
+
+    def _members(self, z: torch.Tensor) -> torch.Tensor:
+        """[K, S, nT] predictions of every member at every point and temperature."""
+        S, nT = z.shape[0], len(self._T)
+        x = self.space.species_fractions(z)  # [S, C]
+        C = x.shape[1]
+        x_rep = x.repeat_interleave(nT, dim=0)
+        idx = np.tile(np.arange(C), (S * nT, 1))
+        T = np.tile(self._T, S)
+        P = np.full(S * nT, self.pressure_kPa)
+        self.calls += S * nT
+        vals = self.ensemble.member_values(self._vocab, idx, x_rep, T, P)  # [K, S*nT]
+        return vals.reshape(vals.shape[0], S, nT)
+
+    def _aggregate(self, per_t: torch.Tensor) -> torch.Tensor:
+        if self.aggregate == "single" or per_t.shape[-1] == 1:
+            return per_t[..., 0] if per_t.shape[-1] == 1 else per_t.mean(-1)
+        if self.aggregate == "mean":
+            return per_t.mean(-1)
+        # worst case: the minimum when maximising, the maximum when minimising
+        return per_t.min(-1).values if self.maximize else per_t.max(-1).values
+
+    def evaluate(self, z: np.ndarray, gradient: bool = True):
+        """Returns (score [S] to be maximised, value [S], std [S], ∂score/∂z [S, dim] or None)."""
+        zt = torch.as_tensor(np.atleast_2d(z), dtype=self.ensemble.dtype).clone().requires_grad_(gradient)
+        with torch.set_grad_enabled(gradient):
+            members = self._aggregate(self._members(zt))  # [K, S]
+            mean = members.mean(0)
+            std = members.std(0) if members.shape[0] > 1 else torch.zeros_like(mean)
+            sign = 1.0 if self.maximize else -1.0
+            score = sign * mean + self.beta * std
+            grad = torch.autograd.grad(score.sum(), zt)[0].double().numpy() if gradient else None
+        return score.detach().double().numpy(), mean.detach().double().numpy(), std.detach().double().numpy(), grad

@@ -1,0 +1,99 @@
+"""Figures like the DiffMix paper's Figure 4: ternary landscapes with gradient arrows and trajectories, and the
+salt-concentration curve with its derivative."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.tri as mtri  # noqa: E402
+import numpy as np  # noqa: E402
+
+from model.chem import canonical  # noqa: E402
+from model.data.tables import SALTS, SOLVENTS  # noqa: E402
+
+SQ3 = np.sqrt(3) / 2
+
+_NAMES = {canonical(s.smiles): s.name for s in SOLVENTS.values()} | {canonical(s.smiles): s.name for s in SALTS.values()}
+
+
+def name_of(smiles: str) -> str:
+    try:
+        return _NAMES.get(canonical(smiles), smiles)
+    except Exception:
+        return smiles
+
+
+def to_xy(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Barycentric (s0, s1, s2) → Cartesian: s0 at bottom-left, s1 at bottom-right, s2 at the top."""
+    s = np.atleast_2d(s)
+    return s[:, 1] + 0.5 * s[:, 2], SQ3 * s[:, 2]
+
+
+def ternary_plot(land, space, unit: str, prop: str, temperature_K: float, path, trajectories=None,
+                 measured=None, title: str | None = None, arrows: int = 12):
+    s = land.z[:, :3]
+    x, y = to_xy(s)
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    tri = mtri.Triangulation(x, y)
+    cf = ax.tricontourf(tri, land.value, levels=30, cmap="viridis")
+    cb = fig.colorbar(cf, ax=ax, shrink=0.8)
+    cb.set_label(f"{prop.replace('_', ' ')} ({unit})")
+    # gradient arrows on a coarse sub-grid
+    step = max(1, int(round(100 / arrows)))
+    ij = np.rint(s[:, :2] * 100).astype(int)
+    pick = np.all(ij % step == 0, axis=1) & (s[:, 2] > 1e-9)
+    g = land.gradient[pick, :3]
+    gx, gy = g[:, 1] + 0.5 * g[:, 2], SQ3 * g[:, 2]
+    norm = np.hypot(gx, gy).max() or 1.0
+    ax.quiver(x[pick], y[pick], gx / norm, gy / norm, color="white", scale=18, width=0.004, alpha=0.9)
+    for traj in trajectories or []:
+        pts = np.array(traj.points)[:, :3]
+        tx, ty = to_xy(pts)
+        ax.plot(tx, ty, "-", color="orange", lw=1.6)
+        ax.plot(tx[0], ty[0], "o", color="red", ms=7, mec="white")
+        ax.plot(tx[-1], ty[-1], "x", color="red", ms=10, mew=2.5)
+    if measured is not None and len(measured):
+        mx, my = to_xy(np.asarray(measured)[:, :3])
+        ax.scatter(mx, my, s=40, facecolor="none", edgecolor="magenta", lw=1.5, label="measured", zorder=5)
+        ax.legend(loc="upper right")
+    names = [name_of(v) for v in space.solvents]
+    ax.plot([0, 1, 0.5, 0], [0, 0, SQ3, 0], "k-", lw=1)
+    for frac in (0.2, 0.4, 0.6, 0.8):  # tick marks along the edges
+        ax.text(frac, -0.03, f"{frac:.1f}", ha="center", va="top", fontsize=7, color="grey")
+    ax.text(-0.04, -0.04, names[0], ha="right", va="top", fontsize=12, weight="bold")
+    ax.text(1.04, -0.04, names[1], ha="left", va="top", fontsize=12, weight="bold")
+    ax.text(0.5, SQ3 + 0.03, names[2], ha="center", va="bottom", fontsize=12, weight="bold")
+    ax.set_aspect("equal")
+    ax.axis("off")
+    salt = name_of(space.salt)
+    f = land.z[0, 3]
+    ax.set_title(title or f"{salt} in {':'.join(names)}, x(Li⁺) = {f:.2f}, {temperature_K:.2f} K\n"
+                 "arrows: feasible gradient; red dot → ×: gradient-ascent trajectories", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
+
+
+def salt_plot(land, space, unit: str, prop: str, temperature_K: float, path, trajectories=None):
+    f = land.z[:, -1]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.plot(f, land.value, color="tab:red", lw=2, label=prop.replace("_", " "))
+    ax.fill_between(f, land.value - land.std, land.value + land.std, color="tab:red", alpha=0.2, lw=0)
+    ax.set_xlabel(f"{name_of(space.salt)} cation mole fraction x(Li⁺) (ions counted separately)")
+    ax.set_ylabel(f"{prop.replace('_', ' ')} ({unit})", color="tab:red")
+    ax2 = ax.twinx()
+    ax2.plot(f, land.gradient[:, -1], color="tab:blue", lw=1.5, ls="--")
+    ax2.axhline(0, color="tab:blue", lw=0.6, alpha=0.5)
+    ax2.set_ylabel(f"d/dx(Li⁺) ({unit} per unit fraction)", color="tab:blue")
+    for traj in trajectories or []:
+        pts = np.array(traj.points)
+        ax.plot(pts[:, -1], traj.values, "o-", color="orange", ms=3)
+    ratio = ":".join(f"{v:.2f}" for v in land.z[0, :-1])
+    ax.set_title(f"{':'.join(name_of(s) for s in space.solvents)} = {ratio}, {temperature_K:.2f} K", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path

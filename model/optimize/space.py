@@ -1,0 +1,177 @@
+"""Composition spaces for electrolyte design: a salt in a blend of solvents.
+
+The decision variables are z = (s, f): s the solvent ratio on the (bounded) simplex and f the salt's cation
+mole fraction with ions counted separately (the paper's "lithium-ion mole fraction"). Each of them is either
+free or fixed. A point maps to species mole fractions: each ion j of the salt gets f·n_j/n_cation, the solvents
+share the rest in the ratio s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from model.chem import canonical, mol_from_smiles, species
+from model.errors import DiffMixInputError
+from model.optimize.simplex import check_bounds, project
+
+from rdkit import Chem
+
+
+@dataclass
+class CompositionSpace:
+    salt: str  # the salt as the user wrote it (its SMILES keys the cation fraction in outputs)
+    solvents: list[str]
+    salt_fraction: tuple[float, float]  # (lo, hi); lo == hi → fixed
+    solvent_lower: np.ndarray = field(default=None)
+    solvent_upper: np.ndarray = field(default=None)
+    solvent_ratio: np.ndarray | None = None  # fixed solvent ratio (None → the solvents are free)
+
+    def __post_init__(self):
+        if len(self.solvents) < 1:
+            raise DiffMixInputError("give at least one solvent")
+        canon = [canonical(s) for s in self.solvents]
+        if len(set(canon)) != len(canon):
+            raise DiffMixInputError("a solvent is listed twice")
+        for s in self.solvents:
+            if Chem.GetFormalCharge(mol_from_smiles(s)) != 0 or species(s).is_salt:
+                raise DiffMixInputError(f"solvent {s!r} is charged or a salt; give salts with --salt")
+        sp = species(self.salt)
+        if not sp.is_salt:
+            raise DiffMixInputError(f"--salt {self.salt!r} is not a salt: write it with its ions, e.g. '[Li+].F[P-](F)(F)(F)(F)F'")
+        self.ions = [p for p, _ in sp.parts]
+        counts = dict(sp.parts)
+        cations = [p for p in self.ions if Chem.GetFormalCharge(mol_from_smiles(p)) > 0]
+        self.cation = cations[0]
+        self.ion_per_cation = np.array([counts[p] / counts[self.cation] for p in self.ions])
+        self.solvent_keys = canon
+        n = len(self.solvents)
+        self.solvent_lower = np.zeros(n) if self.solvent_lower is None else np.asarray(self.solvent_lower, float)
+        self.solvent_upper = np.ones(n) if self.solvent_upper is None else np.asarray(self.solvent_upper, float)
+        check_bounds(self.solvent_lower, self.solvent_upper, 1.0, self.solvents)
+        lo, hi = self.salt_fraction
+        ion_total = float(self.ion_per_cation.sum())
+        if not (0 < lo <= hi) or hi * ion_total >= 1:
+            raise DiffMixInputError(
+                f"salt fraction range [{lo}, {hi}] must be positive and leave room for solvent "
+                f"(all ions together must stay below 1; here at most {1 / ion_total:.3f} for the cation)")
+        if self.solvent_ratio is not None:
+            r = np.asarray(self.solvent_ratio, float)
+            if r.shape != (n,) or np.any(r < 0) or r.sum() <= 0:
+                raise DiffMixInputError("a fixed solvent ratio needs one non-negative number per solvent")
+            self.solvent_ratio = r / r.sum()
+        if self.n_free < 1:
+            raise DiffMixInputError("nothing to optimise: both the solvent ratio and the salt fraction are fixed")
+        if self.solvents_free:
+            free = int(np.sum(self.solvent_upper > self.solvent_lower))
+            if free < 2:
+                raise DiffMixInputError(
+                    f"only {free} solvent can vary within its bounds: at least two free components are needed")
+
+    # ------------------------------------------------------------------ shape of the space
+    @property
+    def solvents_free(self) -> bool:
+        return self.solvent_ratio is None
+
+    @property
+    def salt_free(self) -> bool:
+        return self.salt_fraction[1] > self.salt_fraction[0]
+
+    @property
+    def n_free(self) -> int:
+        return int(self.solvents_free) + int(self.salt_free)
+
+    @property
+    def dim(self) -> int:
+        return len(self.solvents) + 1  # z = (s_1..s_n, f); fixed parts simply never move
+
+    @property
+    def species(self) -> list[str]:
+        return sorted(set(self.ions) | set(self.solvent_keys))
+
+    # ------------------------------------------------------------------ feasibility
+    def project(self, z: np.ndarray) -> np.ndarray:
+        z = np.atleast_2d(np.asarray(z, dtype=np.float64)).copy()
+        n = len(self.solvents)
+        if self.solvents_free:
+            z[:, :n] = project(z[:, :n], self.solvent_lower, self.solvent_upper)
+        else:
+            z[:, :n] = self.solvent_ratio
+        z[:, n] = np.clip(z[:, n], *self.salt_fraction)
+        return z
+
+    def is_feasible(self, z: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+        z = np.atleast_2d(z)
+        n = len(self.solvents)
+        s, f = z[:, :n], z[:, n]
+        ok = (np.abs(s.sum(1) - 1) <= tol) & np.all(s >= self.solvent_lower - tol, 1) & np.all(s <= self.solvent_upper + tol, 1)
+        return ok & (f >= self.salt_fraction[0] - tol) & (f <= self.salt_fraction[1] + tol)
+
+    def random_points(self, k: int, rng: np.random.Generator) -> np.ndarray:
+        n = len(self.solvents)
+        z = np.zeros((k, n + 1))
+        z[:, :n] = rng.dirichlet(np.ones(n), size=k)
+        z[:, n] = rng.uniform(*self.salt_fraction, size=k)
+        return self.project(z)
+
+    def spread_points(self, k: int) -> np.ndarray:
+        """Deterministic starts spread over the space: near the simplex vertices, then its centre."""
+        n = len(self.solvents)
+        z = np.zeros((k, n + 1))
+        for i in range(k):
+            if i < n:
+                z[i, :n] = 0.1 / max(n - 1, 1)
+                z[i, i] = 0.9
+            else:
+                z[i, :n] = 1.0 / n
+            z[i, n] = np.interp((i + 0.5) / k, [0, 1], self.salt_fraction)
+        return self.project(z)
+
+    # ------------------------------------------------------------------ z ↔ mole fractions
+    def species_fractions(self, z: torch.Tensor) -> torch.Tensor:
+        """[S, dim] → [S, len(species)] mole fractions in the order of ``self.species`` (differentiable)."""
+        n = len(self.solvents)
+        s, f = z[:, :n], z[:, n : n + 1]
+        ions = f * torch.as_tensor(self.ion_per_cation, dtype=z.dtype)
+        solvent_share = 1.0 - ions.sum(1, keepdim=True)
+        cols = {k: ions[:, i] for i, k in enumerate(self.ions)}
+        for j, k in enumerate(self.solvent_keys):
+            cols[k] = solvent_share[:, 0] * s[:, j]
+        return torch.stack([cols[k] for k in self.species], dim=1)
+
+    def report_fractions(self, z: np.ndarray) -> dict[str, float]:
+        """Fractions keyed for people: the salt's SMILES → its cation's fraction; anions and solvents by SMILES."""
+        x = self.species_fractions(torch.as_tensor(np.atleast_2d(z)))[0].numpy()
+        out = {}
+        for k, v in zip(self.species, x):
+            if k == self.cation:
+                out[self.salt] = float(v)
+            elif k in self.solvent_keys:
+                out[self.solvents[self.solvent_keys.index(k)]] = float(v)
+            else:
+                out[k] = float(v)
+        return out
+
+    def molality(self, z: np.ndarray) -> np.ndarray:
+        """Salt molality (mol per kg of solvent blend) at each point."""
+        z = np.atleast_2d(z)
+        n = len(self.solvents)
+        mm = np.array([species(s).molar_mass for s in self.solvents])
+        f = z[:, n]
+        ion_total = self.ion_per_cation.sum()
+        counts = dict(species(self.salt).parts)
+        salt_units = f / counts[self.cation]
+        solvent_grams = (1 - f * ion_total) * (z[:, :n] @ mm)
+        return salt_units * 1000.0 / solvent_grams
+
+    def fraction_from_molality(self, b: float, solvent_ratio: np.ndarray) -> float:
+        """Cation fraction that gives molality b (mol/kg) at the given solvent ratio."""
+        if not (b > 0):
+            raise DiffMixInputError(f"molality must be positive, got {b}")
+        mm = float(np.asarray(solvent_ratio) / np.sum(solvent_ratio) @ np.array([species(s).molar_mass for s in self.solvents]))
+        counts = dict(species(self.salt).parts)
+        nu_c = counts[self.cation]
+        ion_total = self.ion_per_cation.sum()
+        return b * mm * nu_c / (1000.0 + b * mm * nu_c * ion_total)

@@ -1,0 +1,198 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from diffmix.cli import app
+from model.ensemble import Ensemble
+from model.errors import DiffMixInputError
+from model.nn.models import build
+from model.optimize import landscape
+from model.optimize.ascent import ascend
+from model.optimize.problem import build_objective, optimise, result_json
+from model.optimize.simplex import grid, project
+from model.optimize.space import CompositionSpace
+from model.properties import get_property
+
+LIPF6 = "[Li+].F[P-](F)(F)(F)(F)F"
+PC, EC, DMC, EMC = "CC1COC(=O)O1", "O=C1OCCO1", "COC(=O)OC", "CCOC(=O)OC"
+
+
+@st.composite
+def bounded_problem(draw):
+    n = draw(st.integers(2, 6))
+    lo = np.array(draw(st.lists(st.floats(0, 0.3), min_size=n, max_size=n)))
+    if lo.sum() > 0.9:
+        lo = lo * 0.9 / lo.sum()
+    hi = np.array([draw(st.floats(float(a), 1.0)) for a in lo])
+    if hi.sum() < 1:
+        hi = np.minimum(1.0, hi + (1 - hi.sum()) / n + 1e-3)
+    v = np.array(draw(st.lists(st.floats(-3, 3), min_size=n, max_size=n)))
+    return v, lo, hi
+
+
+@settings(max_examples=200, deadline=None)
+@given(bounded_problem(), st.integers(0, 2**31 - 1))
+def test_projection_is_feasible_and_closest(problem, seed):
+    v, lo, hi = problem
+    p = project(v[None], lo, hi)[0]
+    assert abs(p.sum() - 1) <= 1e-9
+    assert np.all(p >= lo - 1e-12) and np.all(p <= hi + 1e-12)
+    rng = np.random.default_rng(seed)  # no other feasible point is closer
+    q = project(rng.normal(size=(50, len(v))), lo, hi)
+    assert np.all(np.linalg.norm(q - v, axis=1) >= np.linalg.norm(p - v) - 1e-9)
+
+
+class Concave:
+    """f(s) = −‖s − target‖² on the solvent simplex (salt fixed): its maximum is the projection of target."""
+
+    def __init__(self, space, target):
+        self.space, self.target, self.calls = space, np.asarray(target, float), 0
+
+    def evaluate(self, z, gradient=True):
+        z = np.atleast_2d(z)
+        self.calls += len(z)
+        n = len(self.space.solvents)
+        d = z[:, :n] - self.target
+        g = np.zeros_like(z)
+        g[:, :n] = -2 * d
+        f = -(d**2).sum(1)
+        return f, f, np.zeros(len(z)), g
+
+
+def space3(**kw):
+    return CompositionSpace(LIPF6, [PC, EC, DMC], (0.08, 0.08), **kw)
+
+
+@pytest.mark.parametrize("target", [[0.2, 0.3, 0.5], [0.0, 0.7, 0.3], [1.4, -0.2, -0.2]])
+def test_converges_to_known_maximum_of_concave_function(target):
+    space = space3()
+    obj = Concave(space, target)
+    res = ascend(obj, space.random_points(4, np.random.default_rng(1)), tol=1e-10, max_iter=500)
+    expected = project(np.array([target]), np.zeros(3), np.ones(3))[0]
+    for t in res.trajectories:
+        assert np.allclose(t.points[-1][:3], expected, atol=1e-6)
+        assert t.converged
+
+
+@settings(max_examples=40, deadline=None)
+@given(bounded_problem(), st.integers(0, 10_000))
+def test_every_point_feasible_and_values_non_decreasing(problem, seed):
+    target, lo, hi = problem
+    n = len(lo)
+    assume(np.sum(hi > lo) >= 2)
+    solvents = [PC, EC, DMC, EMC, "CCOC(=O)OCC", "COCCOC"][:n]
+    space = CompositionSpace(LIPF6, solvents, (0.05, 0.1), lo, hi)
+    obj = Concave(space, target)
+    rng = np.random.default_rng(seed)
+    res = ascend(obj, rng.normal(size=(3, n + 1)), max_iter=60)  # arbitrary (infeasible) starts get projected
+    for t in res.trajectories:
+        pts = np.array(t.points)
+        assert np.all(space.is_feasible(pts, tol=1e-9))
+        assert np.all(np.diff(t.scores) >= 0)
+
+
+def tiny_ensemble(seed=0, members=2) -> Ensemble:
+    prop = get_property("ionic_conductivity")
+    ms = []
+    for k in range(members):
+        torch.manual_seed(seed + k)
+        ms.append(build("diffmix", "vft", log_scale=True, hidden=16, gnn_layers=2))
+    return Ensemble(ms, prop, "diffmix", {"hidden": 16, "gnn_layers": 2})
+
+
+def test_gradient_ascent_agrees_with_brute_force_grid():
+    obj = build_objective(tiny_ensemble(), LIPF6, [PC, EC, DMC], salt_fraction=0.08, temperature_K=303.15)
+    land = landscape.ternary(obj, steps=100)
+    assert len(land.value) == 5151
+    res = optimise(obj, starts=4, start_mode="spread")
+    assert res.best_value >= land.value.max() * (1 - 0.005)
+
+
+def test_salt_curve_and_gradient_sign():
+    obj = build_objective(tiny_ensemble(), LIPF6, [DMC, EC], salt_fraction_range=(0.01, 0.2),
+                          solvent_ratio=[0.7, 0.3], temperature_K=303.15)
+    land = landscape.salt_curve(obj, points=50)
+    # the curve's derivative agrees with finite differences of the curve itself
+    fd = np.gradient(land.value, land.z[:, -1])
+    assert np.allclose(land.gradient[1:-1, -1], fd[1:-1], rtol=0.05, atol=1e-3 * np.abs(land.value).max())
+
+
+def test_deterministic_for_a_seed():
+    obj1 = build_objective(tiny_ensemble(), LIPF6, [PC, EC, DMC], salt_fraction=0.08, temperature_K=303.15)
+    obj2 = build_objective(tiny_ensemble(), LIPF6, [PC, EC, DMC], salt_fraction=0.08, temperature_K=303.15)
+    a = result_json(obj1, optimise(obj1, 4, "random", seed=7))
+    b = result_json(obj2, optimise(obj2, 4, "random", seed=7))
+    assert json.dumps(a) == json.dumps(b)
+
+
+def test_temperature_range_worst_case_is_below_each_temperature():
+    ens = tiny_ensemble()
+    worst = build_objective(ens, LIPF6, [PC, EC, DMC], salt_fraction=0.08, temperature_range_K=(253.15, 333.15))
+    z = worst.space.spread_points(3)
+    _, v_worst, _, _ = worst.evaluate(z, gradient=False)
+    for t in worst.temperatures_K:
+        single = build_objective(ens, LIPF6, [PC, EC, DMC], salt_fraction=0.08, temperature_K=t)
+        assert np.all(v_worst <= single.evaluate(z, gradient=False)[1] + 1e-9)
+
+
+def test_fractions_sum_to_one_and_salt_key():
+    obj = build_objective(tiny_ensemble(), LIPF6, [PC, EC, DMC], salt_fraction=0.08, temperature_K=303.15)
+    out = result_json(obj, optimise(obj, 2, "spread"))
+    for t in out["trajectories"]:
+        for p in t["points"]:
+            assert abs(sum(p["fractions"].values()) - 1) < 1e-9
+            assert p["fractions"][LIPF6] == pytest.approx(0.08)
+
+
+def test_molality_round_trip():
+    space = CompositionSpace(LIPF6, [DMC, EC], (0.01, 0.2), solvent_ratio=np.array([0.7, 0.3]))
+    f = space.fraction_from_molality(1.0, space.solvent_ratio)
+    assert space.molality(np.array([[0.7, 0.3, f]]))[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(lower=[0.5, 0.5, 0.5]), "lower bounds sum"),
+    (dict(upper=[0.2, 0.2, 0.2]), "upper bounds sum"),
+    (dict(exclude=[PC, EC]), "free components"),
+    (dict(salt_fraction=0.6), "leave room"),
+])
+def test_clear_errors(kw, match):
+    args = dict(salt_fraction=0.08, temperature_K=303.15)
+    args.update(kw)
+    with pytest.raises(DiffMixInputError, match=match):
+        build_objective(tiny_ensemble(), LIPF6, [PC, EC, DMC], **args)
+
+
+def test_unknown_smiles_is_a_clear_cli_error(tmp_path):
+    tiny_ensemble().save(tmp_path / "m")
+    r = CliRunner().invoke(app, ["optimize", "--model", str(tmp_path / "m"), "--salt", LIPF6, "--salt-fraction", "0.08",
+                                 "--solvents", f"{PC},C1CC,{DMC}", "--temperature-K", "303.15"])
+    assert r.exit_code == 2 and "invalid SMILES 'C1CC'" in r.output
+
+
+def test_optimize_cli_json_and_plot(tmp_path):
+    tiny_ensemble().save(tmp_path / "m")
+    r = CliRunner().invoke(app, ["optimize", "--model", str(tmp_path / "m"), "--property", "ionic_conductivity",
+                                 "--salt", LIPF6, "--salt-fraction", "0.08", "--solvents", f"{PC},{EC},{DMC}",
+                                 "--temperature-K", "303.15", "--starts", "4", "--seed", "3", "--json",
+                                 "--plot", str(tmp_path / "p.png")])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert len(out["trajectories"]) == 4 and set(out["best"]) >= {"fractions", "value", "std"}
+    assert (tmp_path / "p.png").stat().st_size > 10_000
+    r = CliRunner().invoke(app, ["landscape", "--model", str(tmp_path / "m"), "--salt", LIPF6,
+                                 "--salt-fraction-range", "0.01", "0.2", "--solvents", f"{DMC},{EC}",
+                                 "--solvent-ratio", "0.7,0.3", "--temperature-K", "303.15",
+                                 "--csv", str(tmp_path / "l.csv"), "--plot", str(tmp_path / "l.png")])
+    assert r.exit_code == 0, r.output
+    assert len((tmp_path / "l.csv").read_text().splitlines()) == 201
+
+
+def test_grid_has_5151_points():
+    g = grid(100)
+    assert g.shape == (5151, 3) and np.allclose(g.sum(1), 1)
