@@ -28,6 +28,7 @@ class TrainConfig:
     gnn_layers: int = 3
     order: int = 4
     huber_beta: float = 0.05
+    coeff_temperature: bool = False  # VFT coefficients see T (see DiffMixVFT)
 
 
 def loss_fn(model, batch, prop: Property, cfg: TrainConfig) -> torch.Tensor:
@@ -58,6 +59,8 @@ def hyperparameters(kind: str, prop: Property, table: MixtureTable, train_rows: 
         hyper["target_scale"] = float(np.std(table.y[train_rows]) or 1.0)
     if kind == "diffmix" and prop.law == "redlich_kister":
         hyper["order"] = cfg.order
+    if kind == "diffmix" and prop.law == "vft" and cfg.coeff_temperature:
+        hyper["coeff_temperature"] = True
     if kind == "fingerprint":
         hyper["max_components"] = table.width
     return hyper

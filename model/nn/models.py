@@ -101,25 +101,40 @@ class DiffMixRedlichKister(MixtureModel):
 class DiffMixVFT(MixtureModel):
     """κ = A exp(−B / (T − T0)); (ln A, B, T0) from a composition-weighted pooling of component embeddings.
 
-    Temperature is deliberately *not* an input of the coefficients: if it were, the network could bend the VFT
-    law at will and the physics prior would no longer carry the temperature dependence (which is what makes
-    extrapolation to unseen temperatures work). Pressure stays in E.
+    By default temperature is *not* an input of the coefficients: if it were, the network could bend the VFT law
+    at will and the physics prior would no longer carry the temperature dependence (which is what makes
+    extrapolation to unseen temperatures work). ``coeff_temperature=True`` feeds T into E as the paper's Eq. 6
+    allows, for comparison. Pressure is always in E.
     """
 
     kind = "diffmix"
 
-    def __init__(self, *, hidden: int = 64, log_prefactor_init: float = math.log(100.0), **kw):
+    def __init__(self, *, hidden: int = 64, log_prefactor_init: float = math.log(100.0), pair_pool: bool = True,
+                 coeff_temperature: bool = False, **kw):
         super().__init__(hidden=hidden, **kw)
+        self.pair_pool = pair_pool
+        self.coeff_temperature = coeff_temperature
         self.component = mlp([hidden + 1, hidden, hidden], last_act=True)
-        self.coeff = mlp([2 * hidden + 1, hidden, 3])
+        # Pairwise pooling Σ_{i≠j} x_i x_j ψ(h_i, h_j): ion–solvent and solvent–solvent interactions. A sum over
+        # all ordered pairs is invariant to the order of components by construction.
+        self.pair = mlp([2 * hidden, hidden, hidden], last_act=True) if pair_pool else None
+        n_pooled = (3 if pair_pool else 2) * hidden
+        n_cond = 2 if coeff_temperature else 1
+        self.coeff = mlp([n_pooled + n_cond, hidden, 3])
         self.log_prefactor_init = log_prefactor_init
 
     def vft_coefficients(self, emb, idx, x, T, P) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         h = gather(emb, idx)
         phi = self.component(torch.cat([h, x.unsqueeze(-1)], dim=-1))
         w = x.unsqueeze(-1)
-        pooled = torch.cat([(w * phi).sum(1), (w * h).sum(1)], dim=-1)
-        o = self.coeff(torch.cat([pooled, conditions(T, P, with_temperature=False)], dim=-1))
+        feats = [(w * phi).sum(1), (w * h).sum(1)]
+        if self.pair is not None:
+            B, C, H = h.shape
+            pair_in = torch.cat([h.unsqueeze(2).expand(B, C, C, H), h.unsqueeze(1).expand(B, C, C, H)], dim=-1)
+            xx = (x.unsqueeze(2) * x.unsqueeze(1)) * (1.0 - torch.eye(C, dtype=x.dtype, device=x.device))
+            feats.append((xx.unsqueeze(-1) * self.pair(pair_in)).sum(dim=(1, 2)))
+        pooled = torch.cat(feats, dim=-1)
+        o = self.coeff(torch.cat([pooled, conditions(T, P, with_temperature=self.coeff_temperature)], dim=-1))
         log_a = self.log_prefactor_init + o[:, 0]
         b = torch.nn.functional.softplus(o[:, 1] + 0.5) * B_SCALE_K
         t0 = torch.sigmoid(o[:, 2]) * VOGEL_T_MAX_K
