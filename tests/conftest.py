@@ -20,3 +20,81 @@ def real_data_dir():
     if d is None:
         pytest.skip("the public data folder (../shared/data or $DIFFMIX_DATA_DIR) is not on this machine")
     return d
+
+
+# ---------------------------------------------------------------------------------------------- databases
+import uuid  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("DIFFMIX_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL.replace("postgresql://", "postgresql://", 1), connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    if not _pg_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}; .ci/run should have started it")
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+    return PG_ADMIN_URL
+
+
+def fresh_pg_database(admin_url: str) -> tuple[str, callable]:
+    import psycopg
+
+    name = f"diffmix_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+
+    def drop():
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url, drop
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path):
+    """A migrated, empty database of each kind."""
+    from db.migrate import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+        upgrade(url)
+        yield url
+        return
+    admin = request.getfixturevalue("pg_server")
+    url, drop = fresh_pg_database(admin)
+    upgrade(url)
+    yield url
+    from sqlalchemy.orm import close_all_sessions
+
+    close_all_sessions()
+    drop()
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory):
+    """A models/ folder with small untrained-but-real ensembles for every property (made by the tests)."""
+    from model.ensemble import Ensemble
+    from model.nn.models import build
+    from model.properties import PROPERTIES
+
+    root = tmp_path_factory.mktemp("models")
+    for name, prop in PROPERTIES.items():
+        members = []
+        for k in range(2):
+            torch.manual_seed(k)
+            hyper = {"hidden": 16, "gnn_layers": 2} | ({} if prop.log_scale else {"target_scale": 100.0})
+            members.append(build("diffmix", prop.law, log_scale=prop.log_scale, **hyper))
+        Ensemble(members, prop, "diffmix", hyper, {"split": "random"}).save(root / name)
+    return root

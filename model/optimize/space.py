@@ -141,9 +141,21 @@ class CompositionSpace:
             cols[k] = solvent_share[:, 0] * s[:, j]
         return torch.stack([cols[k] for k in self.species], dim=1)
 
+    def species_dict(self, z: np.ndarray) -> dict[str, float]:
+        """Species (canonical SMILES, ions separately) → mole fraction at one point."""
+        x = self.species_fractions(torch.as_tensor(np.atleast_2d(z), dtype=torch.float64))[0].numpy()
+        return {k: float(v) for k, v in zip(self.species, x)}
+
+    def recipe(self, z: np.ndarray) -> dict:
+        """What a robot needs to make the point: salt, solvents, their ratio, the cation fraction and molality."""
+        z = np.asarray(z, dtype=np.float64).reshape(-1)
+        return {"salt": self.salt, "solvents": list(self.solvents), "salt_cation_fraction": float(z[-1]),
+                "solvent_ratio": [float(v) for v in z[:-1]], "salt_molality_mol_kg": float(self.molality(z)[0]),
+                "fractions": self.report_fractions(z), "z": [float(v) for v in z]}
+
     def report_fractions(self, z: np.ndarray) -> dict[str, float]:
         """Fractions keyed for people: the salt's SMILES → its cation's fraction; anions and solvents by SMILES."""
-        x = self.species_fractions(torch.as_tensor(np.atleast_2d(z)))[0].numpy()
+        x = self.species_fractions(torch.as_tensor(np.atleast_2d(z), dtype=torch.float64))[0].numpy()
         out = {}
         for k, v in zip(self.species, x):
             if k == self.cation:

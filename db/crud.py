@@ -1,0 +1,348 @@
+"""All SQL the service needs, as plain functions over a Session. The service calls these and nothing else."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from datetime import datetime, timedelta, timezone
+from typing import Any, Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from db.models import (ApiKey, AuditLog, Campaign, CellCalibration, Experiment, Measurement, Molecule, ModelVersion,
+                       ROLES)
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(RuntimeError):
+    pass
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def audit(s: Session, key_id: int | None, action: str, entity: str, entity_id: int | None, **detail) -> None:
+    s.add(AuditLog(api_key_id=key_id, action=action, entity=entity, entity_id=entity_id, detail=detail, at=utcnow()))
+
+
+# ----------------------------------------------------------------------------- API keys
+KEY_PREFIX = "dmx_"
+
+
+def hash_key(key: str) -> str:
+    # Keys are 256-bit random tokens, so a fast hash is enough (no dictionary to guess from, unlike passwords).
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(s: Session, role: str, name: str = "", by: int | None = None) -> tuple[ApiKey, str]:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(name=name or role, role=role, prefix=key[:10], key_hash=hash_key(key), created_at=utcnow())
+    s.add(row)
+    s.flush()
+    audit(s, by, "create", "api_key", row.id, role=role, name=row.name)
+    s.commit()
+    return row, key
+
+
+def key_for(s: Session, key: str) -> ApiKey | None:
+    row = s.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+    return row if row is not None and row.revoked_at is None else None
+
+
+def list_api_keys(s: Session) -> Sequence[ApiKey]:
+    return s.scalars(select(ApiKey).order_by(ApiKey.id)).all()
+
+
+def revoke_api_key(s: Session, key_id: int, by: int | None) -> ApiKey:
+    row = s.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound(f"API key {key_id} not found")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        audit(s, by, "revoke", "api_key", key_id)
+        s.commit()
+    return row
+
+
+# ----------------------------------------------------------------------------- molecules, model versions
+def upsert_molecules(s: Session, smiles_names: dict[str, str | None]) -> None:
+    known = set(s.scalars(select(Molecule.smiles).where(Molecule.smiles.in_(list(smiles_names)))).all())
+    for smi, name in smiles_names.items():
+        if smi not in known:
+            s.add(Molecule(smiles=smi, name=name))
+
+
+def register_model_version(s: Session, prop: str, name: str, checkpoint_hash: str, path: str, metrics: dict) -> ModelVersion:
+    row = s.scalar(select(ModelVersion).where(ModelVersion.checkpoint_hash == checkpoint_hash))
+    if row is None:
+        row = ModelVersion(property=prop, name=name, checkpoint_hash=checkpoint_hash, path=path, metrics=metrics,
+                           created_at=utcnow())
+        s.add(row)
+        try:
+            s.commit()
+        except IntegrityError:  # another worker registered it at the same moment
+            s.rollback()
+            row = s.scalar(select(ModelVersion).where(ModelVersion.checkpoint_hash == checkpoint_hash))
+    return row
+
+
+def get_model_version(s: Session, version_id: int) -> ModelVersion:
+    row = s.get(ModelVersion, version_id)
+    if row is None:
+        raise NotFound(f"model version {version_id} not found")
+    return row
+
+
+def list_model_versions(s: Session) -> Sequence[ModelVersion]:
+    return s.scalars(select(ModelVersion).order_by(ModelVersion.id)).all()
+
+
+# ----------------------------------------------------------------------------- campaigns
+def create_campaign(s: Session, by: int | None, **fields) -> Campaign:
+    c = Campaign(status="active", created_by=by, created_at=utcnow(), **fields)
+    s.add(c)
+    s.flush()
+    audit(s, by, "create", "campaign", c.id, name=c.name)
+    s.commit()
+    return c
+
+
+def get_campaign(s: Session, campaign_id: int) -> Campaign:
+    c = s.get(Campaign, campaign_id)
+    if c is None:
+        raise NotFound(f"campaign {campaign_id} not found")
+    return c
+
+
+def list_campaigns(s: Session, status: str | None = None) -> Sequence[Campaign]:
+    q = select(Campaign).order_by(Campaign.id)
+    if status:
+        q = q.where(Campaign.status == status)
+    return s.scalars(q).all()
+
+
+TRANSITIONS = {"pause": ({"active"}, "paused"), "resume": ({"paused"}, "active"),
+               "cancel": ({"active", "paused"}, "cancelled")}
+
+
+def set_campaign_status(s: Session, campaign_id: int, action: str, by: int | None) -> Campaign:
+    c = get_campaign(s, campaign_id)
+    allowed, new = TRANSITIONS[action]
+    if c.status not in allowed:
+        raise Conflict(f"campaign {campaign_id} is {c.status}; cannot {action} it")
+    c.status = new
+    if action == "cancel":  # queued work is withdrawn; leased work may still report its measurement
+        s.execute(update(Experiment).where(Experiment.campaign_id == campaign_id, Experiment.status == "queued")
+                  .values(status="cancelled", failure_reason="campaign cancelled", updated_at=utcnow()))
+    audit(s, by, action, "campaign", campaign_id)
+    s.commit()
+    return c
+
+
+def campaign_counts(s: Session, campaign_id: int) -> dict[str, int]:
+    rows = s.execute(select(Experiment.status, func.count()).where(Experiment.campaign_id == campaign_id)
+                     .group_by(Experiment.status)).all()
+    return {status: n for status, n in rows}
+
+
+def campaign_experiments(s: Session, campaign_id: int) -> Sequence[Experiment]:
+    return s.scalars(select(Experiment).where(Experiment.campaign_id == campaign_id).order_by(Experiment.id)).all()
+
+
+def queue_experiments(s: Session, campaign: Campaign, proposals: list[dict], by: int | None, max_attempts: int) -> list[Experiment]:
+    """Queue proposals atomically, re-checking the budget inside the transaction."""
+    used = s.scalar(select(func.count()).select_from(Experiment).where(
+        Experiment.campaign_id == campaign.id, Experiment.status.in_(("queued", "leased", "measured"))))
+    if used + len(proposals) > campaign.budget:
+        raise Conflict(f"campaign {campaign.id} has {campaign.budget - used} of {campaign.budget} experiments left; "
+                       f"{len(proposals)} proposed")
+    now = utcnow()
+    rows = [Experiment(campaign_id=campaign.id, model_version_id=campaign.model_version_id, status="queued",
+                       attempts=0, max_attempts=max_attempts, created_at=now, updated_at=now, **p) for p in proposals]
+    s.add_all(rows)
+    s.flush()
+    audit(s, by, "propose", "campaign", campaign.id, experiments=[r.id for r in rows])
+    s.commit()
+    return rows
+
+
+# ----------------------------------------------------------------------------- the robot queue
+def expire_leases(s: Session, now: datetime | None = None) -> dict[str, list[int]]:
+    """Expired leases go back in the queue, keeping their attempt count; after max_attempts they fail with a reason."""
+    now = now or utcnow()
+    failed = s.scalars(
+        update(Experiment)
+        .where(Experiment.status == "leased", Experiment.lease_expires_at < now, Experiment.attempts >= Experiment.max_attempts)
+        .values(status="failed", lease_owner=None, updated_at=now,
+                failure_reason="lease expired on the last allowed attempt (robot went silent)")
+        .returning(Experiment.id)).all()
+    requeued = s.scalars(
+        update(Experiment)
+        .where(Experiment.status == "leased", Experiment.lease_expires_at < now)
+        .values(status="queued", lease_owner=None, lease_expires_at=None, updated_at=now)
+        .returning(Experiment.id)).all()
+    for i in failed:
+        audit(s, None, "lease_expired_failed", "experiment", i)
+    for i in requeued:
+        audit(s, None, "lease_expired_requeued", "experiment", i)
+    return {"failed": list(failed), "requeued": list(requeued)}
+
+
+def claim_next(s: Session, robot_key_id: int, lease_seconds: float, now: datetime | None = None) -> Experiment | None:
+    """Lease the oldest queued experiment of an active campaign to this robot, or None.
+
+    One UPDATE … WHERE id = (SELECT … LIMIT 1) … RETURNING: on PostgreSQL the sub-select takes FOR UPDATE SKIP
+    LOCKED, so concurrent claimers skip each other's rows instead of waiting or double-claiming; on SQLite the
+    single statement holds the database write lock, and the status re-check makes a lost race return nothing.
+    """
+    now = now or utcnow()
+    expire_leases(s, now)
+    nxt = (select(Experiment.id).join(Campaign, Campaign.id == Experiment.campaign_id)
+           .where(Experiment.status == "queued", Campaign.status == "active")
+           .order_by(Experiment.id).limit(1).with_for_update(skip_locked=True, of=Experiment))
+    claimed = s.scalar(
+        update(Experiment)
+        .where(Experiment.id == nxt.scalar_subquery(), Experiment.status == "queued")
+        .values(status="leased", lease_owner=robot_key_id, lease_expires_at=now + timedelta(seconds=lease_seconds),
+                attempts=Experiment.attempts + 1, updated_at=now)
+        .returning(Experiment.id))
+    if claimed is None:
+        s.commit()
+        return None
+    audit(s, robot_key_id, "claim", "experiment", claimed)
+    s.commit()
+    return s.get(Experiment, claimed, populate_existing=True)
+
+
+def _leased_to(s: Session, experiment_id: int, robot_key_id: int, lock: bool = True) -> Experiment:
+    exp = s.get(Experiment, experiment_id, with_for_update=lock, populate_existing=True)
+    if exp is None:
+        raise NotFound(f"experiment {experiment_id} not found")
+    if exp.status != "leased" or exp.lease_owner != robot_key_id:
+        raise Conflict(f"experiment {experiment_id} is {exp.status} and not leased to this robot"
+                       + (" (its lease expired and it was handed on)" if exp.status in ("queued", "leased") else ""))
+    return exp
+
+
+def heartbeat(s: Session, experiment_id: int, robot_key_id: int, lease_seconds: float) -> Experiment:
+    exp = _leased_to(s, experiment_id, robot_key_id)
+    exp.lease_expires_at = utcnow() + timedelta(seconds=lease_seconds)
+    s.commit()
+    return exp
+
+
+def payload_hash(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def record_result(s: Session, experiment_id: int, robot_key_id: int, idempotency_key: str, payload: dict[str, Any],
+                  fields: dict[str, Any]) -> tuple[Measurement, bool]:
+    """Store the measurement once. Returns (measurement, created). A retry with the same key and payload returns
+    the stored row; the same key with a different payload is a Conflict; nothing is written twice."""
+    h = payload_hash(payload)
+    existing = s.scalar(select(Measurement).where(Measurement.idempotency_key == idempotency_key))
+    if existing is not None:
+        if existing.payload_hash == h and existing.experiment_id == experiment_id:
+            return existing, False
+        raise Conflict("this Idempotency-Key was already used with a different result payload")
+    exp = _leased_to(s, experiment_id, robot_key_id)
+    m = Measurement(experiment_id=experiment_id, idempotency_key=idempotency_key, payload_hash=h, created_at=utcnow(), **fields)
+    s.add(m)
+    exp.status = "measured"
+    exp.lease_owner = None
+    exp.lease_expires_at = None
+    exp.updated_at = utcnow()
+    try:
+        s.flush()
+        audit(s, robot_key_id, "result", "experiment", experiment_id, conductivity_mS_cm=fields.get("conductivity_mS_cm"))
+        s.commit()
+    except IntegrityError:
+        s.rollback()  # a concurrent retry with the same key won the race: answer as that one did
+        existing = s.scalar(select(Measurement).where(Measurement.idempotency_key == idempotency_key))
+        if existing is not None and existing.payload_hash == h:
+            return existing, False
+        raise Conflict("a result for this experiment was recorded concurrently") from None
+    _maybe_complete(s, exp.campaign_id)
+    return m, True
+
+
+def fail_experiment(s: Session, experiment_id: int, robot_key_id: int, reason: str, retryable: bool) -> Experiment:
+    exp = _leased_to(s, experiment_id, robot_key_id)
+    now = utcnow()
+    if retryable and exp.attempts < exp.max_attempts:
+        exp.status = "queued"
+        exp.failure_reason = f"attempt {exp.attempts} failed: {reason}"
+    else:
+        exp.status = "failed"
+        exp.failure_reason = reason
+    exp.lease_owner = None
+    exp.lease_expires_at = None
+    exp.updated_at = now
+    audit(s, robot_key_id, "fail", "experiment", experiment_id, reason=reason, retryable=retryable, status=exp.status)
+    s.commit()
+    _maybe_complete(s, exp.campaign_id)
+    return exp
+
+
+def _maybe_complete(s: Session, campaign_id: int) -> None:
+    c = s.get(Campaign, campaign_id)
+    counts = campaign_counts(s, campaign_id)
+    done = counts.get("measured", 0) + counts.get("failed", 0)
+    if c.status == "active" and done >= c.budget and not counts.get("queued") and not counts.get("leased"):
+        c.status = "completed"
+        audit(s, None, "complete", "campaign", campaign_id)
+        s.commit()
+
+
+def get_experiment(s: Session, experiment_id: int) -> Experiment:
+    e = s.get(Experiment, experiment_id)
+    if e is None:
+        raise NotFound(f"experiment {experiment_id} not found")
+    return e
+
+
+def queue_depth(s: Session) -> int:
+    return s.scalar(select(func.count()).select_from(Experiment).where(Experiment.status == "queued"))
+
+
+# ----------------------------------------------------------------------------- calibrations
+def add_calibration(s: Session, by: int | None, **fields) -> CellCalibration:
+    c = CellCalibration(calibrated_at=fields.pop("calibrated_at", None) or utcnow(), **fields)
+    s.add(c)
+    s.flush()
+    audit(s, by, "calibrate", "cell", c.id, cell_id=c.cell_id, cell_constant_per_cm=c.cell_constant_per_cm)
+    s.commit()
+    return c
+
+
+def latest_calibration(s: Session, cell_id: str) -> CellCalibration | None:
+    return s.scalar(select(CellCalibration).where(CellCalibration.cell_id == cell_id)
+                    .order_by(CellCalibration.calibrated_at.desc(), CellCalibration.id.desc()).limit(1))
+
+
+# ----------------------------------------------------------------------------- analysts
+def results(s: Session, campaign_id: int | None = None) -> list[dict]:
+    q = (select(Experiment, Measurement, Campaign.name, ModelVersion.name)
+         .join(Measurement, Measurement.experiment_id == Experiment.id)
+         .join(Campaign, Campaign.id == Experiment.campaign_id)
+         .join(ModelVersion, ModelVersion.id == Experiment.model_version_id)
+         .order_by(Experiment.id))
+    if campaign_id is not None:
+        q = q.where(Experiment.campaign_id == campaign_id)
+    out = []
+    for e, m, cname, mvname in s.execute(q).all():
+        out.append({"experiment_id": e.id, "campaign_id": e.campaign_id, "campaign": cname,
+                    "composition": e.composition, "measured_composition": m.measured_composition,
+                    "temperature_K": m.temperature_K, "predicted": e.predicted, "predicted_std": e.predicted_std,
+                    "measured": m.conductivity_mS_cm, "residual": m.conductivity_mS_cm - e.predicted,
+                    "method": m.method, "quality_flags": m.quality_flags, "model_version": mvname})
+    return out

@@ -1,0 +1,142 @@
+"""The service's tables. Schema changes go through Alembic migrations (migrations/), never create_all."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from db.base import Base, JSONType, UTCDateTime
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+TS = UTCDateTime()
+
+EXPERIMENT_STATUSES = ("queued", "leased", "measured", "failed", "cancelled")
+CAMPAIGN_STATUSES = ("active", "paused", "cancelled", "completed")
+ROLES = ("operator", "robot", "analyst", "admin")
+
+
+class Molecule(Base):
+    __tablename__ = "molecules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    smiles: Mapped[str] = mapped_column(String(512), unique=True)  # canonical SMILES (RDKit)
+    name: Mapped[str | None] = mapped_column(String(128))
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    property: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(128))
+    checkpoint_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 over the checkpoint files
+    path: Mapped[str] = mapped_column(Text)
+    metrics: Mapped[dict] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (CheckConstraint("status IN ('active','paused','cancelled','completed')", name="status"),
+                      CheckConstraint("budget > 0", name="budget_positive"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    property: Mapped[str] = mapped_column(String(64))
+    objective: Mapped[dict] = mapped_column(JSONType)  # maximize, aggregate, beta
+    space: Mapped[dict] = mapped_column(JSONType)  # salt, solvents, fractions, bounds
+    temperature_K: Mapped[float | None] = mapped_column(Float)
+    temperature_range_K: Mapped[list | None] = mapped_column(JSONType)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    strategy: Mapped[str] = mapped_column(String(32), default="gradient")
+    budget: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    model_version: Mapped[ModelVersion] = relationship()
+
+
+class Experiment(Base):
+    __tablename__ = "experiments"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued','leased','measured','failed','cancelled')", name="status"),
+        Index("ix_experiments_queue", "status", "id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    composition: Mapped[dict] = mapped_column(JSONType)  # species SMILES → mole fraction (ions separately)
+    recipe: Mapped[dict] = mapped_column(JSONType)  # what the robot makes: salt, solvents, fractions, molality
+    temperature_K: Mapped[float] = mapped_column(Float)
+    predicted: Mapped[float] = mapped_column(Float)
+    predicted_std: Mapped[float] = mapped_column(Float)
+    gradient: Mapped[dict] = mapped_column(JSONType)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    lease_owner: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(TS)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TS, default=utcnow, onupdate=utcnow)
+    campaign: Mapped[Campaign] = relationship()
+    measurement: Mapped["Measurement | None"] = relationship(back_populates="experiment", uselist=False)
+
+
+class Measurement(Base):
+    __tablename__ = "measurements"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id"), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    spectrum: Mapped[dict] = mapped_column(JSONType)  # raw EIS: frequency_Hz, z_real_ohm, z_imag_ohm (+ any sweep)
+    resistance_ohm: Mapped[float] = mapped_column(Float)
+    cell_constant_per_cm: Mapped[float] = mapped_column(Float)
+    calibration_id: Mapped[int | None] = mapped_column(ForeignKey("cell_calibrations.id"))
+    temperature_K: Mapped[float] = mapped_column(Float)
+    conductivity_mS_cm: Mapped[float] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(32))  # min-phase | fit
+    quality_flags: Mapped[list] = mapped_column(JSONType, default=list)
+    measured_composition: Mapped[dict] = mapped_column(JSONType)  # what the balance says was made
+    instrument_ids: Mapped[dict] = mapped_column(JSONType, default=dict)
+    started_at: Mapped[datetime | None] = mapped_column(TS)
+    finished_at: Mapped[datetime | None] = mapped_column(TS)
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    experiment: Mapped[Experiment] = relationship(back_populates="measurement")
+
+
+class CellCalibration(Base):
+    __tablename__ = "cell_calibrations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cell_id: Mapped[str] = mapped_column(String(64), index=True)
+    cell_constant_per_cm: Mapped[float] = mapped_column(Float)
+    standard_conductivity_mS_cm: Mapped[float] = mapped_column(Float)
+    measured_resistance_ohm: Mapped[float] = mapped_column(Float)
+    temperature_K: Mapped[float] = mapped_column(Float)
+    calibrated_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint("role IN ('operator','robot','analyst','admin')", name="role"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    prefix: Mapped[str] = mapped_column(String(16))  # first characters, to recognise a key in lists
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the full key
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(TS)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(TS, default=utcnow, index=True)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict] = mapped_column(JSONType, default=dict)

@@ -1,0 +1,43 @@
+"""Alembic environment: the URL comes from the caller's Config (sqlalchemy.url) or DATABASE_URL."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from db.base import Base
+from db import models  # noqa: F401  (registers the tables on Base.metadata)
+from db.session import database_url, make_engine
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=database_url(config.get_main_option("sqlalchemy.url")), target_metadata=target_metadata,
+                      literal_binds=True, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as conn:
+        _run(conn)
+    engine.dispose()
+
+
+def _run(conn) -> None:
+    # batch mode lets later migrations ALTER tables on SQLite (copy-and-move)
+    context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

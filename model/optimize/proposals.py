@@ -1,0 +1,72 @@
+"""Choosing a batch of compositions for the robot from gradient-ascent trajectories.
+
+Each proposal is where a trajectory ended. Trajectories from different starts often converge to the same
+optimum, and measuring one composition four times teaches little, so end points closer than ``min_distance``
+(max-norm on the decision variables) to an already chosen or already measured point are replaced by the
+latest point of any trajectory that is far enough from all of them: the ascent path itself, which is what the
+paper's Clio runs validated (Figure 4d/f). The "random" strategy (a baseline for comparing campaigns) draws
+feasible points uniformly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.optimize.ascent import ascend, starts_for
+from model.optimize.objective import Objective
+
+STRATEGIES = ("gradient", "random")
+
+
+@dataclass
+class Proposal:
+    z: np.ndarray
+    value: float
+    std: float
+    gradient: np.ndarray
+
+
+def _far(z: np.ndarray, others: list[np.ndarray], d: float) -> bool:
+    return all(np.max(np.abs(z - o)) >= d for o in others)
+
+
+def propose(objective: Objective, n: int, seed: int, strategy: str = "gradient",
+            avoid: list[np.ndarray] | None = None, min_distance: float = 0.01, max_iter: int = 200) -> list[Proposal]:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    avoid = list(avoid or [])
+    rng = np.random.default_rng(seed)
+    if strategy == "random":
+        z = objective.space.random_points(n, rng)
+        _, v, s, g = objective.evaluate(z)
+        return [Proposal(z[i], float(v[i]), float(s[i]), g[i]) for i in range(n)]
+    res = ascend(objective, starts_for(objective, n, "random", seed), max_iter=max_iter)
+    chosen: list[Proposal] = []
+    taken = list(avoid)
+    for t in res.trajectories:
+        end = t.points[-1]
+        if _far(end, taken, min_distance):
+            chosen.append(Proposal(end, t.values[-1], t.stds[-1], t.gradients[-1]))
+            taken.append(end)
+    # fill from the trajectories, newest points first, round-robin over trajectories
+    depth = 2
+    while len(chosen) < n and any(len(t.points) >= depth for t in res.trajectories):
+        for t in res.trajectories:
+            if len(chosen) >= n or len(t.points) < depth:
+                continue
+            p = t.points[-depth]
+            if _far(p, taken, min_distance):
+                chosen.append(Proposal(p, t.values[-depth], t.stds[-depth], t.gradients[-depth]))
+                taken.append(p)
+        depth += 1
+    if len(chosen) < n:  # the paths are exhausted: explore feasible random points far from the rest
+        for z in objective.space.random_points(50 * n, rng):
+            if len(chosen) >= n:
+                break
+            if _far(z, taken, min_distance):
+                _, v, s, g = objective.evaluate(z[None])
+                chosen.append(Proposal(z, float(v[0]), float(s[0]), g[0]))
+                taken.append(z)
+    return chosen[:n]

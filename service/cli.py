@@ -1,0 +1,75 @@
+"""`diffmix serve`, `diffmix db …`, `diffmix admin …`."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False)
+db_app = typer.Typer(no_args_is_help=True, help="Database schema (Alembic migrations) on $DATABASE_URL.")
+admin_app = typer.Typer(no_args_is_help=True, help="Administration: API keys.")
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port"),
+          upgrade: bool = typer.Option(True, help="Apply pending migrations first"),
+          workers: int = typer.Option(1, "--workers")):
+    """Serve the API on DATABASE_URL (default: SQLite file diffmix.db in the working directory)."""
+    import uvicorn
+
+    from db.migrate import upgrade as do_upgrade
+
+    if upgrade:
+        do_upgrade()
+    if workers > 1:
+        uvicorn.run("service.main:app", host=host, port=port, workers=workers, log_level="info")
+    else:
+        from service.app import create_app
+
+        uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head"), url: Optional[str] = typer.Option(None, help="Overrides DATABASE_URL")):
+    """Apply the migrations up to REVISION (default: the newest)."""
+    from db.migrate import current, upgrade
+
+    upgrade(url, revision)
+    typer.echo(f"database at revision {current(url)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(...), url: Optional[str] = typer.Option(None)):
+    """Revert the migrations down to REVISION ('base' = empty)."""
+    from db.migrate import current, downgrade
+
+    downgrade(url, revision)
+    typer.echo(f"database at revision {current(url)}")
+
+
+@admin_app.command("create-key")
+def create_key(role: str = typer.Option(..., "--role", help="operator | robot | analyst | admin"),
+               name: str = typer.Option("", "--name"), url: Optional[str] = typer.Option(None)):
+    """Create an API key; it is printed once, alone on the last line."""
+    from db import crud
+    from db.migrate import current
+    from db.models import ROLES
+    from db.session import make_engine, make_sessionmaker
+
+    if role not in ROLES:
+        typer.echo(f"error: unknown role {role!r}; choose one of {', '.join(ROLES)}", err=True)
+        raise typer.Exit(2)
+    if current(url) is None:
+        typer.echo("error: the database has no schema yet; run `diffmix db upgrade` first", err=True)
+        raise typer.Exit(2)
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as s:
+        row, key = crud.create_api_key(s, role, name)
+    engine.dispose()
+    typer.echo(f"created {role} key #{row.id} ({row.name}); store it now, it is not shown again:")
+    typer.echo(key)
+
+
+app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin")

@@ -1,0 +1,69 @@
+"""What the running service holds: settings, the database, and the models loaded once at start-up."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.orm import sessionmaker
+
+from db import crud
+from model.predict import Predictor, shipped_model_dir
+from model.properties import PROPERTIES
+from service.settings import Settings
+
+
+def checkpoint_hash(directory: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(directory.iterdir()):
+        if p.is_file() and (p.suffix in (".safetensors", ".json")):
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+@dataclass
+class LoadedModel:
+    predictor: Predictor
+    version_id: int
+    name: str
+    checkpoint_hash: str
+
+
+@dataclass
+class ServiceState:
+    settings: Settings
+    sessions: sessionmaker
+    models: dict[str, LoadedModel] = field(default_factory=dict)
+
+    def load_models(self) -> None:
+        for prop in PROPERTIES:
+            d = (self.settings.models_dir / prop) if self.settings.models_dir else shipped_model_dir(prop)
+            if not (d / "config.json").exists():
+                continue
+            predictor = Predictor.load(prop, d)
+            digest = checkpoint_hash(d)
+            with self.sessions() as s:
+                mv = crud.register_model_version(s, prop, f"{prop}/{predictor.ensemble.kind}@{digest[:12]}", digest,
+                                                 str(d), predictor.ensemble.info.get("test_metrics", {}))
+                self.models[prop] = LoadedModel(predictor, mv.id, mv.name, digest)
+
+    def model_for(self, prop: str) -> LoadedModel:
+        from model.properties import get_property
+
+        get_property(prop)  # unknown property → a clear 422
+        if prop not in self.models:
+            from model.errors import DiffMixInputError
+
+            raise DiffMixInputError(f"no model for {prop} is loaded in this service")
+        return self.models[prop]
+
+    def model_by_version(self, version_id: int) -> LoadedModel:
+        for m in self.models.values():
+            if m.version_id == version_id:
+                return m
+        from model.errors import DiffMixInputError
+
+        raise DiffMixInputError(f"model version {version_id} is not loaded in this service "
+                                f"(loaded: {sorted(m.version_id for m in self.models.values())})")

@@ -1,0 +1,263 @@
+"""The REST service on SQLite and on a real PostgreSQL server."""
+
+import json
+import math
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from db import crud
+from db.session import make_engine, make_sessionmaker
+from service.app import create_app
+from service.settings import Settings
+
+LIPF6, PC, EC, DMC = "[Li+].F[P-](F)(F)(F)(F)F", "CC1COC(=O)O1", "O=C1OCCO1", "COC(=O)OC"
+RECORD = {"components": [{"smiles": EC, "amount": 1.506}, {"smiles": LIPF6, "amount": 0.3006}], "basis": "mass",
+          "temperature_K": 298.15}
+CAMPAIGN = {"name": "LiPF6 in PC:EC:DMC", "space": {"salt": LIPF6, "solvents": [PC, EC, DMC], "salt_fraction": 0.08},
+            "temperature_K": 303.15, "budget": 6}
+
+
+class Api:
+    def __init__(self, client, keys, url):
+        self.client, self.keys, self.url = client, keys, url
+
+    def __call__(self, method, path, role=None, **kw):
+        headers = kw.pop("headers", {})
+        if role:
+            headers["Authorization"] = f"Bearer {self.keys[role]}"
+        return self.client.request(method, path, headers=headers, **kw)
+
+
+def make_keys(url):
+    engine = make_engine(url)
+    keys = {}
+    with make_sessionmaker(engine)() as s:
+        for role in ("operator", "robot", "analyst", "admin"):
+            keys[role] = crud.create_api_key(s, role)[1]
+        keys["robot2"] = crud.create_api_key(s, "robot", "second robot")[1]
+    engine.dispose()
+    return keys
+
+
+@pytest.fixture
+def api(db_url, tiny_models_dir):
+    settings = Settings(database_url=db_url, models_dir=tiny_models_dir, lease_seconds=60, max_attempts=2,
+                        max_body_bytes=200_000)
+    keys = make_keys(db_url)
+    with TestClient(create_app(settings)) as client:
+        yield Api(client, keys, db_url)
+
+
+def test_health_ready_metrics(api):
+    assert api("GET", "/healthz").json() == {"status": "ok"}
+    r = api("GET", "/readyz")
+    assert r.status_code == 200 and r.json()["database"] == "ok" and "ionic_conductivity" in r.json()["models"]
+    api("POST", "/v1/predict", "operator", json={"property": "ionic_conductivity", "records": [RECORD]})
+    m = api("GET", "/metrics").text
+    assert "diffmix_http_requests_total" in m and "diffmix_queue_depth" in m
+
+
+def test_predict_in_record_order_with_units(api):
+    recs = [RECORD, {**RECORD, "temperature_K": 330.0}]
+    r = api("POST", "/v1/predict", "operator", json={"property": "ionic_conductivity", "records": recs})
+    assert r.status_code == 200
+    preds = r.json()["predictions"]
+    assert len(preds) == 2 and all(p["unit"] == "mS/cm" and p["prediction"] > 0 for p in preds)
+    single = api("POST", "/v1/predict", "operator", json={"property": "ionic_conductivity", "records": [recs[1]]})
+    assert single.json()["predictions"][0]["prediction"] == pytest.approx(preds[1]["prediction"], rel=1e-6)
+    g = api("POST", "/v1/gradient", "operator", json={"property": "ionic_conductivity", "records": [RECORD]}).json()
+    assert set(g["predictions"][0]["gradient"]) == {"O=C1OCCO1", "[Li+]", "F[P-](F)(F)(F)(F)F"}
+
+
+BAD = [
+    ({"property": "ionic_conductivity", "records": [{**RECORD, "components": [{"smiles": "C1CC", "amount": 1}, RECORD["components"][1]]}]}, "invalid SMILES"),
+    ({"property": "ionic_conductivity", "records": [{**RECORD, "components": [{"smiles": EC, "amount": -1}, RECORD["components"][1]]}]}, "negative"),
+    ({"property": "ionic_conductivity", "records": [{**RECORD, "temperature_K": 600}]}, "outside"),
+    ({"property": "excess_molar_enthalpy", "records": [{**RECORD, "components": [RECORD["components"][0]]}]}, "at least 2"),
+    ({"property": "ionic_conductivity", "records": [{**RECORD, "basis": "mole_fraction"}]}, "sum to 1"),
+    ({"property": "viscosity", "records": [RECORD]}, "property"),
+    ({"property": "ionic_conductivity", "records": [{"components": [{"smiles": EC, "amount": 1}, {"smiles": DMC, "amount": 1}], "temperature_K": 300}]}, "salt"),
+]
+
+
+@pytest.mark.parametrize("body,message", BAD)
+def test_bad_predict_input_is_a_clear_4xx(api, body, message):
+    r = api("POST", "/v1/predict", "operator", json=body)
+    assert r.status_code == 422
+    assert message in json.dumps(r.json())
+
+
+def test_nan_and_infinite_amounts_are_rejected(api):
+    for bad in ("NaN", "Infinity", "-Infinity"):
+        body = json.dumps({"property": "ionic_conductivity", "records": [RECORD]}).replace("1.506", bad)
+        r = api("POST", "/v1/predict", "operator", content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 422, (bad, r.text)
+
+
+def test_oversized_body_is_413(api):
+    body = {"property": "ionic_conductivity", "records": [RECORD] * 3000}
+    r = api("POST", "/v1/predict", "operator", json=body)
+    assert r.status_code == 413 and "limit" in r.json()["detail"]
+
+
+def test_optimize(api):
+    r = api("POST", "/v1/optimize", "operator", json={"space": CAMPAIGN["space"], "temperature_K": 303.15, "starts": 3})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert len(out["trajectories"]) == 3 and abs(sum(out["best"]["fractions"].values()) - 1) < 1e-9
+    bad = api("POST", "/v1/optimize", "operator", json={"space": {**CAMPAIGN["space"], "lower": [0.5, 0.5, 0.5]},
+                                                         "temperature_K": 303.15})
+    assert bad.status_code == 422 and "infeasible" in bad.json()["detail"]
+
+
+ROUTES = [  # method, path, roles allowed
+    ("POST", "/v1/predict", {"operator", "admin"}),
+    ("POST", "/v1/gradient", {"operator", "admin"}),
+    ("POST", "/v1/optimize", {"operator", "admin"}),
+    ("POST", "/v1/campaigns", {"operator", "admin"}),
+    ("GET", "/v1/campaigns", {"operator", "analyst", "admin"}),
+    ("GET", "/v1/campaigns/1", {"operator", "analyst", "admin"}),
+    ("GET", "/v1/campaigns/1/experiments", {"operator", "analyst", "admin"}),
+    ("POST", "/v1/campaigns/1/pause", {"operator", "admin"}),
+    ("POST", "/v1/campaigns/1/resume", {"operator", "admin"}),
+    ("POST", "/v1/campaigns/1/cancel", {"operator", "admin"}),
+    ("POST", "/v1/campaigns/1/proposals", {"operator", "admin"}),
+    ("GET", "/v1/campaigns/1/summary", {"operator", "analyst", "admin"}),
+    ("POST", "/v1/robot/claim", {"robot"}),
+    ("POST", "/v1/experiments/1/heartbeat", {"robot"}),
+    ("POST", "/v1/experiments/1/result", {"robot"}),
+    ("POST", "/v1/experiments/1/fail", {"robot"}),
+    ("GET", "/v1/results", {"operator", "analyst", "admin"}),
+    ("POST", "/v1/calibrations", {"operator", "robot", "admin"}),
+    ("GET", "/v1/calibrations/cell-1/latest", {"operator", "robot", "analyst", "admin"}),
+    ("GET", "/v1/model-versions", {"operator", "analyst", "admin"}),
+    ("POST", "/v1/admin/keys", {"admin"}),
+    ("GET", "/v1/admin/keys", {"admin"}),
+    ("DELETE", "/v1/admin/keys/999", {"admin"}),
+]
+
+
+@pytest.mark.parametrize("method,path,allowed", ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
+def test_auth_matrix(api, method, path, allowed):
+    assert api(method, path).status_code == 401
+    assert api(method, path, headers={"Authorization": "Bearer dmx_wrong"}).status_code == 401
+    for role in ("operator", "robot", "analyst", "admin"):
+        code = api(method, path, role, json={}).status_code
+        if role in allowed:
+            assert code not in (401, 403), (role, code)
+        else:
+            assert code == 403, (role, code)
+
+
+def test_anonymous_predict_when_configured(db_url, tiny_models_dir):
+    settings = Settings(database_url=db_url, models_dir=tiny_models_dir, anonymous_predict=True)
+    with TestClient(create_app(settings)) as c:
+        assert c.post("/v1/predict", json={"property": "ionic_conductivity", "records": [RECORD]}).status_code == 200
+        assert c.get("/v1/campaigns").status_code == 401
+
+
+def result_body(exp, kappa=9.0, k_cell=1.0):
+    r = 1000 * k_cell / kappa
+    return {"spectrum": {"frequency_Hz": [1e5, 2e5], "z_real_ohm": [r, r], "z_imag_ohm": [-1.0, -0.5]},
+            "resistance_ohm": r, "cell_constant_per_cm": k_cell, "temperature_K": 303.15, "conductivity_mS_cm": kappa,
+            "method": "min-phase", "measured_composition": exp["composition"], "instrument_ids": {"potentiostat": "sim"}}
+
+
+def test_campaign_queue_lifecycle(api):
+    c = api("POST", "/v1/campaigns", "operator", json=CAMPAIGN)
+    assert c.status_code == 201, c.text
+    cid = c.json()["id"]
+    props = api("POST", f"/v1/campaigns/{cid}/proposals?n=4", "operator")
+    assert props.status_code == 201, props.text
+    exps = props.json()
+    assert len(exps) == 4 and all(e["status"] == "queued" and e["model_version_id"] == c.json()["model_version_id"] for e in exps)
+    assert all(abs(sum(e["composition"].values()) - 1) < 1e-9 for e in exps)
+    # the budget (6) caps the next batch at 2, then refuses
+    assert len(api("POST", f"/v1/campaigns/{cid}/proposals?n=4", "operator").json()) == 2
+    assert api("POST", f"/v1/campaigns/{cid}/proposals?n=1", "operator").status_code == 409
+
+    a = api("POST", "/v1/robot/claim", "robot").json()
+    b = api("POST", "/v1/robot/claim", "robot2").json()
+    assert a["id"] != b["id"] and a["status"] == "leased" and a["attempts"] == 1
+    assert api("POST", f"/v1/experiments/{a['id']}/heartbeat", "robot").status_code == 200
+    assert api("POST", f"/v1/experiments/{a['id']}/heartbeat", "robot2").status_code == 409
+
+    body = result_body(a)
+    r1 = api("POST", f"/v1/experiments/{a['id']}/result", "robot", json=body, headers={"Idempotency-Key": "res-a-000001"})
+    r2 = api("POST", f"/v1/experiments/{a['id']}/result", "robot", json=body, headers={"Idempotency-Key": "res-a-000001"})
+    assert (r1.status_code, r2.status_code) == (201, 200) and r1.json()["id"] == r2.json()["id"]
+    other = result_body(a, kappa=5.0)
+    assert api("POST", f"/v1/experiments/{a['id']}/result", "robot", json=other,
+               headers={"Idempotency-Key": "res-a-000001"}).status_code == 409
+    # not leased to robot2 → 409; inconsistent κ vs K/R → 422; no key → 422
+    assert api("POST", f"/v1/experiments/{b['id']}/result", "robot", json=result_body(b),
+               headers={"Idempotency-Key": "res-b-000001"}).status_code == 409
+    wrong = {**result_body(b), "conductivity_mS_cm": 1.0}
+    assert api("POST", f"/v1/experiments/{b['id']}/result", "robot2", json=wrong,
+               headers={"Idempotency-Key": "res-b-000002"}).status_code == 422
+    assert api("POST", f"/v1/experiments/{b['id']}/result", "robot2", json=result_body(b)).status_code == 422
+    f = api("POST", f"/v1/experiments/{b['id']}/fail", "robot2", json={"reason": "air bubble in the cell", "retryable": False})
+    assert f.json()["status"] == "failed" and "bubble" in f.json()["failure_reason"]
+
+    summary = api("GET", f"/v1/campaigns/{cid}/summary", "analyst").json()
+    assert summary["measured"] == 1 and summary["counts"]["failed"] == 1
+    assert summary["mae"] == pytest.approx(abs(9.0 - a["predicted"]))
+    csv_text = api("GET", f"/v1/results?campaign={cid}&format=csv", "analyst").text
+    assert csv_text.splitlines()[0].startswith("experiment_id,campaign_id") and len(csv_text.splitlines()) == 2
+    rows = api("GET", "/v1/results", "analyst").json()
+    assert rows[0]["residual"] == pytest.approx(9.0 - a["predicted"])
+
+    assert api("POST", f"/v1/campaigns/{cid}/pause", "operator").json()["status"] == "paused"
+    assert api("POST", "/v1/robot/claim", "robot").status_code == 204  # paused campaigns hand out nothing
+    assert api("POST", f"/v1/campaigns/{cid}/pause", "operator").status_code == 409
+    assert api("POST", f"/v1/campaigns/{cid}/cancel", "operator").json()["counts"].get("cancelled") == 4
+
+
+def test_bad_campaigns_are_refused_and_write_nothing(api):
+    for bad in ({**CAMPAIGN, "space": {**CAMPAIGN["space"], "solvents": [PC, "C1CC", DMC]}},
+                {**CAMPAIGN, "budget": 0}, {**CAMPAIGN, "temperature_K": 20.0},
+                {**CAMPAIGN, "model_version_id": 999}):
+        assert api("POST", "/v1/campaigns", "operator", json=bad).status_code == 422
+    assert api("GET", "/v1/campaigns", "operator").json() == []
+
+
+def test_lease_expiry_requeues_then_fails(db_url, tiny_models_dir):
+    settings = Settings(database_url=db_url, models_dir=tiny_models_dir, lease_seconds=0.3, max_attempts=2)
+    keys = make_keys(db_url)
+    with TestClient(create_app(settings)) as client:
+        api = Api(client, keys, db_url)
+        cid = api("POST", "/v1/campaigns", "operator", json={**CAMPAIGN, "budget": 1}).json()["id"]
+        api("POST", f"/v1/campaigns/{cid}/proposals?n=1", "operator")
+        first = api("POST", "/v1/robot/claim", "robot").json()
+        time.sleep(0.5)
+        again = api("POST", "/v1/robot/claim", "robot2").json()
+        assert again["id"] == first["id"] and again["attempts"] == 2
+        # the silent robot's late result is refused: the lease was handed on
+        assert api("POST", f"/v1/experiments/{first['id']}/result", "robot", json=result_body(first),
+                   headers={"Idempotency-Key": "late-000001"}).status_code == 409
+        time.sleep(0.5)
+        assert api("POST", "/v1/robot/claim", "robot").status_code == 204
+        exps = api("GET", f"/v1/campaigns/{cid}/experiments", "operator").json()
+        assert exps[0]["status"] == "failed" and "lease expired" in exps[0]["failure_reason"]
+
+
+def test_admin_keys(api):
+    r = api("POST", "/v1/admin/keys", "admin", json={"role": "analyst", "name": "alice"})
+    assert r.status_code == 201 and r.json()["key"].startswith("dmx_")
+    key = r.json()["key"]
+    assert api("GET", "/v1/results", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    api("DELETE", f"/v1/admin/keys/{r.json()['id']}", "admin")
+    assert api("GET", "/v1/results", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    assert all("key_hash" not in k and "key" not in k for k in api("GET", "/v1/admin/keys", "admin").json())
+
+
+def test_calibration_single_point(api):
+    # 12.88 mS/cm KCl standard (0.1 M at 25 °C) measured at 77.6 Ω → K = 0.01288 · 77.6 = 0.99949 1/cm
+    r = api("POST", "/v1/calibrations", "robot", json={"cell_id": "cell-1", "standard_conductivity_mS_cm": 12.88,
+                                                        "measured_resistance_ohm": 77.6, "temperature_K": 298.15})
+    assert r.status_code == 201 and r.json()["cell_constant_per_cm"] == pytest.approx(0.012888 * 77.6, rel=1e-3)
+    assert api("GET", "/v1/calibrations/cell-1/latest", "robot").json()["id"] == r.json()["id"]
+    assert api("GET", "/v1/calibrations/nope/latest", "robot").status_code == 404
+    assert not math.isnan(r.json()["cell_constant_per_cm"])
