@@ -5,15 +5,25 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from datetime import datetime, timedelta, timezone
-from typing import Any, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.models import (ApiKey, AuditLog, Campaign, CellCalibration, Experiment, Measurement, Molecule, ModelVersion,
-                       ROLES)
+from db.models import (
+    ROLES,
+    ApiKey,
+    AuditLog,
+    Campaign,
+    CellCalibration,
+    Experiment,
+    Measurement,
+    ModelVersion,
+    Molecule,
+)
 
 
 class NotFound(LookupError):
@@ -25,7 +35,7 @@ class Conflict(RuntimeError):
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def audit(s: Session, key_id: int | None, action: str, entity: str, entity_id: int | None, **detail) -> None:
@@ -255,6 +265,9 @@ def record_result(s: Session, experiment_id: int, robot_key_id: int, idempotency
             return existing, False
         raise Conflict("this Idempotency-Key was already used with a different result payload")
     exp = _leased_to(s, experiment_id, robot_key_id)
+    cal = fields.get("calibration_id")
+    if cal is not None and s.get(CellCalibration, cal) is None:
+        raise NotFound(f"calibration {cal} not found: post it to /v1/calibrations first")
     m = Measurement(experiment_id=experiment_id, idempotency_key=idempotency_key, payload_hash=h, created_at=utcnow(), **fields)
     s.add(m)
     exp.status = "measured"

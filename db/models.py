@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,7 +11,7 @@ from db.base import Base, JSONType, UTCDateTime
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 TS = UTCDateTime()
@@ -83,7 +83,7 @@ class Experiment(Base):
     created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TS, default=utcnow, onupdate=utcnow)
     campaign: Mapped[Campaign] = relationship()
-    measurement: Mapped["Measurement | None"] = relationship(back_populates="experiment", uselist=False)
+    measurement: Mapped[Measurement | None] = relationship(back_populates="experiment", uselist=False)
 
 
 class Measurement(Base):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -21,7 +20,7 @@ def fail(message: str, code: int = 2) -> None:
 
 
 @data_app.command("info")
-def data_info(data_dir: Optional[Path] = typer.Option(None, help="Folder with the CSVs (default: $DIFFMIX_DATA_DIR or ../shared/data)")):
+def data_info(data_dir: Path | None = typer.Option(None, help="Folder with the CSVs (default: $DIFFMIX_DATA_DIR or ../shared/data)")):
     """Show where the data is read from, checksums, and how CALiSol rows were normalised."""
     from model.data import loaders
     from model.fetch import verify
@@ -36,8 +35,8 @@ def data_info(data_dir: Optional[Path] = typer.Option(None, help="Folder with th
 
 @data_app.command("fetch")
 def data_fetch(
-    data_dir: Optional[Path] = typer.Option(None, help="Where to put the files"),
-    calisol_url: Optional[str] = typer.Option(None, help="Direct URL of the CALiSol-23 CSV"),
+    data_dir: Path | None = typer.Option(None, help="Where to put the files"),
+    calisol_url: str | None = typer.Option(None, help="Direct URL of the CALiSol-23 CSV"),
     allow_different: bool = typer.Option(False, help="Keep a download whose sha256 differs from the pinned one"),
 ):
     """Download the public originals (needs internet access)."""
@@ -67,7 +66,7 @@ def train(
     batch_size: int = typer.Option(256, min=1),
     lr: float = typer.Option(2e-3),
     hidden: int = typer.Option(64, min=4),
-    data_dir: Optional[Path] = typer.Option(None),
+    data_dir: Path | None = typer.Option(None),
     progress: bool = typer.Option(True, help="Show progress bars"),
 ):
     """Train an ensemble (early stopping on validation) and save it with its splits and test metrics."""
@@ -101,7 +100,7 @@ def train(
 def evaluate(
     runs: Path = typer.Option(..., help="Folder holding run directories written by `diffmix train --out`"),
     plots: Path = typer.Option(Path("plots"), help="Where to write the PNG plots"),
-    data_dir: Optional[Path] = typer.Option(None),
+    data_dir: Path | None = typer.Option(None),
 ):
     """Print Table 1, the order study and the temperature buckets for every run found; save plots."""
     from model.data.loaders import load_table
@@ -119,7 +118,7 @@ def evaluate(
 def predict(
     property: str = typer.Option(..., "--property"),
     input: Path = typer.Option(..., "--input", help="JSONL file, one mixture record per line ('-' = stdin)"),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: the shipped ensemble)"),
+    model: Path | None = typer.Option(None, "--model", help="Model directory (default: the shipped ensemble)"),
     gradient: bool = typer.Option(False, help="Also output ∂P/∂x for every species"),
 ):
     """Predict a property for every record; records are echoed with prediction, std and unit."""

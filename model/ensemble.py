@@ -64,7 +64,7 @@ class Ensemble:
         return d
 
     @classmethod
-    def load(cls, directory: str | Path) -> "Ensemble":
+    def load(cls, directory: str | Path) -> Ensemble:
         d = Path(directory)
         cfg_path = d / CONFIG_FILE
         if not cfg_path.exists():
@@ -81,7 +81,7 @@ class Ensemble:
         info = {k: v for k, v in cfg.items() if k not in {"format_version", "property", "unit", "model", "law", "hyper", "members"}}
         return cls(members, prop, cfg["model"], cfg["hyper"], info)
 
-    def to(self, dtype: torch.dtype) -> "Ensemble":
+    def to(self, dtype: torch.dtype) -> Ensemble:
         self.members = [m.to(dtype) for m in self.members]
         self.dtype = dtype
         self._cache.clear()

@@ -14,13 +14,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from model.data.dataset import Batcher, MixtureTable  # noqa: E402
-from model.ensemble import Ensemble  # noqa: E402
-from model.splits import T_SPLIT_K, Split  # noqa: E402
-from model.train import predict_rows  # noqa: E402
+from model.data.dataset import Batcher, MixtureTable
+from model.ensemble import Ensemble
+from model.splits import T_SPLIT_K, Split
+from model.train import predict_rows
 
 SPLITS_FILE = "splits.npz"
 METRICS_FILE = "metrics.json"

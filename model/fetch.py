@@ -71,8 +71,7 @@ def fetch(directory: Path, calisol_url: str | None = None, allow_different: bool
         with httpx.stream("GET", url, follow_redirects=True, timeout=60) as r:
             r.raise_for_status()
             with open(tmp, "wb") as f:
-                for chunk in r.iter_bytes():
-                    f.write(chunk)
+                f.writelines(r.iter_bytes())
         digest = sha256(tmp)
         if digest != s.sha256 and not allow_different:
             tmp.unlink()

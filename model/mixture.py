@@ -15,8 +15,9 @@ mixture contributes x(Li+) = x(PF6-) = 0.08 after normalisation.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from rdkit import Chem
 
@@ -11,7 +12,7 @@ from model.chem import mol_from_smiles, species
 from model.ensemble import Ensemble
 from model.errors import DiffMixInputError
 from model.mixture import Mixture, from_record
-from model.properties import get_property
+from model.properties import check_temperature_for, get_property
 
 SHIPPED = Path(__file__).resolve().parent.parent / "models"
 
@@ -23,6 +24,7 @@ def shipped_model_dir(prop: str) -> Path:
 
 def validate_for(prop: str, mixture: Mixture) -> Mixture:
     """Property-specific checks on a normalised mixture."""
+    check_temperature_for(get_property(prop), mixture.temperature_K)
     if prop == "ionic_conductivity":
         if not any(_charge(s) != 0 for s in mixture.species):
             raise DiffMixInputError("ionic conductivity needs a salt among the components (e.g. '[Li+].F[P-](F)(F)(F)(F)F')")
@@ -43,7 +45,7 @@ class Predictor:
         self.property = ensemble.property
 
     @classmethod
-    def load(cls, prop: str, model_dir: str | Path | None = None) -> "Predictor":
+    def load(cls, prop: str, model_dir: str | Path | None = None) -> Predictor:
         d = Path(model_dir) if model_dir else shipped_model_dir(prop)
         ens = Ensemble.load(d)
         if ens.property.name != prop:

@@ -14,16 +14,36 @@ class Property:
     law: str  # "redlich_kister" or "vft"
     log_scale: bool  # fitted in ln(property): positive and spanning orders of magnitude
     excess: bool  # an excess property: zero for every pure component
+    min_temperature_K: float = 150.0  # the lowest temperature the model answers for
+
+
+# The conductivity model's VFT law has its Vogel temperature T0 ≤ VOGEL_T_MAX_K by construction; it answers only
+# at least 10 K above that, so T − T0 > 0 always. CALiSol-23's coldest point is 194.15 K; carbonate electrolytes
+# have T0 ≈ 150–200 K, and capping T0 lower (say below 150 K) makes even a free per-series VFT fit of the data
+# three times worse (benchmarks/RESULTS.md).
+VOGEL_T_MAX_K = 183.15
+CONDUCTIVITY_MIN_T_K = VOGEL_T_MAX_K + 10.0
 
 
 PROPERTIES = {
     p.name: p
     for p in [
-        Property("ionic_conductivity", "mS/cm", "vft", log_scale=True, excess=False),
+        Property("ionic_conductivity", "mS/cm", "vft", log_scale=True, excess=False,
+                 min_temperature_K=CONDUCTIVITY_MIN_T_K),
         Property("excess_molar_enthalpy", "J/mol", "redlich_kister", log_scale=False, excess=True),
         Property("excess_molar_volume", "cm³/mol", "redlich_kister", log_scale=False, excess=True),
     ]
 }
+
+
+def check_temperature_for(prop: Property, t: float) -> float:
+    from model.errors import DiffMixInputError
+
+    if t < prop.min_temperature_K:
+        raise DiffMixInputError(
+            f"temperature_K = {t} is below {prop.min_temperature_K:.2f} K ({prop.min_temperature_K - 273.15:.0f} °C), "
+            f"the lowest temperature the {prop.name} model answers for (its VFT law diverges near T0)")
+    return t
 
 
 def get_property(name: str) -> Property:

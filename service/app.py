@@ -25,7 +25,7 @@ class Metrics:
     queue_depth: Gauge
 
     @classmethod
-    def create(cls) -> "Metrics":
+    def create(cls) -> Metrics:
         reg = CollectorRegistry()
         return cls(
             reg,

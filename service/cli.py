@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 app = typer.Typer(add_completion=False)
@@ -31,7 +29,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Opt
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head"), url: Optional[str] = typer.Option(None, help="Overrides DATABASE_URL")):
+def db_upgrade(revision: str = typer.Argument("head"), url: str | None = typer.Option(None, help="Overrides DATABASE_URL")):
     """Apply the migrations up to REVISION (default: the newest)."""
     from db.migrate import current, upgrade
 
@@ -40,7 +38,7 @@ def db_upgrade(revision: str = typer.Argument("head"), url: Optional[str] = type
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: str = typer.Argument(...), url: Optional[str] = typer.Option(None)):
+def db_downgrade(revision: str = typer.Argument(...), url: str | None = typer.Option(None)):
     """Revert the migrations down to REVISION ('base' = empty)."""
     from db.migrate import current, downgrade
 
@@ -50,7 +48,7 @@ def db_downgrade(revision: str = typer.Argument(...), url: Optional[str] = typer
 
 @admin_app.command("create-key")
 def create_key(role: str = typer.Option(..., "--role", help="operator | robot | analyst | admin"),
-               name: str = typer.Option("", "--name"), url: Optional[str] = typer.Option(None)):
+               name: str = typer.Option("", "--name"), url: str | None = typer.Option(None)):
     """Create an API key; it is printed once, alone on the last line."""
     from db import crud
     from db.migrate import current

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
+
+MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns on both databases
+Id = Annotated[int, Path(ge=1, le=MAX_ID, description="a positive id")]
 
 PropertyName = Literal["ionic_conductivity", "excess_molar_enthalpy", "excess_molar_volume"]
 
@@ -83,7 +87,7 @@ class CampaignCreate(BaseModel):
     objective: ObjectiveSpec = ObjectiveSpec()
     temperature_K: float | None = Field(None, examples=[303.15])
     temperature_range_K: list[float] | None = Field(None, min_length=2, max_length=2)
-    model_version_id: int | None = Field(None, description="default: the model this service has loaded")
+    model_version_id: int | None = Field(None, ge=1, le=MAX_ID, description="default: the model this service has loaded")
     strategy: Literal["gradient", "random"] = "gradient"
     budget: int = Field(..., ge=1, le=100_000)
 
@@ -134,7 +138,7 @@ class ResultIn(BaseModel):
     spectrum: Spectrum
     resistance_ohm: float = Field(..., gt=0)
     cell_constant_per_cm: float = Field(..., gt=0)
-    calibration_id: int | None = None
+    calibration_id: int | None = Field(None, ge=1, le=MAX_ID)
     temperature_K: float = Field(..., ge=150, le=500)
     conductivity_mS_cm: float = Field(..., ge=0)
     method: Literal["min-phase", "fit"]

@@ -23,7 +23,7 @@ def real_data_dir():
 
 
 # ---------------------------------------------------------------------------------------------- databases
-import uuid  # noqa: E402
+import uuid
 
 PG_ADMIN_URL = os.environ.get("DIFFMIX_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -82,14 +82,12 @@ def db_url(request, tmp_path):
     drop()
 
 
-@pytest.fixture(scope="session")
-def tiny_models_dir(tmp_path_factory):
-    """A models/ folder with small untrained-but-real ensembles for every property (made by the tests)."""
+def save_tiny_models(root):
+    """Small untrained-but-real ensembles for every property, saved as checkpoints the service can load."""
     from model.ensemble import Ensemble
     from model.nn.models import build
     from model.properties import PROPERTIES
 
-    root = tmp_path_factory.mktemp("models")
     for name, prop in PROPERTIES.items():
         members = []
         for k in range(2):
@@ -98,3 +96,8 @@ def tiny_models_dir(tmp_path_factory):
             members.append(build("diffmix", prop.law, log_scale=prop.log_scale, **hyper))
         Ensemble(members, prop, "diffmix", hyper, {"split": "random"}).save(root / name)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory):
+    return save_tiny_models(tmp_path_factory.mktemp("models"))

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 from model.data.dataset import Batcher, MoleculeSet
 from model.ensemble import Ensemble
 from model.mixture import Mixture
-from model.nn.models import VOGEL_T_MAX_K, build
+from model.nn.models import build
+from model.properties import CONDUCTIVITY_MIN_T_K, VOGEL_T_MAX_K
 from model.properties import get_property
 from model.splits import make_split
 from model.train import TrainConfig, fit_member, loss_fn, predict_rows
@@ -94,10 +95,10 @@ def test_vft_constraints_hold_for_any_input(seed, c, scale):
         for prm in m.coeff.parameters():
             prm.mul_(scale)  # push the network anywhere: the constraints must still hold
         idx, x, t, p = random_batch(seed, c)
-        t = torch.full_like(t, 150.0)  # the lowest temperature the product accepts
+        t = torch.full_like(t, CONDUCTIVITY_MIN_T_K)  # the lowest temperature the conductivity model accepts
         log_a, b, t0 = m.vft_coefficients(m.encode(MOLS).double(), idx, x, t, p)
         kappa = m.mix(m.encode(MOLS).double(), idx, x, t, p)
-    # T0 ≤ 140 K (sigmoid may saturate to exactly 1 in floating point) and so strictly below T ≥ 150 K
+    # T0 ≤ VOGEL_T_MAX_K (sigmoid may saturate to exactly 1 in floating point), so strictly below T
     assert torch.all(b >= 0) and torch.all(t0 >= 0) and torch.all(t0 <= VOGEL_T_MAX_K) and torch.all(t0 < t)
     assert torch.all(kappa >= 0) and torch.all(torch.isfinite(log_a))
 

@@ -75,6 +75,7 @@ BAD = [
     ({"property": "ionic_conductivity", "records": [{**RECORD, "components": [{"smiles": "C1CC", "amount": 1}, RECORD["components"][1]]}]}, "invalid SMILES"),
     ({"property": "ionic_conductivity", "records": [{**RECORD, "components": [{"smiles": EC, "amount": -1}, RECORD["components"][1]]}]}, "negative"),
     ({"property": "ionic_conductivity", "records": [{**RECORD, "temperature_K": 600}]}, "outside"),
+    ({"property": "ionic_conductivity", "records": [{**RECORD, "temperature_K": 170}]}, "lowest temperature"),
     ({"property": "excess_molar_enthalpy", "records": [{**RECORD, "components": [RECORD["components"][0]]}]}, "at least 2"),
     ({"property": "ionic_conductivity", "records": [{**RECORD, "basis": "mole_fraction"}]}, "sum to 1"),
     ({"property": "viscosity", "records": [RECORD]}, "property"),

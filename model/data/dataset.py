@@ -30,7 +30,7 @@ class MoleculeSet:
     def fingerprints(self) -> torch.Tensor:
         return torch.from_numpy(np.stack([ecfp(s) for s in self.smiles]))
 
-    def subset(self, rows: torch.Tensor) -> "MoleculeSet":
+    def subset(self, rows: torch.Tensor) -> MoleculeSet:
         return MoleculeSet([self.smiles[i] for i in rows.tolist()])
 
 
@@ -50,7 +50,7 @@ class MixtureTable:
         return len(self.y)
 
     @classmethod
-    def from_mixtures(cls, mixtures: list[Mixture], y, groups: dict | None = None) -> "MixtureTable":
+    def from_mixtures(cls, mixtures: list[Mixture], y, groups: dict | None = None) -> MixtureTable:
         vocab = sorted({s for m in mixtures for s in m.species})
         idx, x, t, p = pad(mixtures, {s: i for i, s in enumerate(vocab)})
         return cls(vocab, idx, x, t, p, np.asarray(y, dtype=np.float64),
@@ -60,14 +60,14 @@ class MixtureTable:
     def width(self) -> int:
         return self.idx.shape[1]
 
-    def permuted(self, seed: int = 0) -> "MixtureTable":
+    def permuted(self, seed: int = 0) -> MixtureTable:
         """The same mixtures with each row's components listed in a random order (for the permutation test).
 
         Empty slots are permuted too: a model must not care where the gaps are either.
         """
         rng = np.random.default_rng(seed)
         order = np.argsort(rng.random(self.idx.shape), axis=1)
-        take = lambda a: np.take_along_axis(a, order, axis=1)  # noqa: E731
+        take = lambda a: np.take_along_axis(a, order, axis=1)
         return MixtureTable(self.vocab, take(self.idx), take(self.x), self.T, self.P, self.y, self.groups)
 
 

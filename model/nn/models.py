@@ -14,13 +14,13 @@ import torch
 from torch import nn
 
 from model import laws
+from model.properties import VOGEL_T_MAX_K
 from model.nn.encoder import MoleculeEncoder, mlp
 
 T_REF_K = 298.15
 P_REF_KPA = 101.325
-# VFT constraints by construction: T0 ∈ (0, VOGEL_T_MAX_K) lies below every temperature the model is asked
-# about (requests are validated to 150–500 K); B = softplus(·)·B_SCALE_K > 0; A = exp(·) > 0.
-VOGEL_T_MAX_K = 140.0
+# VFT constraints by construction: T0 ∈ (0, VOGEL_T_MAX_K] lies at least 10 K below every temperature the model is
+# asked about (see model.properties); B = softplus(·)·B_SCALE_K > 0; A = exp(·) > 0.
 B_SCALE_K = 500.0
 
 
@@ -129,10 +129,15 @@ class DiffMixVFT(MixtureModel):
         w = x.unsqueeze(-1)
         feats = [(w * phi).sum(1), (w * h).sum(1)]
         if self.pair is not None:
-            B, C, H = h.shape
-            pair_in = torch.cat([h.unsqueeze(2).expand(B, C, C, H), h.unsqueeze(1).expand(B, C, C, H)], dim=-1)
+            # ψ depends only on the two molecules: evaluate it once per molecule pair of the batch's vocabulary
+            # (V² rows) and gather, instead of once per mixture pair (B·C² rows).
+            V, H = emb.shape
+            table = self.pair(torch.cat([emb.unsqueeze(1).expand(V, V, H), emb.unsqueeze(0).expand(V, V, H)], dim=-1))
+            ii = idx.clamp(min=0)
+            psi = table[ii.unsqueeze(2), ii.unsqueeze(1)]  # [B, C, C, H]
+            C = x.shape[1]
             xx = (x.unsqueeze(2) * x.unsqueeze(1)) * (1.0 - torch.eye(C, dtype=x.dtype, device=x.device))
-            feats.append((xx.unsqueeze(-1) * self.pair(pair_in)).sum(dim=(1, 2)))
+            feats.append((xx.unsqueeze(-1) * psi).sum(dim=(1, 2)))
         pooled = torch.cat(feats, dim=-1)
         o = self.coeff(torch.cat([pooled, conditions(T, P, with_temperature=self.coeff_temperature)], dim=-1))
         log_a = self.log_prefactor_init + o[:, 0]

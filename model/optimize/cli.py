@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import numpy as np
 import typer
@@ -14,7 +13,7 @@ from model.errors import DiffMixInputError
 app = typer.Typer(add_completion=False)
 
 
-def _floats(text: Optional[str], what: str) -> Optional[list[float]]:
+def _floats(text: str | None, what: str) -> list[float] | None:
     if text is None:
         return None
     try:
@@ -59,22 +58,22 @@ SPACE_OPTIONS = dict(
 
 @app.command()
 def optimize(
-    property: str = SPACE_OPTIONS["property"], model: Optional[Path] = SPACE_OPTIONS["model"],
-    salt: str = SPACE_OPTIONS["salt"], salt_fraction: Optional[float] = SPACE_OPTIONS["salt_fraction"],
-    salt_fraction_range: Optional[tuple[float, float]] = SPACE_OPTIONS["salt_fraction_range"],
-    salt_molality: Optional[float] = SPACE_OPTIONS["salt_molality"], solvents: str = SPACE_OPTIONS["solvents"],
-    solvent_ratio: Optional[str] = SPACE_OPTIONS["solvent_ratio"], lower: Optional[str] = SPACE_OPTIONS["lower"],
-    upper: Optional[str] = SPACE_OPTIONS["upper"], exclude: Optional[List[str]] = SPACE_OPTIONS["exclude"],
-    temperature_K: Optional[float] = SPACE_OPTIONS["temperature_K"],
-    temperature_range_K: Optional[tuple[float, float]] = SPACE_OPTIONS["temperature_range_K"],
+    property: str = SPACE_OPTIONS["property"], model: Path | None = SPACE_OPTIONS["model"],
+    salt: str = SPACE_OPTIONS["salt"], salt_fraction: float | None = SPACE_OPTIONS["salt_fraction"],
+    salt_fraction_range: tuple[float, float] | None = SPACE_OPTIONS["salt_fraction_range"],
+    salt_molality: float | None = SPACE_OPTIONS["salt_molality"], solvents: str = SPACE_OPTIONS["solvents"],
+    solvent_ratio: str | None = SPACE_OPTIONS["solvent_ratio"], lower: str | None = SPACE_OPTIONS["lower"],
+    upper: str | None = SPACE_OPTIONS["upper"], exclude: list[str] | None = SPACE_OPTIONS["exclude"],
+    temperature_K: float | None = SPACE_OPTIONS["temperature_K"],
+    temperature_range_K: tuple[float, float] | None = SPACE_OPTIONS["temperature_range_K"],
     aggregate: str = SPACE_OPTIONS["aggregate"], minimize: bool = SPACE_OPTIONS["minimize"],
     beta: float = SPACE_OPTIONS["beta"],
     starts: int = typer.Option(4, "--starts"),
     start_mode: str = typer.Option("random", "--start-mode", help="random | spread | given"),
-    start: Optional[List[str]] = typer.Option(None, "--start", help="A start: solvent ratio and cation fraction, 's1,s2,s3,f' (repeatable; implies --start-mode given)"),
+    start: list[str] | None = typer.Option(None, "--start", help="A start: solvent ratio and cation fraction, 's1,s2,s3,f' (repeatable; implies --start-mode given)"),
     seed: int = typer.Option(0, "--seed"),
     max_iter: int = typer.Option(200, "--max-iter"),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Write the landscape with the trajectories as PNG"),
+    plot: Path | None = typer.Option(None, "--plot", help="Write the landscape with the trajectories as PNG"),
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON"),
 ):
     """Batch gradient ascent over a composition space; prints trajectories and the best point."""
@@ -124,14 +123,14 @@ def _plot(obj, path, trajectories=None):
 
 @app.command()
 def landscape(
-    property: str = SPACE_OPTIONS["property"], model: Optional[Path] = SPACE_OPTIONS["model"],
-    salt: str = SPACE_OPTIONS["salt"], salt_fraction: Optional[float] = SPACE_OPTIONS["salt_fraction"],
-    salt_fraction_range: Optional[tuple[float, float]] = SPACE_OPTIONS["salt_fraction_range"],
-    salt_molality: Optional[float] = SPACE_OPTIONS["salt_molality"], solvents: str = SPACE_OPTIONS["solvents"],
-    solvent_ratio: Optional[str] = SPACE_OPTIONS["solvent_ratio"], lower: Optional[str] = SPACE_OPTIONS["lower"],
-    upper: Optional[str] = SPACE_OPTIONS["upper"], exclude: Optional[List[str]] = SPACE_OPTIONS["exclude"],
-    temperature_K: Optional[float] = SPACE_OPTIONS["temperature_K"],
-    temperature_range_K: Optional[tuple[float, float]] = SPACE_OPTIONS["temperature_range_K"],
+    property: str = SPACE_OPTIONS["property"], model: Path | None = SPACE_OPTIONS["model"],
+    salt: str = SPACE_OPTIONS["salt"], salt_fraction: float | None = SPACE_OPTIONS["salt_fraction"],
+    salt_fraction_range: tuple[float, float] | None = SPACE_OPTIONS["salt_fraction_range"],
+    salt_molality: float | None = SPACE_OPTIONS["salt_molality"], solvents: str = SPACE_OPTIONS["solvents"],
+    solvent_ratio: str | None = SPACE_OPTIONS["solvent_ratio"], lower: str | None = SPACE_OPTIONS["lower"],
+    upper: str | None = SPACE_OPTIONS["upper"], exclude: list[str] | None = SPACE_OPTIONS["exclude"],
+    temperature_K: float | None = SPACE_OPTIONS["temperature_K"],
+    temperature_range_K: tuple[float, float] | None = SPACE_OPTIONS["temperature_range_K"],
     aggregate: str = SPACE_OPTIONS["aggregate"], minimize: bool = SPACE_OPTIONS["minimize"],
     beta: float = SPACE_OPTIONS["beta"],
     csv: Path = typer.Option(Path("landscape.csv"), "--csv", help="Where to write the grid"),

@@ -12,6 +12,7 @@ from model.ensemble import Ensemble
 from model.errors import DiffMixInputError
 from model.mixture import check_temperature
 from model.optimize.space import CompositionSpace
+from model.properties import check_temperature_for
 
 AGGREGATES = ("single", "worst", "mean")
 
@@ -29,7 +30,8 @@ class Objective:
     def __post_init__(self):
         if self.aggregate not in AGGREGATES:
             raise DiffMixInputError(f"aggregate {self.aggregate!r} is not one of {', '.join(AGGREGATES)}")
-        self.temperatures_K = tuple(check_temperature(t) for t in self.temperatures_K)
+        self.temperatures_K = tuple(check_temperature_for(self.ensemble.property, check_temperature(t))
+                                    for t in self.temperatures_K)
         if not self.temperatures_K:
             raise DiffMixInputError("give at least one temperature")
         self.calls = 0  # mixtures evaluated by the model (each temperature counts)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.tri as mtri  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import matplotlib.tri as mtri
+import numpy as np
 
-from model.chem import canonical  # noqa: E402
-from model.data.tables import SALTS, SOLVENTS  # noqa: E402
+from model.chem import canonical
+from model.data.tables import SALTS, SOLVENTS
 
 SQ3 = np.sqrt(3) / 2
 

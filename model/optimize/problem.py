@@ -3,7 +3,7 @@ Objective, runs it, and renders the result as JSON-ready data."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

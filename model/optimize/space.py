@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from rdkit import Chem
 
 from model.chem import canonical, mol_from_smiles, species
 from model.errors import DiffMixInputError
 from model.optimize.simplex import check_bounds, project
-
-from rdkit import Chem
 
 
 @dataclass

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 
 from db import crud
 from service.auth import Caller, require
-from service.schemas import KeyCreate, KeyCreated, KeyOut
+from service.schemas import Id, KeyCreate, KeyCreated, KeyOut
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 admin = require("admin")
@@ -26,6 +26,6 @@ def list_keys(request: Request, _: Caller = Depends(admin)):
 
 
 @router.delete("/keys/{key_id}", response_model=KeyOut)
-def revoke_key(key_id: int, request: Request, caller: Caller = Depends(admin)):
+def revoke_key(key_id: Id, request: Request, caller: Caller = Depends(admin)):
     with request.app.state.diffmix.sessions() as s:
         return crud.revoke_api_key(s, key_id, caller.key_id)

@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse
 
 from db import crud
 from service.auth import Caller, require
-from service.schemas import CalibrationIn, CalibrationOut, Summary
+from service.schemas import MAX_ID, CalibrationIn, CalibrationOut, Id, Summary
 
 router = APIRouter(prefix="/v1", tags=["analysts"])
 reader = require("analyst", "operator")
@@ -20,7 +20,7 @@ CSV_COLUMNS = ["experiment_id", "campaign_id", "campaign", "temperature_K", "pre
 
 
 @router.get("/results", responses={200: {"content": {"text/csv": {}}}})
-def results(request: Request, campaign: int | None = Query(None, ge=1), format: str = Query("json", pattern="^(json|csv)$"),
+def results(request: Request, campaign: int | None = Query(None, ge=1, le=MAX_ID), format: str = Query("json", pattern="^(json|csv)$"),
             _: Caller = Depends(reader)):
     """Prediction vs measurement with residuals (measured − predicted), as JSON or CSV."""
     with request.app.state.diffmix.sessions() as s:
@@ -40,7 +40,7 @@ def results(request: Request, campaign: int | None = Query(None, ge=1), format: 
 
 
 @router.get("/campaigns/{campaign_id}/summary", response_model=Summary)
-def summary(campaign_id: int, request: Request, _: Caller = Depends(reader)):
+def summary(campaign_id: Id, request: Request, _: Caller = Depends(reader)):
     """Counts, MAE of prediction vs measurement, and the best measured composition so far."""
     with request.app.state.diffmix.sessions() as s:
         c = crud.get_campaign(s, campaign_id)

@@ -10,7 +10,7 @@ from model.errors import DiffMixInputError
 from model.optimize.proposals import propose
 from service.auth import Caller, require
 from service.routers.predict import objective_from
-from service.schemas import CampaignCreate, CampaignOut, ExperimentOut, ObjectiveSpec, Space
+from service.schemas import CampaignCreate, CampaignOut, ExperimentOut, Id, ObjectiveSpec, Space
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
 operator = require("operator")
@@ -53,20 +53,20 @@ def list_(request: Request, status: str | None = Query(None, pattern="^(active|p
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut)
-def read(campaign_id: int, request: Request, _: Caller = Depends(reader)):
+def read(campaign_id: Id, request: Request, _: Caller = Depends(reader)):
     with request.app.state.diffmix.sessions() as s:
         return _out(s, crud.get_campaign(s, campaign_id))
 
 
 @router.get("/{campaign_id}/experiments", response_model=list[ExperimentOut])
-def experiments(campaign_id: int, request: Request, _: Caller = Depends(reader)):
+def experiments(campaign_id: Id, request: Request, _: Caller = Depends(reader)):
     with request.app.state.diffmix.sessions() as s:
         crud.get_campaign(s, campaign_id)
         return crud.campaign_experiments(s, campaign_id)
 
 
 def _transition(action: str):
-    def endpoint(campaign_id: int, request: Request, caller: Caller = Depends(operator)):
+    def endpoint(campaign_id: Id, request: Request, caller: Caller = Depends(operator)):
         with request.app.state.diffmix.sessions() as s:
             return _out(s, crud.set_campaign_status(s, campaign_id, action, caller.key_id))
 
@@ -80,7 +80,7 @@ for _action in ("pause", "resume", "cancel"):
 
 
 @router.post("/{campaign_id}/proposals", response_model=list[ExperimentOut], status_code=201)
-def proposals(campaign_id: int, request: Request, n: int = Query(4, ge=1, le=64), caller: Caller = Depends(operator)):
+def proposals(campaign_id: Id, request: Request, n: int = Query(4, ge=1, le=64), caller: Caller = Depends(operator)):
     """Run batch gradient ascent from the campaign's model and queue the proposals as experiments."""
     state = request.app.state.diffmix
     with state.sessions() as s:

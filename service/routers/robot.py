@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from db import crud
 from model.errors import DiffMixInputError
 from service.auth import Caller, require
-from service.schemas import ExperimentOut, FailIn, MeasurementOut, ResultIn
+from service.schemas import ExperimentOut, FailIn, Id, MeasurementOut, ResultIn
 
 router = APIRouter(prefix="/v1", tags=["robot"])
 robot = require("robot")
@@ -28,7 +28,7 @@ def claim(request: Request, caller: Caller = Depends(robot)):
 
 
 @router.post("/experiments/{experiment_id}/heartbeat", response_model=ExperimentOut)
-def heartbeat(experiment_id: int, request: Request, caller: Caller = Depends(robot)):
+def heartbeat(experiment_id: Id, request: Request, caller: Caller = Depends(robot)):
     """Extend the lease while the robot works."""
     state = request.app.state.diffmix
     with state.sessions() as s:
@@ -37,7 +37,7 @@ def heartbeat(experiment_id: int, request: Request, caller: Caller = Depends(rob
 
 @router.post("/experiments/{experiment_id}/result", response_model=MeasurementOut,
              responses={201: {"description": "stored"}, 200: {"description": "a retry: the stored result"}})
-def result(experiment_id: int, body: ResultIn, request: Request, response: Response,
+def result(experiment_id: Id, body: ResultIn, request: Request, response: Response,
            idempotency_key: str = Header(..., min_length=8, max_length=200,
                                          description="unique per result; a retry with the same key never stores twice"),
            caller: Caller = Depends(robot)):
@@ -60,7 +60,7 @@ def result(experiment_id: int, body: ResultIn, request: Request, response: Respo
 
 
 @router.post("/experiments/{experiment_id}/fail", response_model=ExperimentOut)
-def fail(experiment_id: int, body: FailIn, request: Request, caller: Caller = Depends(robot)):
+def fail(experiment_id: Id, body: FailIn, request: Request, caller: Caller = Depends(robot)):
     """Report a failed attempt with its reason; retryable failures go back in the queue while attempts remain."""
     with request.app.state.diffmix.sessions() as s:
         return crud.fail_experiment(s, experiment_id, caller.key_id, body.reason, body.retryable)
