@@ -1,0 +1,164 @@
+"""The robot scheduler: poll the service for work, run the procedure, report — and survive crashes.
+
+Every step is journaled before it is acted on. On start the agent first settles what the journal left open:
+a measurement taken but not acknowledged is posted again with the same idempotency key (the service stores it
+once); an experiment interrupted before its measurement finished is reported as a retryable failure, so it goes
+back in the queue and is made afresh (the vial's contents after a crash are unknown). Network errors are retried
+with backoff; a measurement is retried until the service takes it. SIGTERM stops after the current experiment;
+SIGUSR1 is the emergency stop: pumps halt at once and the current experiment fails with that reason.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from datetime import datetime, timezone
+
+from robot.client import ServiceClient, ServiceError
+from robot.errors import RecipeError, RobotError
+from robot.journal import Journal
+from robot.procedure import Procedure
+
+
+class EmergencyStop(RobotError):
+    retryable = False
+
+
+class Agent:
+    def __init__(self, client: ServiceClient, procedure: Procedure, journal: Journal, name: str = "clio",
+                 poll_s: float = 1.0, max_experiments: int | None = None, idle_exit_s: float | None = None,
+                 log=print):
+        self.client = client
+        self.procedure = procedure
+        self.journal = journal
+        self.name = name
+        self.poll_s = poll_s
+        self.max_experiments = max_experiments
+        self.idle_exit_s = idle_exit_s
+        self.log = log
+        self.stopping = False
+        self.done = 0
+        self.cell_constant: float | None = None
+        self.calibration_id: int | None = None
+
+    # ------------------------------------------------------------------ signals
+    def install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, self._on_term)
+        signal.signal(signal.SIGUSR1, self._on_estop)
+
+    def _on_term(self, *_):
+        self.log("stop requested: finishing the current experiment, then exiting")
+        self.stopping = True
+
+    def _on_estop(self, *_):
+        self.procedure.emergency_stop()
+        self.stopping = True
+        raise EmergencyStop("emergency stop: pumps halted by the operator")
+
+    # ------------------------------------------------------------------ recovery
+    def recover(self) -> None:
+        for exp_id, st in sorted(self.journal.state().items()):
+            last = st["last"]
+            if last in ("posted", "failed", "abandoned"):
+                continue
+            try:
+                if last == "measured":
+                    self.log(f"experiment {exp_id}: re-posting the journaled measurement (key {st['key']})")
+                    self.client.result(exp_id, st["result"], st["key"])
+                    self.journal.write("posted", exp_id)
+                elif last == "failing":
+                    self.client.fail(exp_id, st["reason"], st["retryable"])
+                    self.journal.write("failed", exp_id)
+                else:  # claimed or started: interrupted before a measurement existed
+                    reason = "robot restarted mid-experiment; the sample's state is unknown, so it is made again"
+                    self.journal.write("failing", exp_id, reason=reason, retryable=True)
+                    self.client.fail(exp_id, reason, retryable=True)
+                    self.journal.write("failed", exp_id)
+            except ServiceError as e:
+                if e.status in (404, 409):
+                    self.log(f"experiment {exp_id}: the service no longer holds it for us ({e}); journal kept")
+                    self.journal.write("abandoned", exp_id, detail=str(e))
+                else:
+                    raise
+
+    # ------------------------------------------------------------------ calibration
+    def ensure_calibration(self) -> None:
+        lab = self.procedure.lab
+        if lab.cell_constant_per_cm:
+            self.cell_constant, self.calibration_id = lab.cell_constant_per_cm, None
+            return
+        cal = self.client.latest_calibration(lab.cell_id)
+        if cal is None:
+            self.log(f"no stored calibration for {lab.cell_id}: calibrating with the {lab.standard_mS_cm} mS/cm standard")
+            k, kappa_std, r = self.procedure.calibrate()
+            temperature = self.procedure.dev.thermometer()
+            cal = self.client.post_calibration({"cell_id": lab.cell_id, "standard_conductivity_mS_cm": kappa_std,
+                                                "measured_resistance_ohm": r, "temperature_K": temperature})
+        self.cell_constant, self.calibration_id = cal["cell_constant_per_cm"], cal["id"]
+        self.log(f"cell {lab.cell_id}: K = {self.cell_constant:.5f} 1/cm (calibration {self.calibration_id})")
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> int:
+        self.recover()
+        self.ensure_calibration()
+        idle_since = time.monotonic()
+        while not self.stopping:
+            if self.max_experiments is not None and self.done >= self.max_experiments:
+                break
+            exp = self.client.claim()
+            if exp is None:
+                if self.idle_exit_s is not None and time.monotonic() - idle_since > self.idle_exit_s:
+                    self.log("queue empty: exiting")
+                    break
+                time.sleep(self.poll_s)
+                continue
+            self.process(exp)
+            self.done += 1
+            idle_since = time.monotonic()
+        return self.done
+
+    def _heartbeat(self, exp: dict, stop: threading.Event) -> None:
+        expires = datetime.fromisoformat(exp["lease_expires_at"])
+        interval = max(0.2, (expires - datetime.now(timezone.utc)).total_seconds() / 3)
+        while not stop.wait(interval):
+            try:
+                self.client.heartbeat(exp["id"])
+            except ServiceError as e:
+                self.log(f"heartbeat for {exp['id']} failed: {e}")
+
+    def process(self, exp: dict) -> None:
+        exp_id = exp["id"]
+        key = f"{self.name}-exp{exp_id}-attempt{exp['attempts']}"
+        self.journal.write("claimed", exp_id, attempt=exp["attempts"], key=key, recipe=exp["recipe"])
+        self.log(f"experiment {exp_id} (attempt {exp['attempts']}): {exp['recipe']['fractions']}")
+        stop = threading.Event()
+        hb = threading.Thread(target=self._heartbeat, args=(exp, stop), daemon=True)
+        hb.start()
+        try:
+            self.journal.write("started", exp_id)
+            m = self.procedure.run(exp["recipe"], self.cell_constant, self.calibration_id)
+        except (RobotError, ValueError) as e:
+            retryable = getattr(e, "retryable", False) and not isinstance(e, RecipeError)
+            self._fail(exp_id, f"{type(e).__name__}: {e}", retryable)
+            return
+        finally:
+            stop.set()
+        self.journal.write("measured", exp_id, key=key, result=m.result, log=m.log)
+        try:
+            self.client.result(exp_id, m.result, key)
+            self.journal.write("posted", exp_id)
+            self.log(f"experiment {exp_id}: κ = {m.result['conductivity_mS_cm']:.3f} mS/cm posted")
+        except ServiceError as e:
+            self.log(f"experiment {exp_id}: the service refused the result ({e}); it stays in the journal")
+            self.journal.write("abandoned", exp_id, detail=str(e))
+
+    def _fail(self, exp_id: int, reason: str, retryable: bool) -> None:
+        self.log(f"experiment {exp_id} failed ({'will retry' if retryable else 'final'}): {reason}")
+        self.journal.write("failing", exp_id, reason=reason, retryable=retryable)
+        try:
+            self.client.fail(exp_id, reason, retryable)
+            self.journal.write("failed", exp_id)
+        except ServiceError as e:
+            self.journal.write("abandoned", exp_id, detail=str(e))

@@ -1,0 +1,93 @@
+"""`diffmix robot run|calibrate` and `diffmix eis analyze`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False)
+robot_app = typer.Typer(no_args_is_help=True, help="The Clio robot: the scheduler agent and its lab.")
+eis_app = typer.Typer(no_args_is_help=True, help="Impedance spectra → bulk resistance → conductivity.")
+DEFAULT_LAB = Path(__file__).resolve().parent / "labs" / "sim.toml"
+
+
+def _procedure(lab_path: Path, backend: str, seed: int, faults: list[str], inventory_file: Path | None):
+    from robot import lab as labmod
+    from robot.connect import Rig
+    from robot.procedure import Inventory, Procedure
+
+    lab = labmod.load(lab_path)
+    rig = Rig(lab, backend, seed=seed)
+    for f in faults or []:
+        name, _, times = f.partition("=")
+        if rig.sim is None:
+            raise typer.BadParameter("--fault works with --backend sim only")
+        rig.sim.world.inject(name, int(times or 1))
+    remaining = {s.name: s.volume_ml for s in lab.stocks}
+    if inventory_file and inventory_file.exists():
+        remaining.update(json.loads(inventory_file.read_text()))
+    return rig, Procedure(rig.lab, rig.devices, Inventory(remaining), rig.reconnect)
+
+
+@robot_app.command("run")
+def run(service: str = typer.Option(..., "--service", help="Service URL, e.g. http://127.0.0.1:8000"),
+        key: str = typer.Option(..., "--key", envvar="DIFFMIX_ROBOT_KEY", help="A robot API key"),
+        backend: str = typer.Option("sim", "--backend", help="sim | serial"),
+        lab: Path = typer.Option(DEFAULT_LAB, "--lab", help="Lab configuration (TOML)"),
+        journal: Path = typer.Option(Path("clio-journal.jsonl"), "--journal"),
+        name: str = typer.Option("clio", "--name", help="Robot name (part of idempotency keys)"),
+        poll: float = typer.Option(1.0, "--poll", help="Seconds between polls of an empty queue"),
+        max_experiments: Optional[int] = typer.Option(None, "--max-experiments"),
+        idle_exit: Optional[float] = typer.Option(None, "--idle-exit", help="Exit after this many idle seconds"),
+        seed: int = typer.Option(0, "--seed", help="Simulated lab's random seed"),
+        fault: Optional[List[str]] = typer.Option(None, "--fault", help="Sim fault to inject, NAME[=COUNT] (repeatable)")):
+    """Poll the service, make and measure each experiment, report it; journaled for crash recovery."""
+    from robot.agent import Agent
+    from robot.client import ServiceClient
+    from robot.journal import Journal
+
+    def log(m):
+        typer.echo(f"[{name}] {m}", err=True)
+
+    rig, proc = _procedure(lab, backend, seed, fault, None)
+    client = ServiceClient(service, key, log=log)
+    agent = Agent(client, proc, Journal(journal), name, poll, max_experiments, idle_exit, log)
+    agent.install_signals()
+    try:
+        n = agent.run()
+    finally:
+        rig.close()
+        client.close()
+    log(f"stopped after {n} experiments")
+
+
+@eis_app.command("analyze")
+def analyze(file: Path = typer.Argument(..., help="CSV with frequency_Hz,z_real_ohm,z_imag_ohm"),
+            cell_constant: float = typer.Option(..., "--cell-constant", help="K_cell in 1/cm"),
+            method: str = typer.Option("auto", "--method", help="auto | min-phase | fit")):
+    """Bulk resistance and conductivity of one spectrum (capacitive reactance negative)."""
+    import numpy as np
+
+    from robot import eis
+
+    try:
+        data = np.genfromtxt(file, delimiter=",", names=True)
+        cols = set(data.dtype.names or ())
+        need = {"frequency_Hz", "z_real_ohm", "z_imag_ohm"}
+        if not need <= cols:
+            raise ValueError(f"{file} needs columns {', '.join(sorted(need))}; found {', '.join(sorted(cols))}")
+        if cell_constant <= 0:
+            raise ValueError("--cell-constant must be positive (1/cm)")
+        res = eis.analyze(np.atleast_1d(data["frequency_Hz"]), np.atleast_1d(data["z_real_ohm"]),
+                          np.atleast_1d(data["z_imag_ohm"]), method)
+    except (OSError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+    typer.echo(json.dumps(res.as_dict(cell_constant)))
+
+
+app.add_typer(robot_app, name="robot")
+app.add_typer(eis_app, name="eis")

@@ -1,0 +1,60 @@
+"""Open the lab's devices for a backend: `serial` (the URLs in the lab file) or `sim` (emulators started here)."""
+
+from __future__ import annotations
+
+from robot.drivers.cavro import CavroPump
+from robot.drivers.mettler import Balance
+from robot.drivers.palmsens import Potentiostat
+from robot.drivers.port import Port
+from robot.lab import LabConfig
+from robot.procedure import Devices
+
+
+class Rig:
+    """The open devices of a lab; `reconnect` reopens the lines after a dropped connection."""
+
+    def __init__(self, lab: LabConfig, backend: str = "serial", world=None, seed: int = 0):
+        self.sim = None
+        if backend == "sim":
+            from robot.sim.lab import SimLab
+            from robot.sim.world import World
+
+            self.sim = SimLab(lab, world or World(seed=seed))
+            lab = self.sim.lab
+            thermometer = self.sim.world.read_temperature_K
+        elif backend == "serial":
+            if lab.temperature_K is None:
+                raise ValueError("the serial backend needs temperature_K in the lab file (no sensor driver configured)")
+            const = float(lab.temperature_K)
+            thermometer = lambda: const  # noqa: E731
+        else:
+            raise ValueError(f"unknown backend {backend!r}; choose sim or serial")
+        self.lab = lab
+        self.thermometer = thermometer
+        self.devices = None
+        self.reconnect()
+
+    def reconnect(self) -> None:
+        if self.devices is not None:
+            self.close_devices()
+        lab = self.lab
+        port = Port(lab.pump_url, baudrate=9600, timeout=2.0)  # the pumps share one RS-485 line
+        addresses = [s.pump_address for s in lab.stocks] + [lab.transfer_pump, lab.rinse_pump]
+        if lab.standard_pump is not None:
+            addresses.append(lab.standard_pump)
+        pumps = {a: CavroPump(lab.pump_url, a, lab.syringe_ul, lab.pump_steps, port=port) for a in addresses}
+        self.devices = Devices(pumps, Balance(lab.balance_url), Potentiostat(lab.potentiostat_url), self.thermometer)
+        for p in pumps.values():
+            p.initialize()
+
+    def close_devices(self) -> None:
+        d = self.devices
+        next(iter(d.pumps.values())).close()
+        d.balance.close()
+        d.potentiostat.close()
+
+    def close(self) -> None:
+        if self.devices is not None:
+            self.close_devices()
+        if self.sim is not None:
+            self.sim.close()

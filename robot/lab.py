@@ -1,0 +1,63 @@
+"""The lab configuration file (TOML): stocks with their pumps, the balance, the potentiostat, the cell."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from robot.errors import RecipeError
+
+
+@dataclass
+class Stock:
+    name: str
+    pump_address: int
+    density_g_ml: float
+    solvent: dict[str, float]  # solvent SMILES → mass fraction of the solvent part
+    salt: str | None = None  # salt SMILES (dot-separated ions)
+    molality: float = 0.0  # mol salt per kg of the stock's solvent part
+    volume_ml: float = 100.0  # initial volume in the reservoir
+
+
+@dataclass
+class LabConfig:
+    stocks: list[Stock]
+    pump_url: str
+    balance_url: str
+    potentiostat_url: str
+    transfer_pump: int
+    rinse_pump: int
+    standard_pump: int | None = None
+    standard_mS_cm: float = 12.88  # at 25 °C
+    syringe_ul: float = 5000.0
+    pump_steps: int = 3000
+    min_dispense_ul: float = 20.0
+    sample_volume_ml: float = 2.0
+    cell_id: str = "cell-1"
+    cell_constant_per_cm: float | None = None  # if set, used instead of a stored calibration
+    temperature_K: float | None = None  # constant cell temperature when no sensor is configured
+    eis_f_max_hz: float = 800e3
+    eis_f_min_hz: float = 14e3
+    eis_points: int = 5
+    wide_f_max_hz: float = 1e6
+    wide_f_min_hz: float = 10.0
+    wide_points: int = 31
+    max_temperature_drift_K: float = 0.5
+    instrument_ids: dict[str, str] = field(default_factory=dict)
+
+    def stock(self, name: str) -> Stock:
+        for s in self.stocks:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+def load(path: str | Path, overrides: dict | None = None) -> LabConfig:
+    data = tomllib.loads(Path(path).read_text())
+    data.update(overrides or {})
+    try:
+        stocks = [Stock(**s) for s in data.pop("stocks")]
+        return LabConfig(stocks=stocks, **data)
+    except (TypeError, KeyError) as e:
+        raise RecipeError(f"lab file {path}: {e}") from None

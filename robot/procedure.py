@@ -1,0 +1,207 @@
+"""The measurement procedure (the paper's Clio method): plan, dispense and weigh, fill the cell, measure impedance,
+analyse, compute conductivity, rinse. It knows nothing of the service; the agent calls it.
+
+Retries happen only where repeating is harmless: status queries, weighing and impedance sweeps. A pump move that
+was not confirmed leaves the vial's contents unknown, so the experiment fails (retryable) instead of guessing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+import numpy as np
+
+from robot import eis
+from robot.drivers.cavro import CavroPump
+from robot.drivers.mettler import Balance
+from robot.drivers.palmsens import Potentiostat
+from robot.errors import DeviceDisconnected, DeviceTimeout, MeasurementInvalid, ProtocolError, RecipeError
+from robot.lab import LabConfig
+from robot.recipe import composition_from_masses, plan_masses
+
+OPEN_CIRCUIT_OHM = 1e6  # a bulk resistance above this means the electrodes are not both wetted
+
+
+@dataclass
+class Devices:
+    pumps: dict[int, CavroPump]
+    balance: Balance
+    potentiostat: Potentiostat
+    thermometer: Callable[[], float]
+
+
+@dataclass
+class Inventory:
+    remaining_ml: dict[str, float]
+
+    def take(self, stock: str, ml: float) -> None:
+        left = self.remaining_ml.get(stock, 0.0)
+        if ml > left:
+            raise RecipeError(f"stock {stock!r} has {left:.2f} mL left, {ml:.2f} mL needed: refill it")
+        self.remaining_ml[stock] = left - ml
+
+
+@dataclass
+class Measurement:
+    result: dict  # the body of POST /v1/experiments/{id}/result
+    log: list[str] = field(default_factory=list)
+
+
+def retry(fn, attempts: int = 3, backoff: float = 0.05, on_retry: Callable[[Exception], None] | None = None):
+    """Retry an idempotent device call on timeouts, garbled replies and dropped lines, with backoff."""
+    for i in range(attempts):
+        try:
+            return fn()
+        except (DeviceTimeout, ProtocolError, DeviceDisconnected) as e:
+            if i == attempts - 1:
+                raise
+            if on_retry:
+                on_retry(e)
+            time.sleep(backoff * 2**i)
+
+
+class Procedure:
+    def __init__(self, lab: LabConfig, devices: Devices, inventory: Inventory, reconnect: Callable[[], None] | None = None):
+        self.lab = lab
+        self.dev = devices
+        self.inventory = inventory
+        self.reconnect = reconnect or (lambda: None)
+        self.log: list[str] = []
+
+    def _note(self, msg: str) -> None:
+        self.log.append(f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} {msg}")
+
+    def _retry(self, fn):
+        def again(e):
+            self._note(f"retrying after {type(e).__name__}: {e}")
+            if isinstance(e, DeviceDisconnected):
+                self.reconnect()
+        return retry(fn, on_retry=again)
+
+    # ------------------------------------------------------------------ steps
+    def plan(self, recipe: dict) -> dict[str, float]:
+        masses = plan_masses(recipe, self.lab.stocks, self.lab.sample_volume_ml)
+        for name, g in masses.items():
+            s = self.lab.stock(name)
+            ul = g / s.density_g_ml * 1000.0
+            if ul < self.lab.min_dispense_ul:
+                # below the pump's resolution: drop it only if it is negligible, else refuse
+                if ul < 0.2 * self.lab.min_dispense_ul:
+                    self._note(f"{name}: {ul:.1f} µL is below resolution and negligible; not dispensed")
+                    continue
+                raise RecipeError(f"{name}: {ul:.1f} µL is below the pumps' {self.lab.min_dispense_ul:.0f} µL minimum")
+            if self.inventory.remaining_ml.get(name, 0.0) < ul / 1000.0:
+                raise RecipeError(f"stock {name!r} has {self.inventory.remaining_ml.get(name, 0):.2f} mL left, "
+                                  f"{ul / 1000:.2f} mL needed: refill it")
+        return {k: v for k, v in masses.items() if v / self.lab.stock(k).density_g_ml * 1000.0 >= 0.2 * self.lab.min_dispense_ul}
+
+    def dispense_and_weigh(self, masses: dict[str, float]) -> dict[str, float]:
+        """Dispense each stock and weigh what arrived; the weighed masses are what the composition is made of."""
+        weighed = {}
+        self._retry(self.dev.balance.zero)
+        for name, grams in masses.items():
+            s = self.lab.stock(name)
+            before = self._retry(self.dev.balance.weigh_g)
+            ul = grams / s.density_g_ml * 1000.0
+            self.dev.pumps[s.pump_address].transfer(ul)  # not retried: an unconfirmed move is an unknown vial
+            self.inventory.take(name, ul / 1000.0)
+            after = self._retry(self.dev.balance.weigh_g)
+            weighed[name] = after - before
+            self._note(f"{name}: asked {grams:.4f} g, weighed {weighed[name]:.4f} g")
+            if weighed[name] <= 0:
+                raise MeasurementInvalid(f"the balance saw no mass arrive from {name}")
+        return weighed
+
+    def fill_cell(self) -> None:
+        pump = self.dev.pumps[self.lab.transfer_pump]
+        pump.transfer(min(self.lab.syringe_ul, self.lab.sample_volume_ml * 500.0))
+
+    def rinse(self) -> None:
+        pump = self.dev.pumps[self.lab.rinse_pump]
+        pump.transfer(min(self.lab.syringe_ul, 1000.0))
+
+    def measure_resistance(self) -> tuple[eis.EisResult, dict, list[dict]]:
+        lab = self.lab
+        sp = self._retry(lambda: self.dev.potentiostat.eis(lab.eis_f_max_hz, lab.eis_f_min_hz, lab.eis_points))
+        res = eis.analyze(sp.frequency_Hz, sp.z_real_ohm, sp.z_imag_ohm, "min-phase")
+        sweeps = []
+        if "plateau_not_reached" in res.flags:
+            wide = self._retry(lambda: self.dev.potentiostat.eis(lab.wide_f_max_hz, lab.wide_f_min_hz, lab.wide_points))
+            sweeps.append({"purpose": "wide sweep for the equivalent-circuit fit", **wide.as_dict()})
+            fitted = eis.fit(wide.frequency_Hz, wide.z_real_ohm, wide.z_imag_ohm)
+            fitted.flags = sorted(set(fitted.flags) | {"plateau_not_reached"})
+            res = fitted
+        if res.resistance_ohm > OPEN_CIRCUIT_OHM or not np.isfinite(res.resistance_ohm):
+            raise MeasurementInvalid(f"open circuit ({res.resistance_ohm:.3g} Ω): air bubble or an unfilled cell")
+        return res, sp.as_dict(), sweeps
+
+    def measure(self, attempts: int = 2) -> tuple[eis.EisResult, dict, list[dict], float, list[str]]:
+        """Impedance and temperature, re-measured (refilling the cell) on a bubble or a temperature drift."""
+        last: Exception | None = None
+        flags: list[str] = []
+        for i in range(attempts):
+            try:
+                t0 = self.dev.thermometer()
+                res, spectrum, sweeps = self.measure_resistance()
+                t1 = self.dev.thermometer()
+                if abs(t1 - t0) > self.lab.max_temperature_drift_K:
+                    raise MeasurementInvalid(f"cell temperature drifted {t1 - t0:+.2f} K during the sweep")
+                return res, spectrum, sweeps, 0.5 * (t0 + t1), flags
+            except MeasurementInvalid as e:
+                last = e
+                flags.append(f"remeasured: {e}")
+                self._note(f"measurement {i + 1} invalid: {e}; refilling the cell")
+                self.fill_cell()
+        raise MeasurementInvalid(f"{last} (after {attempts} attempts)")
+
+    # ------------------------------------------------------------------ the whole experiment
+    def run(self, recipe: dict, cell_constant_per_cm: float, calibration_id: int | None) -> Measurement:
+        started = datetime.now(timezone.utc)
+        self.log = []
+        masses = self.plan(recipe)
+        try:
+            weighed = self.dispense_and_weigh(masses)
+            composition = composition_from_masses(weighed, self.lab.stocks, recipe["salt"])
+            self.fill_cell()
+            res, spectrum, sweeps, temperature, flags = self.measure()
+        finally:
+            self.rinse()
+        kappa = res.conductivity_mS_cm(cell_constant_per_cm)
+        self._note(f"R = {res.resistance_ohm:.4g} Ω ({res.method}), κ = {kappa:.4g} mS/cm at {temperature:.2f} K")
+        return Measurement({
+            "spectrum": {**spectrum, "sweeps": sweeps},
+            "resistance_ohm": res.resistance_ohm,
+            "cell_constant_per_cm": cell_constant_per_cm,
+            "calibration_id": calibration_id,
+            "temperature_K": temperature,
+            "conductivity_mS_cm": kappa,
+            "method": res.method,
+            "quality_flags": sorted(set(res.flags) | set(flags)),
+            "measured_composition": composition,
+            "instrument_ids": dict(self.lab.instrument_ids),
+            "started_at": started.isoformat(),
+            "finished_at": datetime.now(timezone.utc).isoformat(),
+        }, list(self.log))
+
+    def calibrate(self) -> tuple[float, float, float]:
+        """Single-point cell calibration with the conductivity standard: K = κ_std(T) · R."""
+        if self.lab.standard_pump is None:
+            raise RecipeError("no standard pump configured for calibration")
+        self.dev.pumps[self.lab.standard_pump].transfer(1000.0)
+        self.fill_cell()
+        try:
+            res, _, _, temperature, _ = self.measure()
+        finally:
+            self.rinse()
+        kappa_std = self.lab.standard_mS_cm * (1 + 0.02 * (temperature - 298.15))  # KCl: +2 %/K
+        return kappa_std * res.resistance_ohm / 1000.0, kappa_std, res.resistance_ohm
+
+    def emergency_stop(self) -> None:
+        for pump in self.dev.pumps.values():
+            try:
+                pump.stop()
+            except Exception:  # noqa: BLE001 - stop every pump even if one line is dead
+                pass

@@ -1,0 +1,125 @@
+"""The physical state the simulated devices share: reservoirs, the mixing vial, the conductivity cell, temperature,
+and the faults queued for injection."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from robot.sim.electrolyte import conductivity_mS_cm
+
+FAULTS = ("timeout", "garble", "disconnect", "pump_error", "air_bubble", "temperature_drift")
+KCL_STANDARD_MS_CM = 12.88  # 0.1 mol/L KCl at 25 °C; +2 %/K around it
+
+
+@dataclass
+class Fluid:
+    """What a reservoir holds: solvent mass fractions, salt molality, density; or a conductivity standard."""
+
+    solvent_mass_fractions: dict[str, float]
+    salt_molality: float = 0.0
+    salt_molar_mass: float = 151.905
+    density_g_ml: float = 1.2
+    standard_mS_cm: float | None = None  # a calibration standard with a known conductivity
+
+
+@dataclass
+class World:
+    temperature_K: float = 303.15
+    cell_constant_per_cm: float = 1.12  # the true one; the lab only knows it by calibration
+    pump_volume_error: float = 0.01  # relative, 1 σ
+    balance_noise_g: float = 0.0002
+    seed: int = 0
+    faults: Counter = field(default_factory=Counter)
+    reservoirs: dict[int, Fluid] = field(default_factory=dict)  # pump address → fluid
+    vial_g: dict[int, float] = field(default_factory=dict)  # pump address → grams delivered into the vial
+    cell: dict[int, float] | None = None  # what fills the cell (grams per source), None = empty
+    cell_has_bubble: bool = False
+    vial_tare_g: float = 0.0
+
+    def __post_init__(self):
+        self.rng = np.random.default_rng(self.seed)
+        self.lock = threading.RLock()
+        self.measured_drift_K = 0.0
+
+    # ----------------------------------------------------------------- faults
+    def inject(self, fault: str, times: int = 1) -> None:
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; choose from {FAULTS}")
+        with self.lock:
+            self.faults[fault] += times
+
+    def take(self, fault: str) -> bool:
+        with self.lock:
+            if self.faults[fault] > 0:
+                self.faults[fault] -= 1
+                return True
+            return False
+
+    # ----------------------------------------------------------------- physics
+    def vial_mass_g(self) -> float:
+        return sum(self.vial_g.values())
+
+    def deliver(self, address: int, volume_ul: float) -> None:
+        fluid = self.reservoirs[address]
+        actual = volume_ul * (1.0 + self.pump_volume_error * self.rng.standard_normal())
+        with self.lock:
+            self.vial_g[address] = self.vial_g.get(address, 0.0) + actual * 1e-3 * fluid.density_g_ml
+
+    def fill_cell(self) -> None:
+        with self.lock:
+            self.cell = dict(self.vial_g)
+            self.cell_has_bubble = self.take("air_bubble")
+
+    def rinse(self) -> None:
+        with self.lock:
+            self.cell = None
+            self.vial_g = {}
+            self.cell_has_bubble = False
+
+    def cell_conductivity_mS_cm(self) -> float | None:
+        if not self.cell:
+            return None
+        fluids = {a: self.reservoirs[a] for a in self.cell}
+        standards = [f.standard_mS_cm for f in fluids.values() if f.standard_mS_cm]
+        if standards:
+            return standards[0] * (1 + 0.02 * (self.temperature_K - 298.15))
+        solvent_g: dict[str, float] = {}
+        salt_mol, salt_mm = 0.0, 151.905
+        for a, grams in self.cell.items():
+            f = fluids[a]
+            solvent_mass = grams / (1.0 + f.salt_molality * f.salt_molar_mass / 1000.0)
+            for smi, w in f.solvent_mass_fractions.items():
+                solvent_g[smi] = solvent_g.get(smi, 0.0) + solvent_mass * w
+            salt_mol += f.salt_molality * solvent_mass / 1000.0
+            salt_mm = f.salt_molar_mass
+        total = sum(solvent_g.values())
+        if salt_mol <= 0 or total <= 0:
+            return 1e-6  # a salt-free liquid barely conducts
+        molality = salt_mol / (total / 1000.0)
+        frac = {k: v / total for k, v in solvent_g.items()}
+        return float(conductivity_mS_cm(frac, molality, self.temperature_K, salt_molar_mass=salt_mm))
+
+    def impedance(self, f: np.ndarray) -> np.ndarray:
+        """Equivalent circuit of the filled cell: (R_b ∥ C_stray) + electrode CPE, with 0.2 % noise."""
+        kappa = self.cell_conductivity_mS_cm()
+        if kappa is None or self.cell_has_bubble:
+            r_b, q = 5e9, 1e-13  # open circuit: an empty cell or a bubble over the electrodes
+        else:
+            r_b, q = 1000.0 * self.cell_constant_per_cm / kappa, 2e-6
+        c_stray, alpha = 8e-12, 0.88
+        w = 2 * np.pi * f
+        z = r_b / (1 + 1j * w * r_b * c_stray) + 1.0 / (q * (1j * w) ** alpha)
+        noise = 1 + 0.002 * (self.rng.standard_normal(len(f)) + 1j * self.rng.standard_normal(len(f)))
+        return z * noise
+
+    def read_temperature_K(self) -> float:
+        """The cell thermometer; a drift fault moves the temperature by 1.5 K between two readings."""
+        if self.take("temperature_drift"):
+            self.measured_drift_K = 1.5
+        t = self.temperature_K + self.measured_drift_K + 0.01 * self.rng.standard_normal()
+        self.measured_drift_K = 0.0
+        return float(t)
