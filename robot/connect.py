@@ -34,7 +34,7 @@ class Rig:
         self.devices = None
         self.reconnect()
 
-    def reconnect(self) -> None:
+    def reconnect(self) -> Devices:
         if self.devices is not None:
             self.close_devices()
         lab = self.lab
@@ -46,6 +46,7 @@ class Rig:
         self.devices = Devices(pumps, Balance(lab.balance_url), Potentiostat(lab.potentiostat_url), self.thermometer)
         for p in pumps.values():
             p.initialize()
+        return self.devices
 
     def close_devices(self) -> None:
         d = self.devices

@@ -22,9 +22,12 @@ class DeviceDisconnected(RobotError):
 
 
 class PumpError(RobotError):
+    """Invalid commands or operands (2, 3) are our bug and final; overloads and the like may clear on a retry."""
+
     def __init__(self, code: int, message: str):
         super().__init__(f"syringe pump error {code}: {message}")
         self.code = code
+        self.retryable = code not in (2, 3)
 
 
 class BalanceError(RobotError):

@@ -18,7 +18,8 @@ from robot import eis
 from robot.drivers.cavro import CavroPump
 from robot.drivers.mettler import Balance
 from robot.drivers.palmsens import Potentiostat
-from robot.errors import DeviceDisconnected, DeviceTimeout, MeasurementInvalid, ProtocolError, RecipeError
+from robot.errors import (DeviceDisconnected, DeviceTimeout, MeasurementInvalid, ProtocolError, PumpError,
+                          RecipeError)
 from robot.lab import LabConfig
 from robot.recipe import composition_from_masses, plan_masses
 
@@ -68,8 +69,17 @@ class Procedure:
         self.lab = lab
         self.dev = devices
         self.inventory = inventory
-        self.reconnect = reconnect or (lambda: None)
+        self._reconnect = reconnect
+        self.needs_reconnect = False
         self.log: list[str] = []
+
+    def reconnect(self) -> None:
+        """Reopen every line (after a dropped connection) and use the new handles."""
+        if self._reconnect is None:
+            return
+        self.dev = self._reconnect()
+        self.needs_reconnect = False
+        self._note("devices reconnected")
 
     def _note(self, msg: str) -> None:
         self.log.append(f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} {msg}")
@@ -126,6 +136,9 @@ class Procedure:
     def measure_resistance(self) -> tuple[eis.EisResult, dict, list[dict]]:
         lab = self.lab
         sp = self._retry(lambda: self.dev.potentiostat.eis(lab.eis_f_max_hz, lab.eis_f_min_hz, lab.eis_points))
+        z_min = float(np.min(np.hypot(sp.z_real_ohm, sp.z_imag_ohm)))
+        if z_min > OPEN_CIRCUIT_OHM:  # judged on the raw spectrum, whatever method would follow
+            raise MeasurementInvalid(f"open circuit (|Z| ≥ {z_min:.3g} Ω across the band): air bubble or an unfilled cell")
         res = eis.analyze(sp.frequency_Hz, sp.z_real_ohm, sp.z_imag_ohm, "min-phase")
         sweeps = []
         if "plateau_not_reached" in res.flags:
@@ -136,6 +149,8 @@ class Procedure:
             res = fitted
         if res.resistance_ohm > OPEN_CIRCUIT_OHM or not np.isfinite(res.resistance_ohm):
             raise MeasurementInvalid(f"open circuit ({res.resistance_ohm:.3g} Ω): air bubble or an unfilled cell")
+        if "fit_poor" in res.flags:
+            raise MeasurementInvalid(f"the equivalent circuit does not describe the spectrum (residual {res.fit_residual:.1%})")
         return res, sp.as_dict(), sweeps
 
     def measure(self, attempts: int = 2) -> tuple[eis.EisResult, dict, list[dict], float, list[str]]:
@@ -161,14 +176,22 @@ class Procedure:
     def run(self, recipe: dict, cell_constant_per_cm: float, calibration_id: int | None) -> Measurement:
         started = datetime.now(timezone.utc)
         self.log = []
+        if self.needs_reconnect:
+            self.reconnect()
         masses = self.plan(recipe)
         try:
             weighed = self.dispense_and_weigh(masses)
             composition = composition_from_masses(weighed, self.lab.stocks, recipe["salt"])
             self.fill_cell()
             res, spectrum, sweeps, temperature, flags = self.measure()
+        except (DeviceDisconnected, DeviceTimeout, PumpError):
+            self.needs_reconnect = True  # reopen the lines and re-initialise the pumps before the next sample
+            raise
         finally:
-            self.rinse()
+            try:
+                self.rinse()
+            except (DeviceDisconnected, DeviceTimeout, ProtocolError):
+                self.needs_reconnect = True
         kappa = res.conductivity_mS_cm(cell_constant_per_cm)
         self._note(f"R = {res.resistance_ohm:.4g} Ω ({res.method}), κ = {kappa:.4g} mS/cm at {temperature:.2f} K")
         return Measurement({

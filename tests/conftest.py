@@ -101,3 +101,73 @@ def save_tiny_models(root):
 @pytest.fixture(scope="session")
 def tiny_models_dir(tmp_path_factory):
     return save_tiny_models(tmp_path_factory.mktemp("models"))
+
+
+# ---------------------------------------------------------------------------------------------- a live service
+import socket as _socket  # noqa: E402
+import threading as _threading  # noqa: E402
+import time as _time  # noqa: E402
+
+
+def free_port() -> int:
+    with _socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveService:
+    """The real app under uvicorn on a loopback port, in a thread."""
+
+    def __init__(self, db_url, models_dir, **settings):
+        import httpx
+        import uvicorn
+
+        from service.app import create_app
+        from service.settings import Settings
+
+        from .test_service import make_keys
+
+        self.keys = make_keys(db_url)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        app = create_app(Settings(database_url=db_url, models_dir=models_dir, **settings))
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = _threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = _time.monotonic() + 30
+        while _time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                _time.sleep(0.05)
+        self.http = httpx.Client(base_url=self.url, timeout=30)
+
+    def call(self, method, path, role="operator", **kw):
+        return self.http.request(method, path, headers={"Authorization": f"Bearer {self.keys[role]}"}, **kw)
+
+    def campaign(self, budget=4, n=None, **extra):
+        body = {"name": "test", "space": {"salt": "[Li+].F[P-](F)(F)(F)(F)F",
+                                          "solvents": ["CC1COC(=O)O1", "O=C1OCCO1", "COC(=O)OC"],
+                                          "salt_fraction": 0.08}, "temperature_K": 303.15, "budget": budget, **extra}
+        c = self.call("POST", "/v1/campaigns", json=body)
+        assert c.status_code == 201, c.text
+        cid = c.json()["id"]
+        r = self.call("POST", f"/v1/campaigns/{cid}/proposals?n={n or budget}")
+        assert r.status_code == 201, r.text
+        return cid, r.json()
+
+    def experiments(self, cid):
+        return self.call("GET", f"/v1/campaigns/{cid}/experiments").json()
+
+    def stop(self):
+        self.http.close()
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def live(db_url, tiny_models_dir):
+    svc = LiveService(db_url, tiny_models_dir, lease_seconds=30, max_attempts=3)
+    yield svc
+    svc.stop()

@@ -44,10 +44,15 @@ class Balance:
 
     def zero(self) -> None:
         line = self._ask("Z")
-        if line != "Z A":
-            if line.split()[:1] and line.split()[0] in GENERIC_ERRORS:
-                raise BalanceError(f"zeroing failed: {GENERIC_ERRORS[line.split()[0]]}")
-            raise BalanceError(f"zeroing failed: {line!r}")
+        parts = line.split()
+        if parts == ["Z", "A"]:
+            return
+        if parts and parts[0] in GENERIC_ERRORS:
+            raise BalanceError(f"zeroing failed: {GENERIC_ERRORS[parts[0]]}")
+        if len(parts) == 2 and parts[0] == "Z" and parts[1] in ("I", "+", "-"):
+            raise BalanceError({"I": "zeroing not possible now", "+": "upper limit of the zero range exceeded",
+                                "-": "lower limit of the zero range exceeded"}[parts[1]])
+        raise ProtocolError(f"malformed balance reply {line!r}")
 
     def weigh_g(self) -> float:
         """A stable weight in grams."""

@@ -1,0 +1,3 @@
+from diffmix.cli import app
+
+app()

@@ -1,0 +1,184 @@
+"""The agent with the simulated lab against a live service: the happy path, every injected fault, recovery."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from robot import lab as labmod
+from robot.agent import Agent
+from robot.client import ServiceClient
+from robot.connect import Rig
+from robot.errors import RecipeError
+from robot.journal import Journal
+from robot.procedure import Inventory, Procedure
+from robot.recipe import composition_from_masses, plan_masses
+
+LAB = Path(__file__).resolve().parent.parent / "robot" / "labs" / "sim.toml"
+ROOT = LAB.parent.parent.parent
+RECIPE = {"salt": "[Li+].F[P-](F)(F)(F)(F)F", "solvents": ["CC1COC(=O)O1", "O=C1OCCO1", "COC(=O)OC"],
+          "salt_cation_fraction": 0.08, "solvent_ratio": [0.0, 0.3, 0.7]}
+
+
+def test_recipe_round_trip_hand_checked():
+    lab = labmod.load(LAB)
+    masses = plan_masses(RECIPE, lab.stocks, 2.0)
+    comp = composition_from_masses(masses, lab.stocks, RECIPE["salt"])
+    assert comp["[Li+]"] == pytest.approx(0.08, abs=1e-6)
+    assert comp["O=C1OCCO1"] / comp["COC(=O)OC"] == pytest.approx(0.3 / 0.7, rel=1e-5)
+    assert "CC1COC(=O)O1" not in comp
+    vol = sum(g / lab.stock(n).density_g_ml for n, g in masses.items())
+    assert vol == pytest.approx(2.0)
+
+
+def test_recipes_the_stocks_cannot_make_are_refused():
+    lab = labmod.load(LAB)
+    too_salty = {**RECIPE, "salt_cation_fraction": 0.2}  # beyond the 2.5 mol/kg stocks
+    with pytest.raises(RecipeError, match="cannot make"):
+        plan_masses(too_salty, lab.stocks, 2.0)
+    with pytest.raises(RecipeError, match="no stock holds"):
+        plan_masses({**RECIPE, "solvents": ["CCO", "COC(=O)OC"], "solvent_ratio": [0.5, 0.5]}, lab.stocks, 2.0)
+
+
+def make_agent(live, tmp_path, faults=(), name="clio", inventory=None, **kw):
+    lab = labmod.load(LAB)
+    rig = Rig(lab, "sim", seed=7)
+    for f in faults:
+        rig.sim.world.inject(f)
+    inv = Inventory(inventory or {s.name: s.volume_ml for s in lab.stocks})
+    proc = Procedure(rig.lab, rig.devices, inv, rig.reconnect)
+    client = ServiceClient(live.url, live.keys["robot"])
+    agent = Agent(client, proc, Journal(tmp_path / f"{name}.jsonl"), name, poll_s=0.05, log=lambda m: None, **kw)
+    return agent, rig
+
+
+def test_happy_path_measures_every_experiment(live, tmp_path):
+    cid, exps = live.campaign(budget=3)
+    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3)
+    try:
+        assert agent.run() == 3
+    finally:
+        rig.close()
+    rows = live.call("GET", f"/v1/results?campaign={cid}", "analyst").json()
+    assert len(rows) == 3
+    for r in rows:
+        assert 2.0 < r["measured"] < 20.0 and r["method"] == "min-phase" and not r["quality_flags"]
+        assert abs(sum(r["measured_composition"].values()) - 1) < 1e-9
+    assert agent.calibration_id is not None  # the cell was calibrated and the calibration stored
+    assert live.call("GET", f"/v1/campaigns/{cid}", "operator").json()["status"] == "completed"
+
+
+@pytest.mark.parametrize("fault", ["timeout", "garble", "disconnect", "temperature_drift", "air_bubble"])
+def test_transient_faults_are_retried_or_remeasured(live, tmp_path, fault):
+    cid, _ = live.campaign(budget=1)
+    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3)
+    try:
+        agent.ensure_calibration()
+        rig.sim.world.inject(fault)
+        agent.run()
+    finally:
+        rig.close()
+    rows = live.call("GET", f"/v1/results?campaign={cid}", "analyst").json()
+    assert len(rows) == 1, live.experiments(cid)
+    if fault in ("air_bubble", "temperature_drift"):
+        assert any("remeasured" in f for f in rows[0]["quality_flags"])
+    assert 2.0 < rows[0]["measured"] < 20.0
+
+
+def test_pump_error_fails_the_attempt_and_the_retry_succeeds(live, tmp_path):
+    cid, _ = live.campaign(budget=1)
+    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3)
+    try:
+        agent.ensure_calibration()
+        rig.sim.world.inject("pump_error")
+        agent.run()
+    finally:
+        rig.close()
+    exp = live.experiments(cid)[0]
+    assert exp["status"] == "measured" and exp["attempts"] == 2
+    events = [json.loads(line) for line in (tmp_path / "clio.jsonl").read_text().splitlines()]
+    assert any(e["event"] == "failing" and "plunger overload" in e["reason"] and e["retryable"] for e in events)
+
+
+def test_persistent_bubble_fails_with_a_reason_and_records_nothing(live, tmp_path):
+    cid, _ = live.campaign(budget=1)
+    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3, max_experiments=3)
+    try:
+        agent.ensure_calibration()
+        rig.sim.world.inject("air_bubble", 100)
+        agent.run()
+    finally:
+        rig.close()
+    exp = live.experiments(cid)[0]
+    assert exp["status"] == "failed" and "open circuit" in exp["failure_reason"]
+    assert live.call("GET", f"/v1/results?campaign={cid}", "analyst").json() == []
+
+
+def test_inventory_refuses_to_run_a_stock_dry(live, tmp_path):
+    cid, _ = live.campaign(budget=1)
+    lab = labmod.load(LAB)
+    inv = {s.name: 0.01 for s in lab.stocks}
+    agent, rig = make_agent(live, tmp_path, inventory=inv, idle_exit_s=0.3)
+    agent.cell_constant, agent.calibration_id = 1.12, None
+    try:
+        agent.recover()
+        while (exp := agent.client.claim()) is not None:
+            agent.process(exp)
+    finally:
+        rig.close()
+    exp = live.experiments(cid)[0]
+    assert exp["status"] == "failed" and "refill" in exp["failure_reason"]
+
+
+def test_recovery_reposts_a_journaled_measurement_once(live, tmp_path):
+    cid, _ = live.campaign(budget=1)
+    agent, rig = make_agent(live, tmp_path)
+    try:
+        agent.ensure_calibration()
+        exp = agent.client.claim()
+        # simulate a crash right after the measurement was journaled, before (or after) the post reached the service
+        agent.journal.write("claimed", exp["id"], attempt=exp["attempts"])
+        m = agent.procedure.run(exp["recipe"], agent.cell_constant, agent.calibration_id)
+        key = f"clio-exp{exp['id']}-attempt{exp['attempts']}"
+        agent.journal.write("measured", exp["id"], key=key, result=m.result)
+        agent.client.result(exp["id"], m.result, key)  # it did reach the service…
+        agent2, rig2 = make_agent(live, tmp_path)  # …and the restarted agent posts it again
+        agent2.recover()
+        rig2.close()
+    finally:
+        rig.close()
+    rows = live.call("GET", f"/v1/results?campaign={cid}", "analyst").json()
+    assert len(rows) == 1
+    last = [json.loads(x) for x in (tmp_path / "clio.jsonl").read_text().splitlines()][-1]
+    assert last["event"] == "posted"
+
+
+@pytest.mark.timeout(300)
+def test_sigkill_mid_experiment_then_restart_gives_exactly_one_result(live, tmp_path):
+    cid, exps = live.campaign(budget=3)
+    journal = tmp_path / "j.jsonl"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "diffmix", "robot", "run", "--service", live.url, "--key", live.keys["robot"],
+           "--backend", "sim", "--journal", str(journal), "--poll", "0.05", "--idle-exit", "1.0"]
+    p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # kill it as soon as it has started an experiment
+        if journal.exists() and '"event":"started"' in journal.read_text():
+            break
+        assert p.poll() is None, "the agent exited before starting an experiment"
+        time.sleep(0.01)
+    else:
+        pytest.fail("the agent never started an experiment")
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(30)
+    p2 = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert p2.returncode == 0, p2.stderr[-2000:]
+    final = live.experiments(cid)
+    assert all(e["status"] == "measured" for e in final), [(e["id"], e["status"], e["attempts"], e["failure_reason"]) for e in final] + [p2.stderr[-3000:]]
+    rows = live.call("GET", f"/v1/results?campaign={cid}", "analyst").json()
+    assert sorted(r["experiment_id"] for r in rows) == sorted(e["id"] for e in exps)  # one result each
