@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import typer
 
 from model.cli import app as model_app
@@ -14,6 +17,18 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="DiffMix Lab:
 for part in (model_app, optimize_app, service_app, robot_app):
     app.registered_commands.extend(part.registered_commands)
     app.registered_groups.extend(part.registered_groups)
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for the database, logs and plots"),
+         budget: int = typer.Option(12, "--budget", min=1), batch: int = typer.Option(4, "--batch", min=1),
+         seed: int = typer.Option(0, "--seed")):
+    """The main job on the embedded default: service on SQLite + simulated robot + a DiffMix campaign."""
+    from diffmix.demo import run
+
+    t0 = time.perf_counter()
+    result = run(out, budget, batch, seed=seed, echo=typer.echo)
+    typer.echo(f"demo finished in {time.perf_counter() - t0:.0f} s: {result['measured']} measured, {result['failed']} failed")
 
 
 def main() -> None:  # pragma: no cover

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ SHIPPED = Path(__file__).resolve().parent.parent / "models"
 
 
 def shipped_model_dir(prop: str) -> Path:
+    """models/<property> of this checkout, or of $DIFFMIX_MODELS_DIR when set."""
     get_property(prop)
-    return SHIPPED / prop
+    root = Path(os.environ["DIFFMIX_MODELS_DIR"]) if os.environ.get("DIFFMIX_MODELS_DIR") else SHIPPED
+    return root / prop
 
 
 def validate_for(prop: str, mixture: Mixture) -> Mixture:
