@@ -1,0 +1,63 @@
+"""Command-line contracts: predict's record format, admin create-key's last line, db upgrade."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from diffmix.cli import app
+
+RECORD = {"components": [{"smiles": "O=C1OCCO1", "amount": 1.506}, {"smiles": "[Li+].F[P-](F)(F)(F)(F)F", "amount": 0.3006}],
+          "basis": "mass", "temperature_K": 298.15}
+
+
+def test_predict_echoes_records_with_prediction(tmp_path, tiny_models_dir):
+    f = tmp_path / "in.jsonl"
+    f.write_text("\n".join(json.dumps({**RECORD, "temperature_K": t}) for t in (280.0, 300.0, 320.0)) + "\n")
+    r = CliRunner().invoke(app, ["predict", "--property", "ionic_conductivity", "--input", str(f),
+                                 "--model", str(tiny_models_dir / "ionic_conductivity")])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in r.output.splitlines()]
+    assert [row["temperature_K"] for row in rows] == [280.0, 300.0, 320.0]
+    assert all(row["unit"] == "mS/cm" and row["prediction"] > 0 and row["std"] >= 0 for row in rows)
+
+
+@pytest.mark.parametrize("line,message", [
+    ('{"components": [{"smiles": "C1CC", "amount": 1}, {"smiles": "O", "amount": 1}], "temperature_K": 300}', "invalid SMILES"),
+    ("not json", "not valid JSON"),
+    (json.dumps({**RECORD, "temperature_K": 900}), "outside"),
+])
+def test_predict_bad_input_is_a_clear_error_and_prints_nothing(tmp_path, tiny_models_dir, line, message):
+    f = tmp_path / "in.jsonl"
+    f.write_text(json.dumps(RECORD) + "\n" + line + "\n")
+    r = CliRunner().invoke(app, ["predict", "--property", "ionic_conductivity", "--input", str(f),
+                                 "--model", str(tiny_models_dir / "ionic_conductivity")])
+    assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output
+    assert '"prediction"' not in r.output
+
+
+def test_unknown_property_is_a_clear_error(tmp_path):
+    f = tmp_path / "in.jsonl"
+    f.write_text(json.dumps(RECORD) + "\n")
+    r = CliRunner().invoke(app, ["predict", "--property", "viscosity", "--input", str(f)])
+    assert r.exit_code == 2 and "unknown property" in r.output
+
+
+def test_db_upgrade_and_create_key(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    r = CliRunner().invoke(app, ["admin", "create-key", "--role", "robot", "--url", url])
+    assert r.exit_code == 2 and "db upgrade" in r.output
+    r = CliRunner().invoke(app, ["db", "upgrade", "--url", url])
+    assert r.exit_code == 0 and "0001" in r.output
+    r = CliRunner().invoke(app, ["admin", "create-key", "--role", "robot", "--url", url])
+    assert r.exit_code == 0
+    key = r.output.strip().splitlines()[-1]
+    assert key.startswith("dmx_") and " " not in key
+    from db import crud
+    from db.session import make_engine, make_sessionmaker
+
+    e = make_engine(url)
+    with make_sessionmaker(e)() as s:
+        assert crud.key_for(s, key).role == "robot"
+    e.dispose()
+    assert CliRunner().invoke(app, ["admin", "create-key", "--role", "wizard", "--url", url]).exit_code == 2
