@@ -15,7 +15,7 @@ from scipy.optimize import least_squares
 from model.data.calisol import FILE, blend_density, mass_fractions, molarity_to_molality
 from model.data.loaders import data_dir
 from model.data.tables import SOLVENTS as TABLE
-from robot.sim.electrolyte import Calibration, SOLVENTS, conductivity_mS_cm
+from robot.sim.electrolyte import SOLVENTS, Calibration, conductivity_mS_cm
 
 NAMES = {s.name: s.smiles for s in SOLVENTS.values()}
 

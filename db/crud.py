@@ -73,9 +73,7 @@ def list_api_keys(s: Session) -> Sequence[ApiKey]:
 
 
 def revoke_api_key(s: Session, key_id: int, by: int | None) -> ApiKey:
-    row = s.get(ApiKey, key_id)
-    if row is None:
-        raise NotFound(f"API key {key_id} not found")
+    row = _get(s, ApiKey, key_id, "API key")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         audit(s, by, "revoke", "api_key", key_id)
@@ -105,11 +103,15 @@ def register_model_version(s: Session, prop: str, name: str, checkpoint_hash: st
     return row
 
 
-def get_model_version(s: Session, version_id: int) -> ModelVersion:
-    row = s.get(ModelVersion, version_id)
+def _get(s: Session, model, row_id: int, what: str):
+    row = s.get(model, row_id)
     if row is None:
-        raise NotFound(f"model version {version_id} not found")
+        raise NotFound(f"{what} {row_id} not found")
     return row
+
+
+def get_model_version(s: Session, version_id: int) -> ModelVersion:
+    return _get(s, ModelVersion, version_id, "model version")
 
 
 def list_model_versions(s: Session) -> Sequence[ModelVersion]:
@@ -127,10 +129,7 @@ def create_campaign(s: Session, by: int | None, **fields) -> Campaign:
 
 
 def get_campaign(s: Session, campaign_id: int) -> Campaign:
-    c = s.get(Campaign, campaign_id)
-    if c is None:
-        raise NotFound(f"campaign {campaign_id} not found")
-    return c
+    return _get(s, Campaign, campaign_id, "campaign")
 
 
 def list_campaigns(s: Session, status: str | None = None) -> Sequence[Campaign]:
@@ -317,10 +316,7 @@ def _maybe_complete(s: Session, campaign_id: int) -> None:
 
 
 def get_experiment(s: Session, experiment_id: int) -> Experiment:
-    e = s.get(Experiment, experiment_id)
-    if e is None:
-        raise NotFound(f"experiment {experiment_id} not found")
-    return e
+    return _get(s, Experiment, experiment_id, "experiment")
 
 
 def queue_depth(s: Session) -> int:

@@ -9,8 +9,8 @@ import typer
 
 from model.cli import app as model_app
 from model.optimize.cli import app as optimize_app
-from service.cli import app as service_app
 from robot.cli import app as robot_app
+from service.cli import app as service_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="DiffMix Lab: differentiable mixture physics and a closed-loop electrolyte lab.")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 

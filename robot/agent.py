@@ -13,7 +13,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from robot.client import ServiceClient, ServiceError
 from robot.errors import RecipeError, RobotError
@@ -121,7 +121,7 @@ class Agent:
 
     def _heartbeat(self, exp: dict, stop: threading.Event) -> None:
         expires = datetime.fromisoformat(exp["lease_expires_at"])
-        interval = max(0.2, (expires - datetime.now(timezone.utc)).total_seconds() / 3)
+        interval = max(0.2, (expires - datetime.now(UTC)).total_seconds() / 3)
         while not stop.wait(interval):
             try:
                 self.client.heartbeat(exp["id"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -40,10 +39,10 @@ def run(service: str = typer.Option(..., "--service", help="Service URL, e.g. ht
         journal: Path = typer.Option(Path("clio-journal.jsonl"), "--journal"),
         name: str = typer.Option("clio", "--name", help="Robot name (part of idempotency keys)"),
         poll: float = typer.Option(1.0, "--poll", help="Seconds between polls of an empty queue"),
-        max_experiments: Optional[int] = typer.Option(None, "--max-experiments"),
-        idle_exit: Optional[float] = typer.Option(None, "--idle-exit", help="Exit after this many idle seconds"),
+        max_experiments: int | None = typer.Option(None, "--max-experiments"),
+        idle_exit: float | None = typer.Option(None, "--idle-exit", help="Exit after this many idle seconds"),
         seed: int = typer.Option(0, "--seed", help="Simulated lab's random seed"),
-        fault: Optional[List[str]] = typer.Option(None, "--fault", help="Sim fault to inject, NAME[=COUNT] (repeatable)")):
+        fault: list[str] | None = typer.Option(None, "--fault", help="Sim fault to inject, NAME[=COUNT] (repeatable)")):
     """Poll the service, make and measure each experiment, report it; journaled for crash recovery."""
     from robot.agent import Agent
     from robot.client import ServiceClient
@@ -85,7 +84,7 @@ def analyze(file: Path = typer.Argument(..., help="CSV with frequency_Hz,z_real_
                           np.atleast_1d(data["z_imag_ohm"]), method)
     except (OSError, ValueError) as e:
         typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     typer.echo(json.dumps(res.as_dict(cell_constant)))
 
 

@@ -8,9 +8,9 @@ was not confirmed leaves the vial's contents unknown, so the experiment fails (r
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -18,8 +18,7 @@ from robot import eis
 from robot.drivers.cavro import CavroPump
 from robot.drivers.mettler import Balance
 from robot.drivers.palmsens import Potentiostat
-from robot.errors import (DeviceDisconnected, DeviceTimeout, MeasurementInvalid, ProtocolError, PumpError,
-                          RecipeError)
+from robot.errors import DeviceDisconnected, DeviceTimeout, MeasurementInvalid, ProtocolError, PumpError, RecipeError
 from robot.lab import LabConfig
 from robot.recipe import composition_from_masses, plan_masses
 
@@ -82,7 +81,7 @@ class Procedure:
         self._note("devices reconnected")
 
     def _note(self, msg: str) -> None:
-        self.log.append(f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} {msg}")
+        self.log.append(f"{datetime.now(UTC).isoformat(timespec='seconds')} {msg}")
 
     def _retry(self, fn):
         def again(e):
@@ -174,7 +173,7 @@ class Procedure:
 
     # ------------------------------------------------------------------ the whole experiment
     def run(self, recipe: dict, cell_constant_per_cm: float, calibration_id: int | None) -> Measurement:
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         self.log = []
         if self.needs_reconnect:
             self.reconnect()
@@ -206,7 +205,7 @@ class Procedure:
             "measured_composition": composition,
             "instrument_ids": dict(self.lab.instrument_ids),
             "started_at": started.isoformat(),
-            "finished_at": datetime.now(timezone.utc).isoformat(),
+            "finished_at": datetime.now(UTC).isoformat(),
         }, list(self.log))
 
     def calibrate(self) -> tuple[float, float, float]:

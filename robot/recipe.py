@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import nnls
-
 from rdkit import Chem
+from scipy.optimize import nnls
 
 from model.chem import canonical, mol_from_smiles, species
 from robot.errors import RecipeError

@@ -68,25 +68,25 @@ class ObjectiveSpec(BaseModel):
     beta: float = Field(0.0, ge=0, le=10)
 
 
-class OptimizeRequest(BaseModel):
+class DesignSpec(BaseModel):
+    """What to design: a property over a composition space, an objective, and one temperature or a range."""
+
     property: PropertyName = "ionic_conductivity"
     space: Space
     objective: ObjectiveSpec = ObjectiveSpec()
     temperature_K: float | None = Field(None, examples=[303.15])
     temperature_range_K: list[float] | None = Field(None, min_length=2, max_length=2)
+
+
+class OptimizeRequest(DesignSpec):
     starts: int = Field(4, ge=1, le=64)
     start_mode: Literal["random", "spread"] = "random"
     seed: int = Field(0, ge=0, le=2**31 - 1)
     max_iter: int = Field(200, ge=1, le=1000)
 
 
-class CampaignCreate(BaseModel):
+class CampaignCreate(DesignSpec):
     name: str = Field(..., min_length=1, max_length=200)
-    property: PropertyName = "ionic_conductivity"
-    space: Space
-    objective: ObjectiveSpec = ObjectiveSpec()
-    temperature_K: float | None = Field(None, examples=[303.15])
-    temperature_range_K: list[float] | None = Field(None, min_length=2, max_length=2)
     model_version_id: int | None = Field(None, ge=1, le=MAX_ID, description="default: the model this service has loaded")
     strategy: Literal["gradient", "random"] = "gradient"
     budget: int = Field(..., ge=1, le=100_000)

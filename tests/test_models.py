@@ -8,8 +8,7 @@ from model.data.dataset import Batcher, MoleculeSet
 from model.ensemble import Ensemble
 from model.mixture import Mixture
 from model.nn.models import build
-from model.properties import CONDUCTIVITY_MIN_T_K, VOGEL_T_MAX_K
-from model.properties import get_property
+from model.properties import CONDUCTIVITY_MIN_T_K, VOGEL_T_MAX_K, get_property
 from model.splits import make_split
 from model.train import TrainConfig, fit_member, loss_fn, predict_rows
 

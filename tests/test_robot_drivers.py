@@ -1,6 +1,5 @@
 """Drivers against the emulators (real bytes over sockets), each fault, MethodSCRIPT and MT-SICS parsing."""
 
-import numpy as np
 import pytest
 
 from robot.drivers import methodscript as ms

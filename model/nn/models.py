@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from model import laws
-from model.properties import VOGEL_T_MAX_K
 from model.nn.encoder import MoleculeEncoder, mlp
+from model.properties import VOGEL_T_MAX_K
 
 T_REF_K = 298.15
 P_REF_KPA = 101.325

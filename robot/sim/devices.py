@@ -36,7 +36,7 @@ class Emulator:
         while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             threading.Thread(target=self._client, args=(conn,), daemon=True).start()
 
@@ -47,7 +47,7 @@ class Emulator:
             while not self._stop.is_set():
                 try:
                     chunk = conn.recv(4096)
-                except socket.timeout:
+                except TimeoutError:
                     continue
                 except OSError:
                     return
