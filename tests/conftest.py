@@ -24,7 +24,6 @@ def real_data_dir():
 
 
 # ---------------------------------------------------------------------------------------------- databases
-import uuid
 
 PG_ADMIN_URL = os.environ.get("DIFFMIX_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
