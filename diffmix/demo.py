@@ -183,7 +183,7 @@ def _report(results, summary, experiments, out: Path, temperature_K: float, echo
     landscape = out / "landscape.png"
     ternary_plot(land, obj.space, "mS/cm", "ionic_conductivity", temperature_K, landscape,
                  measured=np.array(measured_pts) if measured_pts else None,
-                 title=f"DiffMix κ landscape, LiPF6 x(Li⁺)=0.08, {temperature_K} K; circles: measured by the robot")
+                 title=f"DiffMix κ landscape of LiPF6 in PC:EC:DMC\nx(Li⁺) = 0.08, {temperature_K} K; arrows: feasible gradient")
     echo(f"wrote {parity} and {landscape}")
     return {"parity_png": str(parity), "landscape_png": str(landscape), "measured": int(len(results)),
             "failed": len(failed)}

@@ -56,12 +56,20 @@ def ternary_plot(land, space, unit: str, prop: str, temperature_K: float, path, 
         ax.plot(tx[-1], ty[-1], "x", color="red", ms=10, mew=2.5)
     if measured is not None and len(measured):
         mx, my = to_xy(np.asarray(measured)[:, :3])
-        ax.scatter(mx, my, s=40, facecolor="none", edgecolor="magenta", lw=1.5, label="measured", zorder=5)
-        ax.legend(loc="upper right")
+        ax.scatter(mx, my, s=40, facecolor="none", edgecolor="magenta", lw=1.5, label="measured by the robot", zorder=5)
+        ax.legend(loc="upper left", fontsize=8, frameon=False)
     names = [name_of(v) for v in space.solvents]
     ax.plot([0, 1, 0.5, 0], [0, 0, SQ3, 0], "k-", lw=1)
-    for frac in (0.2, 0.4, 0.6, 0.8):  # tick marks along the edges
-        ax.text(frac, -0.03, f"{frac:.1f}", ha="center", va="top", fontsize=7, color="grey")
+    for frac in (0.2, 0.4, 0.6, 0.8):  # each edge is graduated in the share of the component it runs towards
+        bx, by = to_xy(np.array([[1 - frac, frac, 0.0]]))
+        ax.text(bx[0], by[0] - 0.035, f"{frac:.1f}", ha="center", va="top", fontsize=7, color="dimgrey")
+        rx, ry = to_xy(np.array([[0.0, 1 - frac, frac]]))
+        ax.text(rx[0] + 0.03, ry[0], f"{frac:.1f}", ha="left", va="center", fontsize=7, color="dimgrey")
+        lx, ly = to_xy(np.array([[frac, 0.0, 1 - frac]]))
+        ax.text(lx[0] - 0.03, ly[0], f"{frac:.1f}", ha="right", va="center", fontsize=7, color="dimgrey")
+    ax.text(0.5, -0.09, f"share of {names[1]} →", ha="center", va="top", fontsize=8, color="dimgrey")
+    ax.text(0.83, 0.45, f"share of {names[2]} →", ha="center", rotation=-60, fontsize=8, color="dimgrey")
+    ax.text(0.17, 0.45, f"← share of {names[0]}", ha="center", rotation=60, fontsize=8, color="dimgrey")
     ax.text(-0.04, -0.04, names[0], ha="right", va="top", fontsize=12, weight="bold")
     ax.text(1.04, -0.04, names[1], ha="left", va="top", fontsize=12, weight="bold")
     ax.text(0.5, SQ3 + 0.03, names[2], ha="center", va="bottom", fontsize=12, weight="bold")
@@ -70,7 +78,7 @@ def ternary_plot(land, space, unit: str, prop: str, temperature_K: float, path, 
     salt = name_of(space.salt)
     f = land.z[0, 3]
     ax.set_title(title or f"{salt} in {':'.join(names)}, x(Li⁺) = {f:.2f}, {temperature_K:.2f} K\n"
-                 "arrows: feasible gradient; red dot → ×: gradient-ascent trajectories", fontsize=10)
+                 "arrows: feasible gradient; red dot → ×: gradient-ascent trajectories", fontsize=10, pad=28)
     fig.tight_layout()
     fig.savefig(path, dpi=150)
     plt.close(fig)
