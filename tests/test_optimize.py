@@ -72,7 +72,7 @@ def space3(**kw):
 def test_converges_to_known_maximum_of_concave_function(target):
     space = space3()
     obj = Concave(space, target)
-    res = ascend(obj, space.random_points(4, np.random.default_rng(1)), tol=1e-10, max_iter=500)
+    res = ascend(obj, space.random_points(4, np.random.default_rng(1)), tol=1e-10, max_iter=500, min_gain=0.0)
     expected = project(np.array([target]), np.zeros(3), np.ones(3))[0]
     for t in res.trajectories:
         assert np.allclose(t.points[-1][:3], expected, atol=1e-6)

@@ -48,8 +48,8 @@ def starts_for(objective: Objective, k: int, how: str, seed: int, given: np.ndar
     return space.random_points(k, np.random.default_rng(seed))
 
 
-def ascend(objective: Objective, starts: np.ndarray, max_iter: int = 200, tol: float = 1e-7,
-           step0: float = 0.05, armijo: float = 1e-4, min_step: float = 1e-12) -> Result:
+def ascend(objective: Objective, starts: np.ndarray, max_iter: int = 200, tol: float = 1e-5,
+           step0: float = 0.05, armijo: float = 1e-4, min_step: float = 1e-9, min_gain: float = 1e-10) -> Result:
     space = objective.space
     z = space.project(starts)
     S = len(z)
@@ -89,6 +89,9 @@ def ascend(objective: Objective, starts: np.ndarray, max_iter: int = 200, tol: f
                     new_z[r], new_score[r], new_value[r], new_std[r], new_grad[r] = cand[j], s[j], v[j], sd[j], g[j]
                     pending[r] = False
                     step[r] *= 2.0
+                    if s[j] - score[r] <= min_gain * max(1.0, abs(score[r])):
+                        active[r] = False
+                        trajs[r].converged, trajs[r].reason = True, "no further improvement"
                 else:
                     step[r] *= 0.5
                     if step[r] < min_step:

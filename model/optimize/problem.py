@@ -75,7 +75,7 @@ def build_objective(
 
 
 def optimise(objective: Objective, starts: int = 4, start_mode: str = "random", seed: int = 0,
-             given_starts: np.ndarray | None = None, max_iter: int = 200, tol: float = 1e-7) -> Result:
+             given_starts: np.ndarray | None = None, max_iter: int = 200, tol: float = 1e-5) -> Result:
     if start_mode not in START_MODES:
         raise DiffMixInputError(f"start mode {start_mode!r} is not one of {', '.join(START_MODES)}")
     if starts < 1 or starts > 256:
