@@ -92,7 +92,7 @@ class Procedure:
 
     # ------------------------------------------------------------------ steps
     def plan(self, recipe: dict) -> dict[str, float]:
-        masses = plan_masses(recipe, self.lab.stocks, self.lab.sample_volume_ml)
+        masses = plan_masses(recipe, self.lab.stocks, self.lab.sample_volume_ml, self.lab.min_dispense_ul / 1000.0)
         for name, g in masses.items():
             s = self.lab.stock(name)
             ul = g / s.density_g_ml * 1000.0

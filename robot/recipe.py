@@ -57,22 +57,46 @@ def target_moles(recipe: dict, keys: list[str]) -> np.ndarray:
     return n
 
 
-def plan_masses(recipe: dict, stocks: list[Stock], total_volume_ml: float) -> dict[str, float]:
-    """Grams of each stock that make the recipe in about `total_volume_ml`; refuses what the stocks cannot make."""
-    usable = [s for s in stocks if s.salt is None or canonical(s.salt) == canonical(recipe["salt"])]
+def _solve(recipe: dict, usable: list[Stock]) -> tuple[np.ndarray, float]:
     keys = components(usable, recipe["salt"])
     a = np.column_stack([moles_per_gram(s, keys) for s in usable])  # [components, stocks]
     n = target_moles(recipe, keys)
     m, _ = nnls(a / n.sum(), n / n.sum())
     made = a @ m
     if made.sum() <= 0:
-        raise RecipeError("the stocks cannot make this composition")
-    err = np.max(np.abs(made / made.sum() - n / n.sum()))
-    if err > COMPOSITION_TOL:
-        raise RecipeError(f"the stocks cannot make this composition (closest differs by {err:.4f} in mole fraction)")
-    volume = float(np.sum(m / np.array([s.density_g_ml for s in usable])))
-    m *= total_volume_ml / volume
-    return {s.name: float(g) for s, g in zip(usable, m) if g > 1e-9}
+        return m, np.inf
+    return m, float(np.max(np.abs(made / made.sum() - n / n.sum())))
+
+
+def plan_masses(recipe: dict, stocks: list[Stock], total_volume_ml: float, min_volume_ml: float = 0.0) -> dict[str, float]:
+    """Grams of each stock that make the recipe in about `total_volume_ml`; refuses what the stocks cannot make.
+
+    A stock whose share would fall below the pumps' smallest dispense is left out and the rest re-solved, as long
+    as the composition still comes out within COMPOSITION_TOL; only then is the recipe refused."""
+    usable = [s for s in stocks if s.salt is None or canonical(s.salt) == canonical(recipe["salt"])]
+    dropped = False
+    while True:
+        try:
+            m, err = _solve(recipe, usable)
+        except RecipeError:
+            if dropped:
+                raise RecipeError(f"the stocks cannot make this composition with volumes the pumps can dispense "
+                                  f"(≥ {min_volume_ml * 1000:.0f} µL each in a {total_volume_ml:g} mL sample)") from None
+            raise
+        if err > COMPOSITION_TOL:
+            detail = "" if not np.isfinite(err) else f" (closest differs by {err:.4f} in mole fraction)"
+            raise RecipeError(f"the stocks cannot make this composition{detail}")
+        volumes = m / np.array([s.density_g_ml for s in usable])
+        m = m * total_volume_ml / volumes.sum()
+        volumes = volumes * total_volume_ml / volumes.sum()
+        tiny = [i for i, v in enumerate(volumes) if 0 < v < min_volume_ml]
+        if not tiny:
+            return {s.name: float(g) for s, g in zip(usable, m) if g > 1e-9}
+        drop = min(tiny, key=lambda i: volumes[i])
+        usable = [s for i, s in enumerate(usable) if i != drop]
+        dropped = True
+        if not usable:
+            raise RecipeError("the stocks cannot make this composition with volumes the pumps can dispense")
 
 
 def composition_from_masses(masses: dict[str, float], stocks: list[Stock], salt: str) -> dict[str, float]:

@@ -182,3 +182,19 @@ def test_sigkill_mid_experiment_then_restart_gives_exactly_one_result(live, tmp_
     assert all(e["status"] == "measured" for e in final), [(e["id"], e["status"], e["attempts"], e["failure_reason"]) for e in final] + [p2.stderr[-3000:]]
     rows = live.call("GET", f"/v1/results?campaign={cid}", "analyst").json()
     assert sorted(r["experiment_id"] for r in rows) == sorted(e["id"] for e in exps)  # one result each
+
+
+def test_planner_avoids_stocks_below_the_pump_minimum():
+    lab = labmod.load(LAB)
+    # here the unconstrained plan wants a few µL of the DMC salt stock; the salt can come from the others instead
+    recipe = {**RECIPE, "solvent_ratio": [0.085, 0.33, 0.585]}
+    free = plan_masses(recipe, lab.stocks, 2.0)
+    assert 0 < free["LiPF6 2.5 m in DMC"] / lab.stock("LiPF6 2.5 m in DMC").density_g_ml < 0.02
+    masses = plan_masses(recipe, lab.stocks, 2.0, min_volume_ml=0.02)
+    vols = {n: g / lab.stock(n).density_g_ml for n, g in masses.items()}
+    assert min(vols.values()) >= 0.02
+    comp = composition_from_masses(masses, lab.stocks, RECIPE["salt"])
+    assert comp["[Li+]"] == pytest.approx(0.08, abs=2e-3)
+    # a trace the pumps cannot dispense at all is refused with the reason
+    with pytest.raises(RecipeError, match="volumes the pumps can dispense"):
+        plan_masses({**RECIPE, "solvent_ratio": [0.003, 0.33, 0.667]}, lab.stocks, 2.0, min_volume_ml=0.02)
