@@ -50,7 +50,7 @@ def target_moles(recipe: dict, keys: list[str]) -> np.ndarray:
     share = 1.0 - f * sum(counts.values()) / counts[cation]
     for smi, r in zip(recipe["solvents"], recipe["solvent_ratio"]):
         c = canonical(smi)
-        if r > 0:
+        if r > 1e-9:  # shares below this are rounding, not a request
             if c not in keys:
                 raise RecipeError(f"no stock holds solvent {smi}")
             n[keys.index(c)] += share * r

@@ -196,3 +196,16 @@ def test_optimize_cli_json_and_plot(tmp_path):
 def test_grid_has_5151_points():
     g = grid(100)
     assert g.shape == (5151, 3) and np.allclose(g.sum(1), 1)
+
+
+def test_proposals_snap_traces_to_zero_and_stay_feasible():
+    from model.optimize.proposals import propose
+
+    obj = build_objective(tiny_ensemble(), LIPF6, [PC, EC, DMC], salt_fraction=0.08, temperature_K=303.15)
+    props = propose(obj, 4, seed=1, resolution=0.01)
+    assert len(props) == 4
+    for p in props:
+        s = p.z[:3]
+        assert np.all((s == 0) | (s >= 0.01 - 1e-12)) and abs(s.sum() - 1) < 1e-12
+        _, v, _, _ = obj.evaluate(p.z[None], gradient=False)
+        assert p.value == pytest.approx(v[0])  # the prediction stored is the one at the snapped point

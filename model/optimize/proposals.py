@@ -28,12 +28,36 @@ class Proposal:
     gradient: np.ndarray
 
 
+def snap(space, z: np.ndarray, resolution: float) -> np.ndarray:
+    """Solvent shares below `resolution` become zero (a lab cannot dispense traces), then back onto the space."""
+    z = np.atleast_2d(np.asarray(z, dtype=float)).copy()
+    n = len(space.solvents)
+    if resolution > 0 and space.solvents_free:
+        s = z[:, :n]
+        small = (s < resolution) & (space.solvent_lower[None, :] <= 0)
+        s[small] = 0.0
+        z[:, :n] = s / s.sum(axis=1, keepdims=True)
+    return space.project(z)
+
+
 def _far(z: np.ndarray, others: list[np.ndarray], d: float) -> bool:
     return all(np.max(np.abs(z - o)) >= d for o in others)
 
 
 def propose(objective: Objective, n: int, seed: int, strategy: str = "gradient",
-            avoid: list[np.ndarray] | None = None, min_distance: float = 0.01, max_iter: int = 200) -> list[Proposal]:
+            avoid: list[np.ndarray] | None = None, min_distance: float = 0.01, max_iter: int = 200,
+            resolution: float = 0.01) -> list[Proposal]:
+    """`resolution`: solvent shares below it are set to zero so every proposal can be dispensed."""
+    chosen = _propose(objective, n, seed, strategy, avoid, min_distance, max_iter)
+    if not chosen:
+        return chosen
+    z = snap(objective.space, np.array([p.z for p in chosen]), resolution)
+    _, v, s, g = objective.evaluate(z)
+    return [Proposal(z[i], float(v[i]), float(s[i]), g[i]) for i in range(len(chosen))]
+
+
+def _propose(objective: Objective, n: int, seed: int, strategy: str, avoid, min_distance: float,
+             max_iter: int) -> list[Proposal]:
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     avoid = list(avoid or [])

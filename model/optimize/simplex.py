@@ -39,6 +39,10 @@ def project(v: np.ndarray, lo: np.ndarray, hi: np.ndarray, total: float = 1.0, i
         left = np.where(too_big, mid, left)
         right = np.where(too_big, right, mid)
     out = np.clip(v - (0.5 * (left + right))[:, None], lo, hi)
+    # Values within rounding of a bound are on it (an exact zero matters: it means "leave this solvent out").
+    lo_b, hi_b = np.broadcast_to(lo, out.shape), np.broadcast_to(hi, out.shape)
+    out = np.where(np.abs(out - lo_b) < 1e-14, lo_b, out)
+    out = np.where(np.abs(out - hi_b) < 1e-14, hi_b, out)
     # Remove the last ~1e-16 of rounding from the sum on the free coordinates, keeping the bounds.
     err = out.sum(axis=1) - total
     free = (out > lo + 1e-15) & (out < hi - 1e-15)
