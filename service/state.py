@@ -10,7 +10,8 @@ from sqlalchemy.orm import sessionmaker
 
 from db import crud
 from model.predict import Predictor, shipped_model_dir
-from model.properties import PROPERTIES
+from model.errors import DiffMixInputError
+from model.properties import PROPERTIES, get_property
 from service.settings import Settings
 
 
@@ -50,12 +51,8 @@ class ServiceState:
                 self.models[prop] = LoadedModel(predictor, mv.id, mv.name, digest)
 
     def model_for(self, prop: str) -> LoadedModel:
-        from model.properties import get_property
-
         get_property(prop)  # unknown property → a clear 422
         if prop not in self.models:
-            from model.errors import DiffMixInputError
-
             raise DiffMixInputError(f"no model for {prop} is loaded in this service")
         return self.models[prop]
 
@@ -63,7 +60,5 @@ class ServiceState:
         for m in self.models.values():
             if m.version_id == version_id:
                 return m
-        from model.errors import DiffMixInputError
-
         raise DiffMixInputError(f"model version {version_id} is not loaded in this service "
                                 f"(loaded: {sorted(m.version_id for m in self.models.values())})")
