@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy.orm import sessionmaker
 
 from db import crud
-from model.predict import Predictor, shipped_model_dir
 from model.errors import DiffMixInputError
+from model.predict import Predictor, shipped_model_dir
 from model.properties import PROPERTIES, get_property
 from service.settings import Settings
 
