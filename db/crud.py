@@ -83,10 +83,16 @@ def revoke_api_key(s: Session, key_id: int, by: int | None) -> ApiKey:
 
 # ----------------------------------------------------------------------------- molecules, model versions
 def upsert_molecules(s: Session, smiles_names: dict[str, str | None]) -> None:
-    known = set(s.scalars(select(Molecule.smiles).where(Molecule.smiles.in_(list(smiles_names)))).all())
-    for smi, name in smiles_names.items():
+    """Record molecules (keys: canonical SMILES); committed with the caller's transaction."""
+    wanted = dict(smiles_names)
+    known = set(s.scalars(select(Molecule.smiles).where(Molecule.smiles.in_(list(wanted)))).all())
+    for smi, name in wanted.items():
         if smi not in known:
             s.add(Molecule(smiles=smi, name=name))
+
+
+def list_molecules(s: Session) -> Sequence[Molecule]:
+    return s.scalars(select(Molecule).order_by(Molecule.id)).all()
 
 
 def register_model_version(s: Session, prop: str, name: str, checkpoint_hash: str, path: str, metrics: dict) -> ModelVersion:

@@ -101,6 +101,13 @@ class Agent:
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> int:
+        try:
+            return self._loop()
+        except EmergencyStop as e:  # pressed between experiments: nothing in flight to fail
+            self.log(str(e))
+            return self.done
+
+    def _loop(self) -> int:
         self.recover()
         self.ensure_calibration()
         idle_since = time.monotonic()

@@ -118,7 +118,7 @@ def free_port() -> int:
 class LiveService:
     """The real app under uvicorn on a loopback port, in a thread."""
 
-    def __init__(self, db_url, models_dir, **settings):
+    def __init__(self, db_url, models_dir, _port=None, _keys=None, **settings):
         import httpx
         import uvicorn
 
@@ -127,8 +127,8 @@ class LiveService:
 
         from .test_service import make_keys
 
-        self.keys = make_keys(db_url)
-        self.port = free_port()
+        self.keys = _keys or make_keys(db_url)
+        self.port = _port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         app = create_app(Settings(database_url=db_url, models_dir=models_dir, **settings))
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))

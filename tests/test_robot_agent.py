@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -198,3 +199,77 @@ def test_planner_avoids_stocks_below_the_pump_minimum():
     # a trace the pumps cannot dispense at all is refused with the reason
     with pytest.raises(RecipeError, match="volumes the pumps can dispense"):
         plan_masses({**RECIPE, "solvent_ratio": [0.003, 0.33, 0.667]}, lab.stocks, 2.0, min_volume_ml=0.02)
+
+
+def _agent_cmd(live, journal, *extra):
+    return [sys.executable, "-m", "diffmix", "robot", "run", "--service", live.url, "--key", live.keys["robot"],
+            "--backend", "sim", "--journal", str(journal), "--poll", "0.05", *extra]
+
+
+def _wait_for(journal, event, p, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if journal.exists() and f'"event":"{event}"' in journal.read_text():
+            return
+        assert p.poll() is None, "the agent exited early"
+        time.sleep(0.005)
+    pytest.fail(f"the agent never journaled {event!r}")
+
+
+@pytest.mark.timeout(300)
+def test_sigterm_finishes_the_current_experiment_then_exits(live, tmp_path):
+    cid, exps = live.campaign(budget=4)
+    journal = tmp_path / "j.jsonl"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    p = subprocess.Popen(_agent_cmd(live, journal), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_for(journal, "started", p)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(120) == 0
+    final = {e["id"]: e["status"] for e in live.experiments(cid)}
+    started = [json.loads(x)["experiment_id"] for x in journal.read_text().splitlines() if '"started"' in x]
+    assert final[started[0]] == "measured"  # the one in hand was finished and reported
+    assert list(final.values()).count("queued") >= 2  # and no new one was taken
+
+
+@pytest.mark.timeout(300)
+def test_emergency_stop_halts_and_fails_the_experiment_with_the_reason(live, tmp_path):
+    cid, exps = live.campaign(budget=2)
+    journal = tmp_path / "j.jsonl"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    p = subprocess.Popen(_agent_cmd(live, journal), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_for(journal, "started", p)
+    p.send_signal(signal.SIGUSR1)
+    assert p.wait(120) == 0
+    final = live.experiments(cid)
+    stopped = [e for e in final if e["status"] == "failed"]
+    assert len(stopped) == 1 and "emergency stop" in stopped[0]["failure_reason"]
+    assert not [e for e in final if e["status"] == "measured"]  # nothing half-made was recorded
+
+
+def test_client_retries_until_the_service_comes_up(db_url, tiny_models_dir):
+    from .conftest import LiveService, free_port
+
+    port = free_port()
+    client_result = {}
+    keys = {}
+
+    def ask():
+        from robot.client import ServiceClient
+
+        while "robot" not in keys:
+            time.sleep(0.01)
+        c = ServiceClient(f"http://127.0.0.1:{port}", keys["robot"], max_backoff=0.5)
+        client_result["claim"] = c.claim()  # connection refused at first, retried with backoff
+
+    t = threading.Thread(target=ask)
+    t.start()
+    from .test_service import make_keys
+
+    keys.update(make_keys(db_url))
+    time.sleep(1.5)
+    svc = LiveService(db_url, tiny_models_dir, _port=port, _keys=keys)
+    try:
+        t.join(60)
+        assert client_result == {"claim": None}  # reached the service: an empty queue answers 204
+    finally:
+        svc.stop()

@@ -170,6 +170,11 @@ def test_campaign_queue_lifecycle(api):
     c = api("POST", "/v1/campaigns", "operator", json=CAMPAIGN)
     assert c.status_code == 201, c.text
     cid = c.json()["id"]
+    engine = make_engine(api.url)
+    with make_sessionmaker(engine)() as s:
+        names = {m.smiles: m.name for m in crud.list_molecules(s)}
+    engine.dispose()
+    assert names["O=C1OCCO1"] == "EC" and names["F[P-](F)(F)(F)(F)F.[Li+]"] == "LiPF6" and "[Li+]" in names
     props = api("POST", f"/v1/campaigns/{cid}/proposals?n=4", "operator")
     assert props.status_code == 201, props.text
     exps = props.json()

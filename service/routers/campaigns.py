@@ -7,6 +7,8 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from db import crud
 from model.errors import DiffMixInputError
+from model.chem import canonical
+from model.optimize.plots import name_of
 from model.optimize.proposals import propose
 from service.auth import Caller, require
 from service.routers.predict import objective_from
@@ -36,8 +38,11 @@ def create(body: CampaignCreate, request: Request, caller: Caller = Depends(oper
     if loaded.predictor.property.name != body.property:
         raise DiffMixInputError(f"model version {loaded.version_id} predicts {loaded.predictor.property.name}, not {body.property}")
     # Validate the whole space now (SMILES, bounds, temperatures): a campaign that cannot propose is refused.
-    objective_from(state, body.property, body.space, body.objective, body.temperature_K, body.temperature_range_K, loaded)
+    obj = objective_from(state, body.property, body.space, body.objective, body.temperature_K, body.temperature_range_K,
+                         loaded)
     with state.sessions() as s:
+        crud.upsert_molecules(s, {sp: name_of(sp) if name_of(sp) != sp else None
+                                  for sp in [*obj.space.species, canonical(obj.space.salt)]})
         c = crud.create_campaign(
             s, caller.key_id, name=body.name, property=body.property, objective=body.objective.model_dump(),
             space=body.space.model_dump(), temperature_K=body.temperature_K, temperature_range_K=body.temperature_range_K,
