@@ -6,8 +6,8 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 
 from db import crud
-from model.errors import DiffMixInputError
 from model.chem import canonical
+from model.errors import DiffMixInputError
 from model.optimize.plots import name_of
 from model.optimize.proposals import propose
 from service.auth import Caller, require
