@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from db.base import Base
 from db import models  # noqa: F401  (registers the tables on Base.metadata)
+from db.base import Base
 from db.session import database_url, make_engine
 
 config = context.config

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -36,38 +39,54 @@ def _objective(property, model, salt, salt_fraction, salt_fraction_range, salt_m
         exclude or [], temperature_K, temperature_range_K, aggregate, not minimize, beta)
 
 
-SPACE_OPTIONS = dict(
-    property=typer.Option("ionic_conductivity", "--property"),
-    model=typer.Option(None, "--model", help="Model directory (default: the shipped ensemble)"),
-    salt=typer.Option(..., "--salt", help="Salt SMILES with its ions, e.g. '[Li+].F[P-](F)(F)(F)(F)F'"),
-    salt_fraction=typer.Option(None, "--salt-fraction", help="Fixed cation mole fraction (ions counted separately)"),
-    salt_fraction_range=typer.Option(None, "--salt-fraction-range", help="Free cation fraction: LO HI"),
-    salt_molality=typer.Option(None, "--salt-molality", help="Fixed salt molality in mol/kg (needs --solvent-ratio)"),
-    solvents=typer.Option(..., "--solvents", help="Comma-separated solvent SMILES (2 to 6 or more)"),
-    solvent_ratio=typer.Option(None, "--solvent-ratio", help="Fixed solvent ratio, e.g. 0.7,0.3 (salt is then optimised)"),
-    lower=typer.Option(None, "--lower", help="Per-solvent lower bounds on the solvent ratio, comma-separated"),
-    upper=typer.Option(None, "--upper", help="Per-solvent upper bounds, comma-separated"),
-    exclude=typer.Option(None, "--exclude", help="Solvent forced to zero (repeatable)"),
-    temperature_K=typer.Option(None, "--temperature-K"),
-    temperature_range_K=typer.Option(None, "--temperature-range-K", help="LO HI: optimise over a range"),
-    aggregate=typer.Option("worst", "--aggregate", help="worst | mean, over the temperature range"),
-    minimize=typer.Option(False, "--minimize"),
-    beta=typer.Option(0.0, "--beta", help="Uncertainty bonus: mean + β·std"),
+# The composition space and objective, shared by `optimize` and `landscape`: name → (type, option).
+SPACE_OPTIONS: dict[str, tuple[object, object]] = dict(
+    property=(str, typer.Option("ionic_conductivity", "--property")),
+    model=(Path | None, typer.Option(None, "--model", help="Model directory (default: the shipped ensemble)")),
+    salt=(str, typer.Option(..., "--salt", help="Salt SMILES with its ions, e.g. '[Li+].F[P-](F)(F)(F)(F)F'")),
+    salt_fraction=(float | None, typer.Option(None, "--salt-fraction", help="Fixed cation mole fraction (ions counted separately)")),
+    salt_fraction_range=(tuple[float, float] | None, typer.Option(None, "--salt-fraction-range", help="Free cation fraction: LO HI")),
+    salt_molality=(float | None, typer.Option(None, "--salt-molality", help="Fixed salt molality in mol/kg (needs --solvent-ratio)")),
+    solvents=(str, typer.Option(..., "--solvents", help="Comma-separated solvent SMILES (2 to 6 or more)")),
+    solvent_ratio=(str | None, typer.Option(None, "--solvent-ratio", help="Fixed solvent ratio, e.g. 0.7,0.3 (salt is then optimised)")),
+    lower=(str | None, typer.Option(None, "--lower", help="Per-solvent lower bounds on the solvent ratio, comma-separated")),
+    upper=(str | None, typer.Option(None, "--upper", help="Per-solvent upper bounds, comma-separated")),
+    exclude=(list[str] | None, typer.Option(None, "--exclude", help="Solvent forced to zero (repeatable)")),
+    temperature_K=(float | None, typer.Option(None, "--temperature-K")),
+    temperature_range_K=(tuple[float, float] | None, typer.Option(None, "--temperature-range-K", help="LO HI: optimise over a range")),
+    aggregate=(str, typer.Option("worst", "--aggregate", help="worst | mean, over the temperature range")),
+    minimize=(bool, typer.Option(False, "--minimize")),
+    beta=(float, typer.Option(0.0, "--beta", help="Uncertainty bonus: mean + β·std")),
 )
 
 
-@app.command()
+def space_command(fn):
+    """Register ``fn`` as a command that takes the composition-space options as well as its own.
+
+    Typer reads a command's options from its signature; this prepends SPACE_OPTIONS to ``fn``'s own parameters
+    and hands ``fn`` the objective they describe as ``objective`` (a zero-argument callable, so that input
+    errors are raised inside the command's own error handling)."""
+    own = [p for name, p in inspect.signature(fn).parameters.items() if name != "objective"]
+    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+              for name, (kind, option) in SPACE_OPTIONS.items()]
+    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+
+    @functools.wraps(fn)
+    def command(**kwargs):
+        space = {name: kwargs.pop(name) for name in SPACE_OPTIONS}
+        return fn(objective=lambda: _objective(**space), **kwargs)
+
+    hints = typing.get_type_hints(fn)
+    command.__signature__ = inspect.Signature(shared + own)
+    command.__annotations__ = {**{n: k for n, (k, _) in SPACE_OPTIONS.items()},
+                               **{p.name: hints[p.name] for p in own if p.name in hints}}
+    del command.__wrapped__  # Typer must see the merged signature, not fn's
+    return app.command(name=fn.__name__)(command)
+
+
+@space_command
 def optimize(
-    property: str = SPACE_OPTIONS["property"], model: Path | None = SPACE_OPTIONS["model"],
-    salt: str = SPACE_OPTIONS["salt"], salt_fraction: float | None = SPACE_OPTIONS["salt_fraction"],
-    salt_fraction_range: tuple[float, float] | None = SPACE_OPTIONS["salt_fraction_range"],
-    salt_molality: float | None = SPACE_OPTIONS["salt_molality"], solvents: str = SPACE_OPTIONS["solvents"],
-    solvent_ratio: str | None = SPACE_OPTIONS["solvent_ratio"], lower: str | None = SPACE_OPTIONS["lower"],
-    upper: str | None = SPACE_OPTIONS["upper"], exclude: list[str] | None = SPACE_OPTIONS["exclude"],
-    temperature_K: float | None = SPACE_OPTIONS["temperature_K"],
-    temperature_range_K: tuple[float, float] | None = SPACE_OPTIONS["temperature_range_K"],
-    aggregate: str = SPACE_OPTIONS["aggregate"], minimize: bool = SPACE_OPTIONS["minimize"],
-    beta: float = SPACE_OPTIONS["beta"],
+    objective,
     starts: int = typer.Option(4, "--starts"),
     start_mode: str = typer.Option("random", "--start-mode", help="random | spread | given"),
     start: list[str] | None = typer.Option(None, "--start", help="A start: solvent ratio and cation fraction, 's1,s2,s3,f' (repeatable; implies --start-mode given)"),
@@ -81,8 +100,7 @@ def optimize(
     from model.optimize.problem import optimise, result_json
 
     try:
-        obj = _objective(property, model, salt, salt_fraction, salt_fraction_range, salt_molality, solvents,
-                         solvent_ratio, lower, upper, exclude, temperature_K, temperature_range_K, aggregate, minimize, beta)
+        obj = objective()
         given = None
         if start:
             given = np.array([_floats(s, "--start") for s in start])
@@ -121,18 +139,9 @@ def _plot(obj, path, trajectories=None):
     return land
 
 
-@app.command()
+@space_command
 def landscape(
-    property: str = SPACE_OPTIONS["property"], model: Path | None = SPACE_OPTIONS["model"],
-    salt: str = SPACE_OPTIONS["salt"], salt_fraction: float | None = SPACE_OPTIONS["salt_fraction"],
-    salt_fraction_range: tuple[float, float] | None = SPACE_OPTIONS["salt_fraction_range"],
-    salt_molality: float | None = SPACE_OPTIONS["salt_molality"], solvents: str = SPACE_OPTIONS["solvents"],
-    solvent_ratio: str | None = SPACE_OPTIONS["solvent_ratio"], lower: str | None = SPACE_OPTIONS["lower"],
-    upper: str | None = SPACE_OPTIONS["upper"], exclude: list[str] | None = SPACE_OPTIONS["exclude"],
-    temperature_K: float | None = SPACE_OPTIONS["temperature_K"],
-    temperature_range_K: tuple[float, float] | None = SPACE_OPTIONS["temperature_range_K"],
-    aggregate: str = SPACE_OPTIONS["aggregate"], minimize: bool = SPACE_OPTIONS["minimize"],
-    beta: float = SPACE_OPTIONS["beta"],
+    objective,
     csv: Path = typer.Option(Path("landscape.csv"), "--csv", help="Where to write the grid"),
     plot: Path = typer.Option(Path("landscape.png"), "--plot", help="Where to write the figure"),
 ):
@@ -141,8 +150,7 @@ def landscape(
     from model.optimize.landscape import to_csv
 
     try:
-        obj = _objective(property, model, salt, salt_fraction, salt_fraction_range, salt_molality, solvents,
-                         solvent_ratio, lower, upper, exclude, temperature_K, temperature_range_K, aggregate, minimize, beta)
+        obj = objective()
         land = _plot(obj, plot)
     except (DiffMixInputError, FileNotFoundError) as e:
         fail(str(e))
