@@ -216,13 +216,19 @@ def _wait_for(journal, event, p, timeout=120):
     pytest.fail(f"the agent never journaled {event!r}")
 
 
-@pytest.mark.timeout(300)
-def test_sigterm_finishes_the_current_experiment_then_exits(live, tmp_path):
-    cid, exps = live.campaign(budget=4)
+def _agent_busy_with_first_experiment(live, tmp_path, budget):
+    """A campaign of `budget` experiments and an agent process that has journaled starting the first one."""
+    cid, _ = live.campaign(budget=budget)
     journal = tmp_path / "j.jsonl"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     p = subprocess.Popen(_agent_cmd(live, journal), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _wait_for(journal, "started", p)
+    return cid, p, journal
+
+
+@pytest.mark.timeout(300)
+def test_sigterm_finishes_the_current_experiment_then_exits(live, tmp_path):
+    cid, p, journal = _agent_busy_with_first_experiment(live, tmp_path, budget=4)
     p.send_signal(signal.SIGTERM)
     assert p.wait(120) == 0
     final = {e["id"]: e["status"] for e in live.experiments(cid)}
@@ -233,11 +239,7 @@ def test_sigterm_finishes_the_current_experiment_then_exits(live, tmp_path):
 
 @pytest.mark.timeout(300)
 def test_emergency_stop_halts_and_fails_the_experiment_with_the_reason(live, tmp_path):
-    cid, exps = live.campaign(budget=2)
-    journal = tmp_path / "j.jsonl"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    p = subprocess.Popen(_agent_cmd(live, journal), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _wait_for(journal, "started", p)
+    cid, p, _ = _agent_busy_with_first_experiment(live, tmp_path, budget=2)
     p.send_signal(signal.SIGUSR1)
     assert p.wait(120) == 0
     final = live.experiments(cid)
