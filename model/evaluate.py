@@ -67,8 +67,9 @@ class RunMetrics:
 
 
 def bucket_of(t_K: np.ndarray) -> np.ndarray:
-    """Nearest multiple of 10 °C (the paper's buckets are −30 … 60 °C; the data also holds 70 and 80 °C)."""
-    return (np.round((t_K - 273.15) / BUCKET_WIDTH_C) * BUCKET_WIDTH_C).astype(int)
+    """Nearest multiple of 10 °C, halves rounded up: bucket c holds c − 5 ≤ t < c + 5 °C, so the many 25 °C rows
+    count as 30 °C, never as the training range's 20 °C (the paper's buckets are −30 … 60 °C; the data goes higher)."""
+    return (np.floor((t_K - 273.15) / BUCKET_WIDTH_C + 0.5) * BUCKET_WIDTH_C).astype(int)
 
 
 def mixture_keys(table: MixtureTable) -> list[tuple]:

@@ -23,8 +23,8 @@ def _train(root, name, table, prop, kind, split, order=4):
 
 
 def test_buckets_are_the_nearest_ten_degrees_including_above_sixty():
-    t_c = np.array([-31.0, -25.1, 0.0, 24.9, 25.1, 59.0, 71.0, 80.0])
-    assert bucket_of(t_c + 273.15).tolist() == [-30, -30, 0, 20, 30, 60, 70, 80]
+    t_c = np.array([-31.0, -25.1, -25.0, 0.0, 24.9, 25.0, 25.1, 59.0, 71.0, 80.0])
+    assert bucket_of(t_c + 273.15).tolist() == [-30, -30, -20, 0, 20, 30, 30, 60, 70, 80]
 
 
 def test_mixture_keys_ignore_component_order_and_temperature_but_not_composition():
