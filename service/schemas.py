@@ -8,8 +8,13 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from model.mixture import T_MAX_K, T_MIN_K
+
 MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns on both databases
 Id = Annotated[int, Path(ge=1, le=MAX_ID, description="a positive id")]
+
+# a measured temperature: the range every record and the model accept
+MeasuredTemperature = Annotated[float, Field(ge=T_MIN_K, le=T_MAX_K)]
 
 PropertyName = Literal["ionic_conductivity", "excess_molar_enthalpy", "excess_molar_volume"]
 
@@ -22,7 +27,7 @@ class Component(BaseModel):
 class Record(BaseModel):
     components: list[Component] = Field(..., min_length=1, max_length=64)
     basis: Literal["mole", "mass", "mole_fraction", "mass_fraction"] = "mole"
-    temperature_K: float = Field(..., examples=[298.15], description="150–500 K")
+    temperature_K: float = Field(..., examples=[298.15], description=f"{T_MIN_K:g}–{T_MAX_K:g} K")
     pressure_kPa: float = 101.325
 
 
@@ -139,7 +144,7 @@ class ResultIn(BaseModel):
     resistance_ohm: float = Field(..., gt=0)
     cell_constant_per_cm: float = Field(..., gt=0)
     calibration_id: int | None = Field(None, ge=1, le=MAX_ID)
-    temperature_K: float = Field(..., ge=150, le=500)
+    temperature_K: MeasuredTemperature
     conductivity_mS_cm: float = Field(..., ge=0)
     method: Literal["min-phase", "fit"]
     quality_flags: list[str] = Field(default_factory=list, max_length=50)
@@ -169,7 +174,7 @@ class CalibrationIn(BaseModel):
     cell_id: str = Field(..., min_length=1, max_length=64)
     standard_conductivity_mS_cm: float = Field(..., gt=0, description="the standard's conductivity at temperature_K")
     measured_resistance_ohm: float = Field(..., gt=0)
-    temperature_K: float = Field(..., ge=150, le=500)
+    temperature_K: MeasuredTemperature
 
 
 class CalibrationOut(BaseModel):
