@@ -40,10 +40,16 @@ def load_splits(directory: Path) -> list[Split]:
     return [Split(z[f"train_{k}"], z[f"val_{k}"], z[f"test_{k}"]) for k in range(n)]
 
 
-def label(ens: Ensemble) -> str:
+def rk_order(ens: Ensemble) -> int | None:
+    """The Redlich–Kister order N of a DiffMix excess-property ensemble; None for every other model."""
     if ens.kind == "diffmix" and ens.property.law == "redlich_kister":
-        return f"diffmix (N={ens.hyper.get('order')})"
-    return ens.kind
+        return ens.hyper.get("order")
+    return None
+
+
+def label(ens: Ensemble) -> str:
+    order = rk_order(ens)
+    return ens.kind if order is None else f"diffmix (N={order})"
 
 
 @dataclass
@@ -59,6 +65,7 @@ class RunMetrics:
     # colder temperature: pure temperature extrapolation, which is what the paper's grid of AEM data tests
     bucket_mae_seen: dict[str, list[float]]
     parity: tuple[np.ndarray, np.ndarray]  # member 0's test targets and predictions
+    order: int | None = None  # Redlich–Kister N (DiffMix on excess properties)
 
     def as_dict(self) -> dict:
         return {"label": self.label, "property": self.property, "split": self.split, "unit": self.unit,
@@ -91,7 +98,8 @@ def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345
     batcher = Batcher(table)
     perm_batcher = Batcher(table.permuted(permute_seed))
     test, permuted, buckets, buckets_seen = [], [], {}, {}
-    keys = mixture_keys(table) if ens.info.get("split") == "temperature" else None
+    temperature_split = ens.info.get("split") == "temperature"
+    keys = mixture_keys(table) if temperature_split else None
     parity = (np.zeros(0), np.zeros(0))
     for k, (member, split) in enumerate(zip(ens.members, splits)):
         y = table.y[split.test]
@@ -101,14 +109,14 @@ def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345
         permuted.append(float(np.abs(predict_rows(member, perm_batcher, split.test) - y).mean()))
         if k == 0:
             parity = (y, pred)
-        if ens.info.get("split") == "temperature":
+        if temperature_split:
             b = bucket_of(table.T[split.test])
             _bucket_means(err, b, buckets)
             trained = {keys[i] for i in split.train}
             seen = np.array([keys[i] in trained for i in split.test], dtype=bool)
             _bucket_means(err[seen], b[seen], buckets_seen)
     return RunMetrics(label(ens), ens.property.name, ens.info.get("split", "?"), ens.property.unit,
-                      test, permuted, buckets, buckets_seen, parity)
+                      test, permuted, buckets, buckets_seen, parity, rk_order(ens))
 
 
 def find_runs(root: Path) -> list[Path]:
@@ -138,8 +146,9 @@ def bucket_table(metrics: list[RunMetrics], seen_only: bool = False) -> str:
     for m in rows:
         cells = [fmt(pick(m)[str(c)]) if str(c) in pick(m) else "–" for c in cols]
         lines.append(f"| {m.label} ({m.property}) | " + " | ".join(cells) + " |")
-    which = "test rows whose mixture was measured at ≤ 20 °C too" if seen_only else "all test rows"
-    lines.append(f"\n(trained on T ≤ {T_SPLIT_K - 273.15:.0f} °C; {which}; every bucket is extrapolation)")
+    t_split_c = T_SPLIT_K - 273.15
+    which = f"test rows whose mixture was measured at ≤ {t_split_c:.0f} °C too" if seen_only else "all test rows"
+    lines.append(f"\n(trained on T ≤ {t_split_c:.0f} °C; {which}; every bucket is extrapolation)")
     return "\n".join(lines)
 
 
@@ -147,8 +156,8 @@ def order_rank(m: RunMetrics) -> tuple[int, int]:
     """Order-study position: linear mixing, DiffMix N = 0, 4, 9, 14 …, then GNN-only (the paper's Figure 2)."""
     if m.label == "linear_mixing":
         return (0, 0)
-    if m.label.startswith("diffmix (N="):
-        return (1, int(m.label[len("diffmix (N="):-1]))
+    if m.order is not None:
+        return (1, m.order)
     return (2, 0) if m.label == "gnn_only" else (3, 0)
 
 
@@ -233,7 +242,7 @@ def report(runs_root: Path, tables: dict[str, MixtureTable], plots_dir: Path) ->
     temp = [m for m in metrics if m.split == "temperature"]
     if temp:
         out += ["## MAE per temperature bucket (temperature split)", bucket_table(temp),
-                "### the same, mixtures seen at ≤ 20 °C only (pure temperature extrapolation)",
+                f"### the same, mixtures seen at ≤ {T_SPLIT_K - 273.15:.0f} °C only (pure temperature extrapolation)",
                 bucket_table(temp, seen_only=True)]
         plot_buckets(temp, plots_dir / "temperature_buckets.png")
     (plots_dir / METRICS_FILE).write_text(json.dumps([m.as_dict() for m in metrics], indent=1))

@@ -66,10 +66,10 @@ def space_command(fn):
     Typer reads a command's options from its signature; this prepends SPACE_OPTIONS to ``fn``'s own parameters
     and hands ``fn`` the objective they describe as ``objective`` (a zero-argument callable, so that input
     errors are raised inside the command's own error handling)."""
-    own = [p for name, p in inspect.signature(fn).parameters.items() if name != "objective"]
+    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+           for name, p in inspect.signature(fn).parameters.items() if name != "objective"]
     shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
               for name, (kind, option) in SPACE_OPTIONS.items()]
-    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
 
     @functools.wraps(fn)
     def command(**kwargs):
