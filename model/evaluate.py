@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from scipy.constants import zero_Celsius
 
 from model.data.dataset import Batcher, MixtureTable
 from model.ensemble import Ensemble
@@ -25,6 +26,7 @@ from model.train import predict_rows
 SPLITS_FILE = "splits.npz"
 METRICS_FILE = "metrics.json"
 BUCKET_WIDTH_C = 10
+T_SPLIT_C = T_SPLIT_K - zero_Celsius  # the temperature split trains at and below this
 
 
 def save_splits(directory: Path, splits: list[Split]) -> None:
@@ -76,7 +78,7 @@ class RunMetrics:
 def bucket_of(t_K: np.ndarray) -> np.ndarray:
     """Nearest multiple of 10 °C, halves rounded up: bucket c holds c − 5 ≤ t < c + 5 °C, so the many 25 °C rows
     count as 30 °C, never as the training range's 20 °C (the paper's buckets are −30 … 60 °C; the data goes higher)."""
-    return (np.floor((t_K - 273.15) / BUCKET_WIDTH_C + 0.5) * BUCKET_WIDTH_C).astype(int)
+    return (np.floor((t_K - zero_Celsius) / BUCKET_WIDTH_C + 0.5) * BUCKET_WIDTH_C).astype(int)
 
 
 def mixture_keys(table: MixtureTable) -> list[tuple]:
@@ -146,9 +148,8 @@ def bucket_table(metrics: list[RunMetrics], seen_only: bool = False) -> str:
     for m in rows:
         cells = [fmt(pick(m)[str(c)]) if str(c) in pick(m) else "–" for c in cols]
         lines.append(f"| {m.label} ({m.property}) | " + " | ".join(cells) + " |")
-    t_split_c = T_SPLIT_K - 273.15
-    which = f"test rows whose mixture was measured at ≤ {t_split_c:.0f} °C too" if seen_only else "all test rows"
-    lines.append(f"\n(trained on T ≤ {t_split_c:.0f} °C; {which}; every bucket is extrapolation)")
+    which = f"test rows whose mixture was measured at ≤ {T_SPLIT_C:.0f} °C too" if seen_only else "all test rows"
+    lines.append(f"\n(trained on T ≤ {T_SPLIT_C:.0f} °C; {which}; every bucket is extrapolation)")
     return "\n".join(lines)
 
 
@@ -193,8 +194,8 @@ def plot_buckets(metrics: list[RunMetrics], out: Path) -> Path:
         cols = sorted(int(c) for c in m.bucket_mae)
         ax.errorbar(cols, [np.mean(m.bucket_mae[str(c)]) for c in cols],
                     yerr=[np.std(m.bucket_mae[str(c)]) for c in cols], marker="o", capsize=3, label=m.label)
-    ax.axvline(T_SPLIT_K - 273.15, color="grey", ls="--", lw=1)
-    ax.text(T_SPLIT_K - 273.15 + 1, ax.get_ylim()[1] * 0.9, "extrapolation →", color="grey")
+    ax.axvline(T_SPLIT_C, color="grey", ls="--", lw=1)
+    ax.text(T_SPLIT_C + 1, ax.get_ylim()[1] * 0.9, "extrapolation →", color="grey")
     ax.set_xlabel("temperature (°C)")
     ax.set_ylabel(f"MAE ({metrics[0].unit})")
     ax.set_title("Ionic conductivity: MAE by temperature (trained on ≤ 20 °C)")
@@ -242,7 +243,7 @@ def report(runs_root: Path, tables: dict[str, MixtureTable], plots_dir: Path) ->
     temp = [m for m in metrics if m.split == "temperature"]
     if temp:
         out += ["## MAE per temperature bucket (temperature split)", bucket_table(temp),
-                f"### the same, mixtures seen at ≤ {T_SPLIT_K - 273.15:.0f} °C only (pure temperature extrapolation)",
+                f"### the same, mixtures seen at ≤ {T_SPLIT_C:.0f} °C only (pure temperature extrapolation)",
                 bucket_table(temp, seen_only=True)]
         plot_buckets(temp, plots_dir / "temperature_buckets.png")
     (plots_dir / METRICS_FILE).write_text(json.dumps([m.as_dict() for m in metrics], indent=1))
