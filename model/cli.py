@@ -60,6 +60,7 @@ def train(
     split: str = typer.Option("random", help="random | temperature | components | publication"),
     ensemble: int = typer.Option(5, min=1, help="Ensemble members (one split each)"),
     seed: int = typer.Option(0),
+    workers: int = typer.Option(0, min=0, help="Members trained at once in separate processes (0: one per core)"),
     out: Path = typer.Option(..., help="Output directory for the ensemble"),
     max_epochs: int = typer.Option(300, min=1),
     patience: int = typer.Option(30, min=1),
@@ -75,7 +76,7 @@ def train(
     from model.nn.models import MODEL_KINDS
     from model.properties import get_property
     from model.splits import SPLITS
-    from model.train import TrainConfig, train_ensemble
+    from model.train import TrainConfig, available_cores, train_ensemble
 
     try:
         prop = get_property(property)
@@ -87,7 +88,8 @@ def train(
     except (DiffMixInputError, FileNotFoundError) as e:
         fail(str(e))
     cfg = TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, hidden=hidden, order=order)
-    ens, splits = train_ensemble(table, prop, model, split, ensemble, seed, cfg, progress=progress, data_info=info)
+    ens, splits = train_ensemble(table, prop, model, split, ensemble, seed, cfg, progress=progress, data_info=info,
+                                 workers=workers or available_cores())
     ens.save(out)
     save_splits(out, splits)
     m = evaluate_run(out, table)

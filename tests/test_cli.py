@@ -1,7 +1,8 @@
-"""Command-line contracts: predict's record format, admin create-key's last line, db upgrade."""
+"""Command-line contracts: train and evaluate, predict's record format, admin create-key's last line, db upgrade."""
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -61,3 +62,44 @@ def test_db_upgrade_and_create_key(tmp_path, monkeypatch):
         assert crud.key_for(s, key).role == "robot"
     e.dispose()
     assert CliRunner().invoke(app, ["admin", "create-key", "--role", "wizard", "--url", url]).exit_code == 2
+
+
+def _write_enthalpy_file(directory):
+    """A small eme_bin.csv in the ThermoML export's layout: three binary systems, a symmetric x1·x2 excess term."""
+    from model.data import thermoml
+
+    col = thermoml.FILES["excess_molar_enthalpy"].column
+    lines = ["Unnamed: 0;filename;x1;x2;SMILES1;SMILES2;cas1;cas2;InChI1;InChI2;components;Mole fraction;"
+             f"Temperature, K;Pressure, kPa;{col};{col}_std"]
+    systems = [("CO", "O", 1.0), ("CCO", "O", -0.8), ("CO", "CC(C)=O", 2.0)]
+    row = 0
+    for a, b, w in systems:
+        for x in np.linspace(0.05, 0.95, 30):
+            row += 1
+            h = w * x * (1 - x)  # kJ/mol
+            lines.append(f"{row};doc{row % 4};{a};{b};{a};{b};c1;c2;i1;i2;{a}__{b};{x:.4f};298.15;101.3;{h:.6f};0.001")
+    (directory / "eme_bin.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_train_then_evaluate_from_the_command_line(tmp_path):
+    _write_enthalpy_file(tmp_path)
+    out = tmp_path / "runs" / "h"
+    r = CliRunner().invoke(app, ["train", "--property", "excess_molar_enthalpy", "--model", "diffmix", "--order", "2",
+                                 "--ensemble", "2", "--workers", "2", "--max-epochs", "3", "--hidden", "8",
+                                 "--data-dir", str(tmp_path), "--out", str(out), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["unit"] == "J/mol" and summary["test_mae"] == summary["permuted_mae"]
+    config = json.loads((out / "config.json").read_text())
+    assert config["members"] == 2 and config["workers"] == 2 and config["hyper"]["order"] == 2
+    r = CliRunner().invoke(app, ["evaluate", "--runs", str(tmp_path / "runs"), "--plots", str(tmp_path / "plots")])
+    assert r.exit_code == 0, r.output
+    assert "diffmix" in r.stdout and list((tmp_path / "plots").glob("*.png"))
+
+
+def test_train_rejects_an_unknown_model_before_touching_anything(tmp_path):
+    _write_enthalpy_file(tmp_path)
+    r = CliRunner().invoke(app, ["train", "--property", "excess_molar_enthalpy", "--model", "transformer",
+                                 "--data-dir", str(tmp_path), "--out", str(tmp_path / "run")])
+    assert r.exit_code != 0 and "unknown model 'transformer'" in r.output
+    assert not (tmp_path / "run").exists()

@@ -1,0 +1,43 @@
+"""Ensemble training: members in parallel processes give exactly what training them one after another gives."""
+
+import numpy as np
+import pytest
+import torch
+
+from model.properties import get_property
+from model.train import TrainConfig, available_cores, train_ensemble
+from tests.helpers import synthetic_excess_table
+
+QUICK = TrainConfig(max_epochs=4, patience=4, batch_size=64, hidden=16)
+
+
+def test_parallel_members_match_sequential_members_bit_for_bit():
+    table = synthetic_excess_table(200)
+    prop = get_property("excess_molar_enthalpy")
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, available_cores() // 2))  # the thread count each of two workers gets
+    try:
+        seq, seq_splits = train_ensemble(table, prop, "diffmix", "random", 3, 7, QUICK, progress=False, workers=1)
+    finally:
+        torch.set_num_threads(before)
+    par, par_splits = train_ensemble(table, prop, "diffmix", "random", 3, 7, QUICK, progress=False, workers=2)
+    assert par.info["workers"] == 2 and seq.info["workers"] == 1
+    # members come back in seed order, not completion order, each with its own split
+    for a, b in zip(seq_splits, par_splits):
+        assert np.array_equal(a.train, b.train) and np.array_equal(a.test, b.test)
+    assert not np.array_equal(par_splits[0].test, par_splits[1].test)
+    for a, b in zip(seq.members, par.members):
+        sa, sb = a.state_dict(), b.state_dict()
+        assert sa.keys() == sb.keys()
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert [m["epochs"] for m in seq.info["member_info"]] == [m["epochs"] for m in par.info["member_info"]]
+
+
+def test_a_failing_member_fails_the_whole_run_loudly():
+    table = synthetic_excess_table(50)
+    with pytest.raises(ValueError, match="no_such_model"):
+        train_ensemble(table, get_property("excess_molar_enthalpy"), "no_such_model", "random", 2, 0, QUICK,
+                       progress=False, workers=2)
+    with pytest.raises(ValueError, match="at least 1"):
+        train_ensemble(table, get_property("excess_molar_enthalpy"), "diffmix", "random", 2, 0, QUICK,
+                       progress=False, workers=0)
