@@ -7,6 +7,7 @@ spread (sample standard deviation across members) its uncertainty.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+from torch.func import functional_call, stack_module_state, vmap
 
 from model.data.dataset import MoleculeSet
 from model.mixture import Mixture, pad
@@ -22,6 +24,18 @@ from model.properties import Property, get_property
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
+VECTORISED_MAX_BATCH = 128  # up to this many mixtures, members run together under vmap (see member_values)
+
+
+class _Head(torch.nn.Module):
+    """A member seen as its mixture head alone: forward(emb, idx, x, T, P) = member.mix(...)."""
+
+    def __init__(self, member: MixtureModel):
+        super().__init__()
+        self.member = member
+
+    def forward(self, emb, idx, x, T, P):
+        return self.member.mix(emb, idx, x, T, P)
 
 
 @dataclass
@@ -42,6 +56,7 @@ class Ensemble:
         self.hyper = dict(hyper)
         self.info = dict(info or {})
         self._cache: dict[str, torch.Tensor] = {}  # smiles → [K, H]
+        self._vmapped = None  # members' heads over stacked weights, built on first small batch
         self.dtype = next(iter(members[0].parameters())).dtype
 
     # ---------------------------------------------------------------- persistence
@@ -85,6 +100,7 @@ class Ensemble:
         self.members = [m.to(dtype) for m in self.members]
         self.dtype = dtype
         self._cache.clear()
+        self._vmapped = None
         return self
 
     # ---------------------------------------------------------------- inference
@@ -105,13 +121,36 @@ class Ensemble:
         return vocab, idx, x, t, p
 
     def member_values(self, vocab, idx, x, T, P) -> torch.Tensor:
-        """[K, B] predictions; differentiable in x (a tensor) when called with grad enabled."""
+        """[K, B] predictions; differentiable in x (a tensor) when called with grad enabled.
+
+        Small batches (one mixture with its gradient, a handful of optimizer starts) are dominated by the cost of
+        launching each small operation once per member, so they run all members at once as one vectorised call
+        over stacked weights (torch.func.vmap); large batches are dominated by arithmetic, which the plain loop
+        over members does with less copying. Both give the same numbers (tests/test_models.py).
+        """
         emb = self.embeddings(list(vocab))
         idx_t = torch.as_tensor(idx)
         x_t = x if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=self.dtype)
         T_t = torch.as_tensor(T, dtype=self.dtype)
         P_t = torch.as_tensor(P, dtype=self.dtype)
+        if len(self.members) > 1 and idx_t.shape[0] <= VECTORISED_MAX_BATCH:
+            return self._vectorised()(emb, idx_t, x_t, T_t, P_t)
         return torch.stack([m.mix(emb[k], idx_t, x_t, T_t, P_t) for k, m in enumerate(self.members)])
+
+    def _vectorised(self):
+        """All members' mixture heads as one function of (embeddings [K, V, H], idx, x, T, P), built once."""
+        if self._vmapped is None:
+            heads = [_Head(m) for m in self.members]
+            params, buffers = stack_module_state(heads)
+            params = {k: v.detach() for k, v in params.items()}  # ∂/∂x only, never ∂/∂weights
+            skeleton = copy.deepcopy(heads[0]).to("meta")
+
+            def head(p, b, emb, idx, x, T, P):
+                return functional_call(skeleton, (p, b), (emb, idx, x, T, P))
+
+            batched = vmap(head, in_dims=(0, 0, 0, None, None, None, None))
+            self._vmapped = lambda emb, idx, x, T, P: batched(params, buffers, emb, idx, x, T, P)
+        return self._vmapped
 
     def predict(self, mixtures: list[Mixture], gradient: bool = False, chunk: int = 65536) -> Prediction:
         if not mixtures:

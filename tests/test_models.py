@@ -167,3 +167,45 @@ def test_loss_is_finite_on_conductivity_batch():
     m = build("gnn_only", "vft", log_scale=True)
     batch = Batcher(table).batch(np.arange(50))
     assert torch.isfinite(loss_fn(m, batch, get_property("ionic_conductivity"), TrainConfig()))
+
+
+@pytest.mark.parametrize("V,H", [(10, 64), (40, 1)])  # the dense product and the gathered pairs
+def test_pair_pool_is_the_sum_over_distinct_species_pairs(V, H):
+    from model.nn.models import pair_pool
+
+    g = torch.Generator().manual_seed(V)
+    table = torch.randn(V, V, H, generator=g, dtype=torch.float64)
+    idx = torch.tensor([[0, 3, 7, -1], [5, 1, -1, -1], [2, 2, 4, 9]])  # a padded row, and a species listed twice
+    x = torch.tensor([[0.2, 0.3, 0.5, 0.0], [0.6, 0.4, 0.0, 0.0], [0.1, 0.2, 0.3, 0.4]], dtype=torch.float64)
+    expected = torch.zeros(3, H, dtype=torch.float64)
+    for r in range(3):
+        comp: dict[int, float] = {}
+        for i, xi in zip(idx[r].tolist(), x[r].tolist()):
+            if i >= 0:
+                comp[i] = comp.get(i, 0.0) + xi  # a species listed twice is one species
+        for a, xa in comp.items():
+            for b, xb in comp.items():
+                if a != b:
+                    expected[r] += xa * xb * table[a, b]
+    assert torch.allclose(pair_pool(table, idx, x), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind,prop", INVARIANT + [("fingerprint", "excess_molar_enthalpy")])
+def test_vectorised_members_match_the_member_loop(kind, prop, monkeypatch):
+    import model.ensemble as ensemble_module
+
+    p = get_property(prop)
+    members = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        members.append(build(kind, p.law, log_scale=p.log_scale, target_scale=500.0, max_components=3).double())
+    ens = Ensemble(members, p, kind, {}).to(torch.float64)
+    mixtures = [Mixture((SOLVENTS[0], SOLVENTS[1], SOLVENTS[2]), (0.2, 0.5, 0.3), 300.0),
+                Mixture((SOLVENTS[1], SOLVENTS[3]), (0.35, 0.65), 280.0)]
+    fast = ens.predict(mixtures, gradient=True)
+    monkeypatch.setattr(ensemble_module, "VECTORISED_MAX_BATCH", 0)
+    slow = ens.predict(mixtures, gradient=True)
+    assert np.allclose(fast.members, slow.members, rtol=1e-12, atol=1e-12)
+    for gf, gs in zip(fast.gradient, slow.gradient):
+        assert gf.keys() == gs.keys()
+        assert all(gf[s] == pytest.approx(gs[s], rel=1e-10, abs=1e-12) for s in gf)

@@ -137,7 +137,9 @@ def test_temperature_range_worst_case_is_below_each_temperature():
     _, v_worst, _, _ = worst.evaluate(z, gradient=False)
     for t in worst.temperatures_K:
         single = build_objective(ens, LIPF6, [PC, EC, DMC], salt_fraction=0.08, temperature_K=t)
-        assert np.all(v_worst <= single.evaluate(z, gradient=False)[1] + 1e-9)
+        # float32 model: the same mixture may differ in its last bits with the batch it is computed in
+        v_single = single.evaluate(z, gradient=False)[1]
+        assert np.all(v_worst <= v_single + 1e-6 * np.abs(v_single))
 
 
 def test_fractions_sum_to_one_and_salt_key():

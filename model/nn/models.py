@@ -38,6 +38,28 @@ def gather(emb: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     return h * (idx >= 0).unsqueeze(-1).to(h.dtype)
 
 
+def pair_pool(table: torch.Tensor, idx: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Σ_{a≠b} x_a x_b ψ(a, b) for every mixture: [V, V, H] pair table, [B, C] indices and fractions → [B, H].
+
+    A sum over all ordered pairs of distinct species, so the order in which components are listed cannot matter.
+    Two equivalent evaluations, picked by size: for a small batch vocabulary the mixtures' compositions over the
+    vocabulary, X [B, V], give the pair weights X_a X_b as one [B, V²] × [V², H] matrix product (fast, and the
+    [B, C, C, H] gather that dominated batched inference never exists); for a large vocabulary that dense product
+    would outgrow the gather, so the pairs of listed slots are gathered instead.
+    """
+    V, _, H = table.shape
+    B, C = idx.shape
+    present = (idx >= 0).to(x.dtype)
+    ii = idx.clamp(min=0)
+    if V * V <= C * C * H:
+        X = x.new_zeros(B, V).scatter_add(1, ii, x * present)
+        XX = (X.unsqueeze(2) * X.unsqueeze(1)) * (1.0 - torch.eye(V, dtype=x.dtype, device=x.device))
+        return XX.reshape(B, V * V) @ table.reshape(V * V, H)
+    xp = x * present
+    xx = (xp.unsqueeze(2) * xp.unsqueeze(1)) * (ii.unsqueeze(2) != ii.unsqueeze(1)).to(x.dtype)
+    return (xx.unsqueeze(-1) * table[ii.unsqueeze(2), ii.unsqueeze(1)]).sum(dim=(1, 2))
+
+
 class MixtureModel(nn.Module):
     """Base: a shared molecular encoder plus a mixture head."""
 
@@ -130,14 +152,10 @@ class DiffMixVFT(MixtureModel):
         feats = [(w * phi).sum(1), (w * h).sum(1)]
         if self.pair is not None:
             # ψ depends only on the two molecules: evaluate it once per molecule pair of the batch's vocabulary
-            # (V² rows) and gather, instead of once per mixture pair (B·C² rows).
+            # (V² rows), not once per mixture pair (B·C² rows).
             V, H = emb.shape
             table = self.pair(torch.cat([emb.unsqueeze(1).expand(V, V, H), emb.unsqueeze(0).expand(V, V, H)], dim=-1))
-            ii = idx.clamp(min=0)
-            psi = table[ii.unsqueeze(2), ii.unsqueeze(1)]  # [B, C, C, H]
-            C = x.shape[1]
-            xx = (x.unsqueeze(2) * x.unsqueeze(1)) * (1.0 - torch.eye(C, dtype=x.dtype, device=x.device))
-            feats.append((xx.unsqueeze(-1) * psi).sum(dim=(1, 2)))
+            feats.append(pair_pool(table, idx, x))
         pooled = torch.cat(feats, dim=-1)
         o = self.coeff(torch.cat([pooled, conditions(T, P, with_temperature=self.coeff_temperature)], dim=-1))
         log_a = self.log_prefactor_init + o[:, 0]
