@@ -73,13 +73,17 @@ def bench_predict(tmp: Path) -> dict:
             t = time.perf_counter()
             assert c.post("/v1/predict", json=many).status_code == 200
             big.append(time.perf_counter() - t)
-        n_each, done = 150, []
+        n_each, failures = 150, []
 
         def client():
             cc = httpx.Client(base_url="http://127.0.0.1:8123", headers=h, timeout=60)
             for _ in range(n_each):
-                cc.post("/v1/predict", json=one)
-            done.append(1)
+                try:
+                    r = cc.post("/v1/predict", json=one)
+                    if r.status_code != 200:
+                        failures.append(f"HTTP {r.status_code}: {r.text[:200]}")
+                except httpx.HTTPError as e:
+                    failures.append(repr(e))
 
         t = time.perf_counter()
         threads = [threading.Thread(target=client) for _ in range(8)]
@@ -88,6 +92,8 @@ def bench_predict(tmp: Path) -> dict:
         for th in threads:
             th.join()
         rps = 8 * n_each / (time.perf_counter() - t)
+        if failures:  # a throughput with failed requests in it is not a throughput
+            raise RuntimeError(f"{len(failures)} of {8 * n_each} concurrent requests failed, e.g. {failures[0]}")
     finally:
         p.terminate()
         p.wait(10)

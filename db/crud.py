@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -44,6 +44,7 @@ def audit(s: Session, key_id: int | None, action: str, entity: str, entity_id: i
 
 # ----------------------------------------------------------------------------- API keys
 KEY_PREFIX = "dmx_"
+BULK_ANALYZE_ROWS = 500  # a queue batch this large refreshes the planner statistics on PostgreSQL (queue_experiments)
 
 
 def hash_key(key: str) -> str:
@@ -187,6 +188,13 @@ def queue_experiments(s: Session, campaign: Campaign, proposals: list[dict], by:
     s.flush()
     audit(s, by, "propose", "campaign", campaign.id, experiments=[r.id for r in rows])
     s.commit()
+    if len(rows) >= BULK_ANALYZE_ROWS and s.get_bind().dialect.name == "postgresql":
+        # PostgreSQL plans the claim query from the table's statistics. Right after a bulk queue they still say the
+        # queue is nearly empty, so until autovacuum catches up the planner sorts every queued row on each claim
+        # (5 ms per claim at 10,000 queued, 0.1 ms with fresh statistics). The manual's advice after a bulk load:
+        # ANALYZE.
+        s.execute(text("ANALYZE experiments"))
+        s.commit()
     return rows
 
 

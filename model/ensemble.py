@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +57,8 @@ class Ensemble:
         self.hyper = dict(hyper)
         self.info = dict(info or {})
         self._cache: dict[str, torch.Tensor] = {}  # smiles → [K, H]
-        self._vmapped = None  # members' heads over stacked weights, built on first small batch
+        self._stacked = None  # members' weights stacked for the vectorised small-batch path, built on first use
+        self._per_thread = threading.local()
         self.dtype = next(iter(members[0].parameters())).dtype
 
     # ---------------------------------------------------------------- persistence
@@ -100,7 +102,7 @@ class Ensemble:
         self.members = [m.to(dtype) for m in self.members]
         self.dtype = dtype
         self._cache.clear()
-        self._vmapped = None
+        self._stacked = None
         return self
 
     # ---------------------------------------------------------------- inference
@@ -138,19 +140,29 @@ class Ensemble:
         return torch.stack([m.mix(emb[k], idx_t, x_t, T_t, P_t) for k, m in enumerate(self.members)])
 
     def _vectorised(self):
-        """All members' mixture heads as one function of (embeddings [K, V, H], idx, x, T, P), built once."""
-        if self._vmapped is None:
+        """All members' mixture heads as one function of (embeddings [K, V, H], idx, x, T, P).
+
+        functional_call swaps the stacked weights into a module for the length of the call, so each thread gets
+        its own weightless skeleton to swap them into (the service predicts from several threads at once); the
+        stacked weights themselves are built once and only read.
+        """
+        if self._stacked is None:
             heads = [_Head(m) for m in self.members]
             params, buffers = stack_module_state(heads)
             params = {k: v.detach() for k, v in params.items()}  # ∂/∂x only, never ∂/∂weights
-            skeleton = copy.deepcopy(heads[0]).to("meta")
+            self._stacked = (params, buffers, copy.deepcopy(heads[0]).to("meta"))
+        params, buffers, skeleton = self._stacked
+        local = self._per_thread
+        if getattr(local, "stacked", None) is not self._stacked:
+            mine = copy.deepcopy(skeleton)
 
             def head(p, b, emb, idx, x, T, P):
-                return functional_call(skeleton, (p, b), (emb, idx, x, T, P))
+                return functional_call(mine, (p, b), (emb, idx, x, T, P))
 
-            batched = vmap(head, in_dims=(0, 0, 0, None, None, None, None))
-            self._vmapped = lambda emb, idx, x, T, P: batched(params, buffers, emb, idx, x, T, P)
-        return self._vmapped
+            local.stacked = self._stacked
+            local.fn = vmap(head, in_dims=(0, 0, 0, None, None, None, None))
+        fn = local.fn
+        return lambda emb, idx, x, T, P: fn(params, buffers, emb, idx, x, T, P)
 
     def predict(self, mixtures: list[Mixture], gradient: bool = False, chunk: int = 65536) -> Prediction:
         if not mixtures:

@@ -209,3 +209,24 @@ def test_vectorised_members_match_the_member_loop(kind, prop, monkeypatch):
     for gf, gs in zip(fast.gradient, slow.gradient):
         assert gf.keys() == gs.keys()
         assert all(gf[s] == pytest.approx(gs[s], rel=1e-10, abs=1e-12) for s in gf)
+
+
+def test_concurrent_small_batch_predictions_equal_serial_ones():
+    """The service predicts from a thread pool: the vectorised path must not share mutable state across threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    p = get_property("ionic_conductivity")
+    members = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        members.append(build("diffmix", p.law, log_scale=True))
+    ens = Ensemble(members, p, "diffmix", {})
+    jobs = [[Mixture((IONS[0], IONS[1], SOLVENTS[i % 4], SOLVENTS[4]), (0.08, 0.08, 0.04 * (i + 1), 0.8 - 0.04 * (i + 1)),
+                     250.0 + 5 * i)] for i in range(16)]
+    serial = [ens.predict(j, gradient=True) for j in jobs]
+    with ThreadPoolExecutor(8) as pool:
+        concurrent = list(pool.map(lambda j: ens.predict(j, gradient=True), jobs * 40))
+    for k, got in enumerate(concurrent):
+        want = serial[k % len(jobs)]
+        assert np.array_equal(got.members, want.members)
+        assert got.gradient == want.gradient
