@@ -24,7 +24,14 @@ demo: install
 
 # Re-train the shipped pretrained ensembles under models/ (see README).
 models: install
-	$(BIN)/python -m benchmarks.train_shipped
+	bash benchmarks/run_paper.sh shipped
+
+# The speed, optimiser and service benchmarks of benchmarks/RESULTS.md (BoTorch comes with the bench extra).
+bench: install
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m benchmarks.bench_model
+	$(BIN)/python -m benchmarks.bench_optimize
+	$(BIN)/python -m benchmarks.bench_service
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

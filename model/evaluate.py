@@ -180,6 +180,12 @@ def plot_bars(metrics: list[RunMetrics], out: Path, title: str) -> Path:
     stds = [np.std(m.test_mae, ddof=1) if len(m.test_mae) > 1 else 0 for m in metrics]
     ax.bar(names, means, yerr=stds, capsize=4, color="#4c72b0", ecolor="black")
     ax.set_ylabel(f"test MAE ({metrics[0].unit})")
+    if min(means) > 0 and max(means) / min(means) > 10:  # a weak baseline would flatten the models that matter
+        ax.set_yscale("log")
+        ax.set_ylabel(f"test MAE ({metrics[0].unit}, log scale)")
+    for x, (m, sd) in enumerate(zip(means, stds)):  # the value above its error bar
+        ax.annotate(f"{m:.3g}", (x, m + sd), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=8)
+    ax.margins(y=0.12)
     ax.set_title(title)
     ax.tick_params(axis="x", rotation=25)
     fig.tight_layout()
