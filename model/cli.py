@@ -112,8 +112,11 @@ def evaluate(
     if not found:
         fail(f"no trained runs under {runs} (train some with `diffmix train --out {runs}/NAME`)")
     props = {json.loads((r / "config.json").read_text())["property"] for r in found}
-    tables = {p: load_table(p, data_dir)[0] for p in props}
-    typer.echo(report(runs, tables, plots))
+    try:
+        tables = {p: load_table(p, data_dir)[0] for p in props}
+        typer.echo(report(runs, tables, plots))
+    except (DiffMixInputError, FileNotFoundError) as e:
+        fail(str(e))
 
 
 @app.command()

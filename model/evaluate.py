@@ -20,6 +20,7 @@ from scipy.constants import zero_Celsius
 
 from model.data.dataset import Batcher, MixtureTable
 from model.ensemble import Ensemble
+from model.errors import DiffMixInputError
 from model.splits import T_SPLIT_K, Split
 from model.train import predict_rows
 
@@ -96,6 +97,12 @@ def _bucket_means(err: np.ndarray, buckets: np.ndarray, into: dict[str, list[flo
 
 def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345) -> RunMetrics:
     ens = Ensemble.load(directory)
+    trained_on = ens.info.get("data", {})
+    if "rows_kept" in trained_on and trained_on["rows_kept"] != len(table):
+        # the stored splits are row numbers: on other data they would score the model on the wrong rows
+        raise DiffMixInputError(
+            f"{directory} was trained on {trained_on['rows_kept']} rows of {trained_on.get('file', 'its data')}, but "
+            f"the data loaded now has {len(table)}; evaluate with the data folder it was trained on (--data-dir)")
     splits = load_splits(directory)
     batcher = Batcher(table)
     perm_batcher = Batcher(table.permuted(permute_seed))

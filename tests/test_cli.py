@@ -92,9 +92,17 @@ def test_train_then_evaluate_from_the_command_line(tmp_path):
     assert summary["unit"] == "J/mol" and summary["test_mae"] == summary["permuted_mae"]
     config = json.loads((out / "config.json").read_text())
     assert config["members"] == 2 and config["workers"] == 2 and config["hyper"]["order"] == 2
-    r = CliRunner().invoke(app, ["evaluate", "--runs", str(tmp_path / "runs"), "--plots", str(tmp_path / "plots")])
+    r = CliRunner().invoke(app, ["evaluate", "--runs", str(tmp_path / "runs"), "--plots", str(tmp_path / "plots"),
+                                 "--data-dir", str(tmp_path)])
     assert r.exit_code == 0, r.output
-    assert "diffmix" in r.stdout and list((tmp_path / "plots").glob("*.png"))
+    assert "diffmix (N=2)" in r.stdout and list((tmp_path / "plots").glob("*.png"))
+    # the stored splits are row numbers: other data (here: two rows fewer) is refused, not silently mis-scored
+    lines = (tmp_path / "eme_bin.csv").read_text().splitlines()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "eme_bin.csv").write_text("\n".join(lines[:-2]) + "\n")
+    r = CliRunner().invoke(app, ["evaluate", "--runs", str(tmp_path / "runs"), "--data-dir", str(other)])
+    assert r.exit_code != 0 and "was trained on 90 rows" in r.output
 
 
 def test_train_rejects_an_unknown_model_before_touching_anything(tmp_path):
