@@ -1,0 +1,73 @@
+"""How far can the VFT law itself extrapolate CALiSol-23 conductivity from cold to warm?
+
+For every composition series (one mixture measured at several temperatures) with at least four distinct
+temperatures at or below 20 °C and at least one above, fit that series' own VFT curve (ln A, B, T0 with
+T0 ≤ VOGEL_T_MAX_K, least squares in ln κ) to its cold rows only, and score it on its warm rows, bucketed as
+`diffmix evaluate` buckets the temperature split. Arrhenius (T0 = 0) and a straight line in T are shown for scale.
+This is an upper bound for any model that carries temperature through VFT alone: each series gets its own best
+coefficients, with no network in the way.
+
+    .venv/bin/python -m benchmarks.vft_extrapolation
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from model.data.loaders import load_table
+from model.evaluate import T_SPLIT_K, bucket_of, mixture_keys
+from model.properties import VOGEL_T_MAX_K
+
+MIN_COLD_TEMPERATURES = 4
+MIN_KAPPA = 0.05  # mS/cm; below this a series is frozen or glassy somewhere and ln κ is noise
+
+
+def log_vft(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return p[0] - p[1] / (t - p[2])
+
+
+def laws(t_cold: np.ndarray, k_cold: np.ndarray):
+    """Each law fitted to the cold rows, returned as a function of temperature."""
+    ln_k = np.log(k_cold)
+    fit = least_squares(lambda p: log_vft(p, t_cold) - ln_k, x0=[4.0, 400.0, 150.0],
+                        bounds=([-10.0, 1.0, 0.0], [15.0, 5000.0, VOGEL_T_MAX_K]))
+    arrhenius = np.polyfit(1.0 / t_cold, ln_k, 1)
+    linear = np.polyfit(t_cold, k_cold, 1)
+    return {
+        "VFT, fitted per series": lambda t: np.exp(log_vft(fit.x, t)),
+        "Arrhenius, fitted per series": lambda t: np.exp(np.polyval(arrhenius, 1.0 / t)),
+        "straight line in T, per series": lambda t: np.polyval(linear, t),
+    }
+
+
+def main(max_bucket_C: int = 60) -> dict:
+    table, _ = load_table("ionic_conductivity", None)
+    series: dict[object, list[int]] = {}
+    for row, key in enumerate(mixture_keys(table)):
+        series.setdefault(key, []).append(row)
+    errors: dict[str, dict[int, list[float]]] = {}
+    used = 0
+    for rows in series.values():
+        rows = np.asarray(rows)
+        t, k = table.T[rows], table.y[rows]
+        cold, warm = t <= T_SPLIT_K, t > T_SPLIT_K
+        if len(np.unique(t[cold])) < MIN_COLD_TEMPERATURES or not warm.any() or k.min() <= MIN_KAPPA:
+            continue
+        used += 1
+        for name, law in laws(t[cold], k[cold]).items():
+            for bucket, e in zip(bucket_of(t[warm]), law(t[warm]) - k[warm]):
+                errors.setdefault(name, {}).setdefault(int(bucket), []).append(float(e))
+    buckets = sorted({b for d in errors.values() for b in d if b <= max_bucket_C})
+    print(f"{used} series with ≥ {MIN_COLD_TEMPERATURES} temperatures ≤ 20 °C and at least one above\n")
+    print("| law | " + " | ".join(f"{b} °C MAE (bias)" for b in buckets) + " |")
+    print("|---|" + "---|" * len(buckets))
+    for name, d in errors.items():
+        cells = [f"{np.mean(np.abs(d[b])):.2f} ({np.mean(d[b]):+.2f})" if b in d else "–" for b in buckets]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print("\nrows per bucket: " + ", ".join(f"{b} °C {len(errors['VFT, fitted per series'].get(b, []))}" for b in buckets))
+    return errors
+
+
+if __name__ == "__main__":
+    main()
