@@ -30,12 +30,19 @@ def log_vft(p: np.ndarray, t: np.ndarray) -> np.ndarray:
 def laws(t_cold: np.ndarray, k_cold: np.ndarray):
     """Each law fitted to the cold rows, returned as a function of temperature."""
     ln_k = np.log(k_cold)
-    fit = least_squares(lambda p: log_vft(p, t_cold) - ln_k, x0=[4.0, 400.0, 150.0],
-                        bounds=([-10.0, 1.0, 0.0], [15.0, 5000.0, VOGEL_T_MAX_K]))
+
+    def vft_times_power(n: int):
+        """κ = A T^-n exp(−B / (T − T0)); n = 1 is the Nernst–Einstein prefactor of a VFT diffusivity."""
+        fit = least_squares(lambda p: log_vft(p, t_cold) - n * np.log(t_cold) - ln_k, x0=[4.0 + 6.0 * n, 400.0, 150.0],
+                            bounds=([-10.0, 1.0, 0.0], [15.0 + 10.0 * n, 5000.0, VOGEL_T_MAX_K]))
+        return lambda t: np.exp(log_vft(fit.x, t) - n * np.log(t))
+
     arrhenius = np.polyfit(1.0 / t_cold, ln_k, 1)
     linear = np.polyfit(t_cold, k_cold, 1)
     return {
-        "VFT, fitted per series": lambda t: np.exp(log_vft(fit.x, t)),
+        "VFT, fitted per series": vft_times_power(0),
+        "VFT / T, fitted per series": vft_times_power(1),
+        "VFT / T², fitted per series": vft_times_power(2),
         "Arrhenius, fitted per series": lambda t: np.exp(np.polyval(arrhenius, 1.0 / t)),
         "straight line in T, per series": lambda t: np.polyval(linear, t),
     }
