@@ -27,7 +27,9 @@ class Caller:
 
 
 def require(*roles: str, anonymous_flag: str | None = None):
-    async def dep(request: Request, cred: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
+    def dep(request: Request, cred: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
+        # a plain def: FastAPI runs it in its thread pool, so the key lookup (blocking database I/O) never stalls
+        # the event loop that every other request is waiting on
         state = request.app.state.diffmix
         if cred is None:
             if anonymous_flag and getattr(state.settings, anonymous_flag):
