@@ -67,6 +67,7 @@ def train(
     batch_size: int = typer.Option(256, min=1),
     lr: float = typer.Option(2e-3),
     hidden: int = typer.Option(64, min=4),
+    coeff_layers: int = typer.Option(2, min=1, help="Hidden layers of DiffMix's VFT coefficient head (conductivity)"),
     data_dir: Path | None = typer.Option(None),
     progress: bool = typer.Option(True, help="Show progress bars"),
 ):
@@ -87,7 +88,8 @@ def train(
         table, info = load_table(property, data_dir)
     except (DiffMixInputError, FileNotFoundError) as e:
         fail(str(e))
-    cfg = TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, hidden=hidden, order=order)
+    cfg = TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, hidden=hidden, order=order,
+                      coeff_layers=coeff_layers)
     ens, splits = train_ensemble(table, prop, model, split, ensemble, seed, cfg, progress=progress, data_info=info,
                                  workers=workers or available_cores())
     ens.save(out)

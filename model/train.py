@@ -32,6 +32,7 @@ class TrainConfig:
     order: int = 4
     huber_beta: float = 0.05
     coeff_temperature: bool = False  # VFT coefficients see T (see DiffMixVFT)
+    coeff_layers: int = 2  # hidden layers of the VFT coefficient head (see DiffMixVFT)
 
 
 def loss_fn(model, batch, prop: Property, cfg: TrainConfig) -> torch.Tensor:
@@ -64,6 +65,8 @@ def hyperparameters(kind: str, prop: Property, table: MixtureTable, train_rows: 
         hyper["order"] = cfg.order
     if kind == "diffmix" and prop.law == "vft" and cfg.coeff_temperature:
         hyper["coeff_temperature"] = True
+    if kind == "diffmix" and prop.law == "vft" and cfg.coeff_layers != 1:
+        hyper["coeff_layers"] = cfg.coeff_layers
     if kind == "fingerprint":
         hyper["max_components"] = table.width
     return hyper

@@ -10,7 +10,7 @@ from model.mixture import Mixture
 from model.nn.models import build
 from model.properties import CONDUCTIVITY_MIN_T_K, VOGEL_T_MAX_K, get_property
 from model.splits import make_split
-from model.train import TrainConfig, fit_member, loss_fn, predict_rows
+from model.train import TrainConfig, fit_member, hyperparameters, loss_fn, predict_rows
 
 from .helpers import IONS, SOLVENTS, synthetic_conductivity_table, synthetic_excess_table
 
@@ -160,6 +160,27 @@ def test_checkpoint_round_trip_is_bit_exact(tmp_path):
     assert np.array_equal(ens.predict(mixtures).mean, back.predict(mixtures).mean)
     assert not list(tmp_path.glob("m/*.pt")) and not list(tmp_path.glob("m/*.pkl"))
     del table
+
+
+def test_vft_coefficient_head_depth_is_recorded_and_restored(tmp_path):
+    prop = get_property("ionic_conductivity")
+    table = synthetic_conductivity_table(60)
+    hyper = hyperparameters("diffmix", prop, table, np.arange(len(table)), TrainConfig())
+    assert hyper["coeff_layers"] == 2
+
+    def linears(m):
+        return [layer.out_features for layer in m.coeff if isinstance(layer, torch.nn.Linear)]
+
+    torch.manual_seed(0)
+    deep = build("diffmix", prop.law, log_scale=True, **hyper).eval()
+    assert linears(deep) == [128, 64, 3]
+    # a checkpoint written before the option existed has no "coeff_layers" and must load as the one-layer head
+    assert linears(build("diffmix", prop.law, log_scale=True, hidden=64, gnn_layers=3)) == [64, 3]
+    Ensemble([deep], prop, "diffmix", hyper, {"split": "random"}).save(tmp_path / "k")
+    back = Ensemble.load(tmp_path / "k")
+    assert linears(back.members[0]) == [128, 64, 3]
+    sa, sb = deep.state_dict(), back.members[0].state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
 def test_loss_is_finite_on_conductivity_batch():

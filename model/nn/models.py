@@ -132,7 +132,7 @@ class DiffMixVFT(MixtureModel):
     kind = "diffmix"
 
     def __init__(self, *, hidden: int = 64, log_prefactor_init: float = math.log(100.0), pair_pool: bool = True,
-                 coeff_temperature: bool = False, **kw):
+                 coeff_temperature: bool = False, coeff_layers: int = 1, **kw):
         super().__init__(hidden=hidden, **kw)
         self.pair_pool = pair_pool
         self.coeff_temperature = coeff_temperature
@@ -142,7 +142,9 @@ class DiffMixVFT(MixtureModel):
         self.pair = mlp([2 * hidden, hidden, hidden], last_act=True) if pair_pool else None
         n_pooled = (3 if pair_pool else 2) * hidden
         n_cond = 2 if coeff_temperature else 1
-        self.coeff = mlp([n_pooled + n_cond, hidden, 3])
+        # coeff_layers hidden layers map the pooled mixture to (ln A, B, T0): one of width H (the first shipped
+        # models), or 2H … H like GNN-only's head, so the two heads have the same capacity.
+        self.coeff = mlp([n_pooled + n_cond, *[2 * hidden] * (coeff_layers - 1), hidden, 3])
         self.log_prefactor_init = log_prefactor_init
 
     def vft_coefficients(self, emb, idx, x, T, P) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
