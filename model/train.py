@@ -63,10 +63,12 @@ def hyperparameters(kind: str, prop: Property, table: MixtureTable, train_rows: 
         hyper["target_scale"] = float(np.std(table.y[train_rows]) or 1.0)
     if kind == "diffmix" and prop.law == "redlich_kister":
         hyper["order"] = cfg.order
-    if kind == "diffmix" and prop.law == "vft" and cfg.coeff_temperature:
-        hyper["coeff_temperature"] = True
-    if kind == "diffmix" and prop.law == "vft" and cfg.coeff_layers != 1:
-        hyper["coeff_layers"] = cfg.coeff_layers
+    if kind == "diffmix" and prop.law == "vft":
+        # recorded only when they differ from DiffMixVFT's defaults, so older checkpoints load unchanged
+        if cfg.coeff_temperature:
+            hyper["coeff_temperature"] = True
+        if cfg.coeff_layers != 1:
+            hyper["coeff_layers"] = cfg.coeff_layers
     if kind == "fingerprint":
         hyper["max_components"] = table.width
     return hyper
