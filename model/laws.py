@@ -53,5 +53,6 @@ def vft(temperature: torch.Tensor, prefactor: torch.Tensor, pseudo_activation_K:
 
 def log_vft(temperature: torch.Tensor, log_prefactor: torch.Tensor, pseudo_activation_K: torch.Tensor,
             vogel_temperature_K: torch.Tensor) -> torch.Tensor:
-    """ln κ of the VFT law, the scale conductivity is fitted in (κ spans four orders of magnitude)."""
+    """ln κ of the VFT law: κ spans four orders of magnitude, so the model works in ln κ (and is fitted in ln(κ + κ_c),
+    model.properties)."""
     return log_prefactor - pseudo_activation_K / (temperature - vogel_temperature_K)

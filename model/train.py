@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import math
 import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+import dataclasses
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -33,21 +35,38 @@ class TrainConfig:
     huber_beta: float = 0.05
     coeff_temperature: bool = False  # VFT coefficients see T (see DiffMixVFT)
     coeff_layers: int = 2  # hidden layers of the VFT coefficient head (see DiffMixVFT)
+    log_offset: float | None = None  # log-scale properties are fitted in ln(y + log_offset); None: the property's
+
+
+def offset_log(log_value: torch.Tensor, offset: float) -> torch.Tensor:
+    """ln(v + offset) from ln v without leaving log space (finite however small v is); offset ≥ 0."""
+    if offset == 0:
+        return log_value
+    return torch.logaddexp(log_value, torch.full_like(log_value, math.log(offset)))
 
 
 def loss_fn(model, batch, prop: Property, cfg: TrainConfig) -> torch.Tensor:
-    """Conductivity is fitted in ln κ (it spans four orders of magnitude); excess properties in units of the
-    training set's spread. A Huber loss with a small β is close to the MAE we report but smooth at zero."""
+    """Conductivity is fitted in ln(κ + κ_c) (it spans four orders of magnitude; κ_c in model.properties);
+    excess properties in units of the training set's spread. A Huber loss with a small β is close to the MAE we
+    report but smooth at zero."""
     if prop.log_scale:
         if hasattr(model, "log_mix"):
-            pred = model.log_mix(model.encode(batch.mols), batch.idx, batch.x, batch.T, batch.P)
+            log_pred = model.log_mix(model.encode(batch.mols), batch.idx, batch.x, batch.T, batch.P)
         else:
-            pred = torch.log(model(*batch.args()))
-        target = torch.log(batch.y)
+            log_pred = torch.log(model(*batch.args()))
+        offset = fit_offset(prop, cfg)
+        pred, target = offset_log(log_pred, offset), offset_log(torch.log(batch.y), offset)
     else:
         pred = model(*batch.args()) / model.target_scale
         target = batch.y / model.target_scale
     return torch.nn.functional.smooth_l1_loss(pred, target, beta=cfg.huber_beta)
+
+
+def fit_offset(prop: Property, cfg: TrainConfig) -> float:
+    offset = prop.log_offset if cfg.log_offset is None else cfg.log_offset
+    if not (math.isfinite(offset) and offset >= 0):
+        raise ValueError(f"log_offset must be a finite number ≥ 0 ({prop.unit}), got {offset}")
+    return offset
 
 
 @torch.no_grad()
@@ -146,6 +165,8 @@ def train_ensemble(table: MixtureTable, prop: Property, kind: str, split_kind: s
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     workers = min(workers, members)
+    if prop.log_scale:  # resolved here, so a bad value fails before any training and the run records the number
+        cfg = dataclasses.replace(cfg, log_offset=fit_offset(prop, cfg))
     t0 = time.perf_counter()
     outer = tqdm(total=members, desc=f"{prop.name} {kind} ({split_kind})", disable=not progress, unit="member")
     results: list[tuple | None] = [None] * members

@@ -10,7 +10,7 @@ from model.mixture import Mixture
 from model.nn.models import build
 from model.properties import CONDUCTIVITY_MIN_T_K, VOGEL_T_MAX_K, get_property
 from model.splits import make_split
-from model.train import TrainConfig, fit_member, hyperparameters, loss_fn, predict_rows
+from model.train import TrainConfig, fit_member, hyperparameters, loss_fn, offset_log, predict_rows
 
 from .helpers import IONS, SOLVENTS, synthetic_conductivity_table, synthetic_excess_table
 
@@ -188,6 +188,48 @@ def test_loss_is_finite_on_conductivity_batch():
     m = build("gnn_only", "vft", log_scale=True)
     batch = Batcher(table).batch(np.arange(50))
     assert torch.isfinite(loss_fn(m, batch, get_property("ionic_conductivity"), TrainConfig()))
+
+
+def test_offset_log_is_the_log_of_the_shifted_value_and_stays_finite():
+    v = torch.tensor([1e-12, 1e-3, 0.5, 1.0, 30.0], dtype=torch.float64)
+    assert torch.allclose(offset_log(torch.log(v), 1.0), torch.log(v + 1.0), rtol=0, atol=1e-12)
+    assert torch.equal(offset_log(torch.log(v), 0.0), torch.log(v))
+    lv = torch.tensor([-1e4, 0.0], dtype=torch.float64, requires_grad=True)  # e^-10000 underflows to 0
+    out = offset_log(lv, 1.0)
+    out.sum().backward()
+    assert out[0] == 0.0 and torch.isfinite(lv.grad).all()
+    assert lv.grad[0] == 0.0 and lv.grad[1] == pytest.approx(0.5)  # d ln(e^u + 1)/du = e^u / (e^u + 1)
+
+
+class _TooHigh:
+    """A stand-in conductivity model whose every prediction is `factor` × the measured value (for the loss alone)."""
+
+    def __init__(self, y: torch.Tensor, factor: float):
+        self.y, self.factor = y, factor
+
+    def encode(self, mols):
+        return None
+
+    def log_mix(self, emb, idx, x, T, P):
+        return torch.log(self.factor * self.y)
+
+
+def test_conductivity_is_fitted_in_ln_of_kappa_plus_the_fit_offset():
+    table = synthetic_conductivity_table(60)
+    batch = Batcher(table).batch(np.arange(60))
+    prop = get_property("ionic_conductivity")
+    assert prop.log_offset == 1.0
+    model, y = _TooHigh(batch.y, 1.5), batch.y
+    huber = torch.nn.functional.smooth_l1_loss
+    # ln κ: every row is off by the same ln 1.5, however small its κ
+    in_ln = loss_fn(model, batch, prop, TrainConfig(log_offset=0.0))
+    assert in_ln.item() == pytest.approx(huber(torch.full_like(y, np.log(1.5)), torch.zeros_like(y), beta=0.05).item())
+    # ln(κ + 1 mS/cm), the default: a low-κ row's 50 % error costs less than a high-κ row's
+    default = loss_fn(model, batch, prop, TrainConfig())
+    expected = huber(torch.log(1.5 * y + 1.0), torch.log(y + 1.0), beta=0.05)
+    assert default.item() == pytest.approx(expected.item(), rel=1e-6) and default < in_ln
+    with pytest.raises(ValueError, match="log_offset"):
+        loss_fn(model, batch, prop, TrainConfig(log_offset=-1.0))
 
 
 @pytest.mark.parametrize("V,H", [(10, 64), (40, 1)])  # the dense product and the gathered pairs

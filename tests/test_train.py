@@ -6,7 +6,7 @@ import torch
 
 from model.properties import get_property
 from model.train import TrainConfig, available_cores, train_ensemble
-from tests.helpers import synthetic_excess_table
+from tests.helpers import synthetic_conductivity_table, synthetic_excess_table
 
 QUICK = TrainConfig(max_epochs=4, patience=4, batch_size=64, hidden=16)
 
@@ -41,3 +41,16 @@ def test_a_failing_member_fails_the_whole_run_loudly():
     with pytest.raises(ValueError, match="at least 1"):
         train_ensemble(table, get_property("excess_molar_enthalpy"), "diffmix", "random", 2, 0, QUICK,
                        progress=False, workers=0)
+
+
+def test_the_run_records_the_conductivity_fit_offset_and_a_bad_one_fails_before_training():
+    table = synthetic_conductivity_table(80)
+    prop = get_property("ionic_conductivity")
+    ens, _ = train_ensemble(table, prop, "diffmix", "random", 1, 0, QUICK, progress=False)
+    assert ens.info["train_config"]["log_offset"] == prop.log_offset == 1.0
+    ens, _ = train_ensemble(table, prop, "gnn_only", "random", 1, 0, TrainConfig(max_epochs=1, hidden=16, log_offset=0.0),
+                            progress=False)
+    assert ens.info["train_config"]["log_offset"] == 0.0
+    with pytest.raises(ValueError, match="log_offset must be a finite number"):
+        train_ensemble(table, prop, "diffmix", "random", 2, 0, TrainConfig(log_offset=float("nan")), progress=False,
+                       workers=2)
