@@ -25,12 +25,12 @@ class Property:
 VOGEL_T_MAX_K = 183.15
 CONDUCTIVITY_MIN_T_K = VOGEL_T_MAX_K + 10.0
 
-# Conductivity is fitted in ln(κ + κ_c), not ln κ. Measurement errors of κ are relative (about 1 %) above the
-# instruments' absolute resolution (about 0.01 mS/cm, the digits CALiSol-23 reports), so σ(κ) ≈ 0.01·κ + 0.01 mS/cm,
-# and ln(κ + κ_c) with κ_c = 0.01/0.01 = 1 mS/cm is the scale in which that noise is uniform: relative accuracy
-# over the orders of magnitude where κ is measured well, absolute below. In pure ln κ the coldest, least
-# conductive rows (−40 °C, 0.1 mS/cm) weigh as much as the warm ones and steer the VFT curvature: the conductivity
-# extrapolated from ≤ 20 °C to 60 °C was 0.3 mS/cm worse (benchmarks/RESULTS.md, "The fit scale").
+# Conductivity is fitted in ln(κ + κ_c), not ln κ. Measurement errors of κ are relative (about 1 %) above an
+# absolute floor (about 0.01 mS/cm, the resolution of a typical conductivity cell and meter), so
+# σ(κ) ≈ 0.01·κ + 0.01 mS/cm, and ln(κ + κ_c) with κ_c = 0.01/0.01 = 1 mS/cm is the scale in which that noise is
+# uniform: relative accuracy over the orders of magnitude where κ is measured well, absolute below. In pure ln κ
+# the coldest, least conductive rows weigh as much as the warm ones and steer the VFT curvature: the ensemble's
+# conductivity extrapolated from ≤ 20 °C to 60 °C was 0.4 mS/cm worse (benchmarks/RESULTS.md, "The fit scale").
 KAPPA_FIT_OFFSET = 1.0
 
 
