@@ -23,7 +23,7 @@ def one_member(kind: str, offset: float, seed: int) -> dict:
 
     from model.data.dataset import Batcher
     from model.data.loaders import load_table
-    from model.evaluate import bucket_of, mixture_keys
+    from model.evaluate import bucket_of, mixture_keys, seen_in_training
     from model.properties import get_property
     from model.splits import make_split
     from model.train import TrainConfig, fit_member, predict_rows
@@ -34,9 +34,7 @@ def one_member(kind: str, offset: float, seed: int) -> dict:
     cfg = TrainConfig(max_epochs=400, patience=40, batch_size=512, lr=3e-3, log_offset=offset)
     model, _, info = fit_member(table, split, get_property("ionic_conductivity"), kind, cfg, seed, progress=False)
     err = predict_rows(model, Batcher(table), split.test) - table.y[split.test]
-    keys = mixture_keys(table)
-    trained = {keys[i] for i in split.train}
-    seen = np.array([keys[i] in trained for i in split.test])
+    seen = seen_in_training(mixture_keys(table), split)
     buckets = bucket_of(table.T[split.test])
     row = {"kind": kind, "offset": offset, "epochs": info["epochs"], "all": float(np.abs(err).mean())}
     for c in BUCKETS_C:

@@ -52,7 +52,7 @@ def laws(t_cold: np.ndarray, k_cold: np.ndarray):
         "VFT, in κ": vft_times_power(0, None),
         "VFT / T (Nernst–Einstein prefactor), in ln κ": vft_times_power(1),
         "VFT / T², in ln κ": vft_times_power(2),
-        "VFT / T, in ln(κ + 1 mS/cm)": vft_times_power(1, KAPPA_FIT_OFFSET),
+        f"VFT / T, in ln(κ + {KAPPA_FIT_OFFSET:g} mS/cm)": vft_times_power(1, KAPPA_FIT_OFFSET),
         "Arrhenius, in ln κ": lambda t: np.exp(np.polyval(arrhenius, 1.0 / t)),
         "straight line in T": lambda t: np.polyval(linear, t),
     }

@@ -90,6 +90,17 @@ def mixture_keys(table: MixtureTable) -> list[tuple]:
     return [tuple(i) + tuple(v) for i, v in zip(idx.tolist(), x.tolist())]
 
 
+def seen_in_training(keys: list[tuple], split: Split) -> np.ndarray:
+    """For each test row: was its mixture (same components and fractions) among the training rows?"""
+    trained = {keys[i] for i in split.train}
+    return np.array([keys[i] in trained for i in split.test], dtype=bool)
+
+
+def spans_a_decade(values: list[float]) -> bool:
+    """Positive values over more than a factor of ten: a plot of them reads better on a log axis."""
+    return bool(values) and min(values) > 0 and max(values) / min(values) > 10
+
+
 def _bucket_means(err: np.ndarray, buckets: np.ndarray, into: dict[str, list[float]]) -> None:
     for c in np.unique(buckets):
         into.setdefault(str(int(c)), []).append(float(err[buckets == c].mean()))
@@ -121,8 +132,7 @@ def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345
         if temperature_split:
             b = bucket_of(table.T[split.test])
             _bucket_means(err, b, buckets)
-            trained = {keys[i] for i in split.train}
-            seen = np.array([keys[i] in trained for i in split.test], dtype=bool)
+            seen = seen_in_training(keys, split)
             _bucket_means(err[seen], b[seen], buckets_seen)
     return RunMetrics(label(ens), ens.property.name, ens.info.get("split", "?"), ens.property.unit,
                       test, permuted, buckets, buckets_seen, parity, rk_order(ens))
@@ -187,7 +197,7 @@ def plot_bars(metrics: list[RunMetrics], out: Path, title: str) -> Path:
     stds = [np.std(m.test_mae, ddof=1) if len(m.test_mae) > 1 else 0 for m in metrics]
     ax.bar(names, means, yerr=stds, capsize=4, color="#4c72b0", ecolor="black")
     ax.set_ylabel(f"test MAE ({metrics[0].unit})")
-    if min(means) > 0 and max(means) / min(means) > 10:  # a weak baseline would flatten the models that matter
+    if spans_a_decade(means):  # a weak baseline would flatten the models that matter
         ax.set_yscale("log")
         ax.set_ylabel(f"test MAE ({metrics[0].unit}, log scale)")
     for x, (m, sd) in enumerate(zip(means, stds)):  # the value above its error bar
@@ -211,8 +221,8 @@ def plot_buckets(metrics: list[RunMetrics], out: Path) -> Path:
     ax.text(T_SPLIT_C + 1, 0.92, "extrapolation →", color="grey", transform=ax.get_xaxis_transform())
     ax.set_xlabel("temperature (°C)")
     ax.set_ylabel(f"MAE ({metrics[0].unit})")
-    means = [v for m in metrics for c in m.bucket_mae for v in [np.mean(m.bucket_mae[c])]]
-    if means and min(means) > 0 and max(means) / min(means) > 10:  # the sparse hot tail would flatten 30–60 °C
+    # the sparse hot tail (up to tens of mS/cm) would otherwise flatten the 30–60 °C buckets
+    if spans_a_decade([float(np.mean(v)) for m in metrics for v in m.bucket_mae.values()]):
         ax.set_yscale("log")
         ax.set_ylabel(f"MAE ({metrics[0].unit}, log scale)")
     ax.set_title("Ionic conductivity: MAE by temperature (trained on ≤ 20 °C)")
