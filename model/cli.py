@@ -68,6 +68,10 @@ def train(
     lr: float = typer.Option(2e-3),
     hidden: int = typer.Option(64, min=4),
     coeff_layers: int = typer.Option(2, min=1, help="Hidden layers of DiffMix's VFT coefficient head (conductivity)"),
+    huber_beta: float = typer.Option(
+        0.05, min=0.0, help="Huber loss β in fit units (κ: ln units; excess: training-set std); small → L1"),
+    carrier_density: bool = typer.Option(
+        False, help="DiffMix conductivity: VFT prefactor proportional to the ions' mole fraction"),
     log_offset: float | None = typer.Option(
         None, min=0.0, help="Conductivity is fitted in ln(κ + this), mS/cm (default 1; 0 fits ln κ)"),
     data_dir: Path | None = typer.Option(None),
@@ -91,7 +95,8 @@ def train(
     except (DiffMixInputError, FileNotFoundError) as e:
         fail(str(e))
     cfg = TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, hidden=hidden, order=order,
-                      coeff_layers=coeff_layers, log_offset=log_offset)
+                      coeff_layers=coeff_layers, carrier_density=carrier_density, log_offset=log_offset,
+                      huber_beta=huber_beta)
     ens, splits = train_ensemble(table, prop, model, split, ensemble, seed, cfg, progress=progress, data_info=info,
                                  workers=workers or available_cores())
     ens.save(out)

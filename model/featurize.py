@@ -78,6 +78,12 @@ def mol_graph(smiles: str) -> Data:
     return Data(x=x, edge_index=edge_index, edge_attr=edge_attr)
 
 
+@lru_cache(maxsize=16384)
+def net_charge(smiles: str) -> int:
+    """The sum of the formal charges of a molecule's atoms: non-zero for an ion."""
+    return Chem.GetFormalCharge(mol_from_smiles(smiles))
+
+
 def graph_batch(smiles_list: list[str]) -> Batch:
     return Batch.from_data_list([mol_graph(s) for s in smiles_list])
 

@@ -35,6 +35,7 @@ class TrainConfig:
     huber_beta: float = 0.05
     coeff_temperature: bool = False  # VFT coefficients see T (see DiffMixVFT)
     coeff_layers: int = 2  # hidden layers of the VFT coefficient head (see DiffMixVFT)
+    carrier_density: bool = False  # VFT prefactor ∝ the ions' mole fraction (see DiffMixVFT)
     log_offset: float | None = None  # log-scale properties are fitted in ln(y + log_offset); None: the property's
 
 
@@ -88,6 +89,8 @@ def hyperparameters(kind: str, prop: Property, table: MixtureTable, train_rows: 
             hyper["coeff_temperature"] = True
         if cfg.coeff_layers != 1:
             hyper["coeff_layers"] = cfg.coeff_layers
+        if cfg.carrier_density:
+            hyper["carrier_density"] = True
     if kind == "fingerprint":
         hyper["max_components"] = table.width
     return hyper

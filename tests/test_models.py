@@ -36,13 +36,14 @@ def random_batch(seed, c, b=5):
 
 INVARIANT = [("diffmix", "excess_molar_enthalpy"), ("diffmix", "ionic_conductivity"),
              ("gnn_only", "excess_molar_volume"), ("linear_mixing", "excess_molar_enthalpy")]
+CARRIERS = {"carrier_density": True}
 
 
-@pytest.mark.parametrize("kind,prop", INVARIANT)
+@pytest.mark.parametrize("kind,prop,kw", [(k, p, {}) for k, p in INVARIANT] + [("diffmix", "ionic_conductivity", CARRIERS)])
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), c=st.integers(2, 6))
-def test_permutation_invariance(kind, prop, seed, c):
-    m = make(kind, prop)
+def test_permutation_invariance(kind, prop, kw, seed, c):
+    m = make(kind, prop, **kw)
     idx, x, t, p = random_batch(seed, c)
     perm = torch.randperm(c, generator=torch.Generator().manual_seed(seed + 1))
     with torch.no_grad():
@@ -86,10 +87,11 @@ def test_rk_coefficients_have_parity_and_pure_components_have_zero_excess(order)
         assert torch.all(m.mix(emb, idx, pure, t, p) == 0)
 
 
+@pytest.mark.parametrize("kw", [{}, CARRIERS])
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 10_000), c=st.integers(2, 6), scale=st.floats(-50, 50))
-def test_vft_constraints_hold_for_any_input(seed, c, scale):
-    m = make("diffmix", "ionic_conductivity")
+def test_vft_constraints_hold_for_any_input(kw, seed, c, scale):
+    m = make("diffmix", "ionic_conductivity", **kw)
     with torch.no_grad():
         for prm in m.coeff.parameters():
             prm.mul_(scale)  # push the network anywhere: the constraints must still hold
@@ -102,10 +104,11 @@ def test_vft_constraints_hold_for_any_input(seed, c, scale):
     assert torch.all(kappa >= 0) and torch.all(torch.isfinite(log_a))
 
 
-@pytest.mark.parametrize("prop", ["excess_molar_enthalpy", "ionic_conductivity"])
-def test_composition_gradient_matches_finite_differences(prop):
-    m = make("diffmix", prop)
-    ens = Ensemble([m, make("diffmix", prop)], get_property(prop), "diffmix", {})
+@pytest.mark.parametrize("prop,kw", [("excess_molar_enthalpy", {}), ("ionic_conductivity", {}),
+                                     ("ionic_conductivity", CARRIERS)])
+def test_composition_gradient_matches_finite_differences(prop, kw):
+    m = make("diffmix", prop, **kw)
+    ens = Ensemble([m, make("diffmix", prop, **kw)], get_property(prop), "diffmix", {})
     ens.to(torch.float64)
     if prop == "ionic_conductivity":
         mix = Mixture(tuple(sorted([IONS[0], IONS[1], SOLVENTS[0], SOLVENTS[1]])), (0.3, 0.06, 0.58, 0.06), 300.0)
@@ -181,6 +184,38 @@ def test_vft_coefficient_head_depth_is_recorded_and_restored(tmp_path):
     assert linears(back.members[0]) == [128, 64, 3]
     sa, sb = deep.state_dict(), back.members[0].state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_molecule_charges_mark_the_ions_of_a_salt():
+    assert MoleculeSet(["[Li+]", "F[P-](F)(F)(F)(F)F", "O=C1OCCO1", "[Mg+2]"]).charges.tolist() == [1, -1, 0, 2]
+
+
+def test_carrier_density_prefactor_is_proportional_to_the_ions_mole_fraction(tmp_path):
+    m = make("diffmix", "ionic_conductivity", **CARRIERS)
+    with torch.no_grad():
+        m.coeff[-1].weight.zero_()
+        m.coeff[-1].bias.zero_()  # the network's correction A' is now the same constant for every mixture
+        emb = m.encode(MOLS).double()
+        assert emb.shape[1] == 65 and emb[:, -1].tolist() == [0.0] * len(SOLVENTS) + [1.0, 1.0]
+        li, pf6 = VOCAB.index(IONS[0]), VOCAB.index(IONS[1])
+        idx = torch.tensor([[0, 1, li, pf6]] * 3 + [[0, 1, -1, -1]])
+        x_salt = torch.tensor([0.01, 0.04, 0.08, 0.0], dtype=torch.float64)
+        x = torch.stack([(1 - 2 * x_salt) / 2, (1 - 2 * x_salt) / 2, x_salt, x_salt], dim=1)
+        t, p = torch.full((4,), 298.15, dtype=torch.float64), torch.full((4,), 101.325, dtype=torch.float64)
+        log_a, _, _ = m.vft_coefficients(emb, idx, x, t, p)
+        kappa = m.mix(emb, idx, x, t, p)
+    # ln A = ln A'(init) + ln(x_Li+ + x_PF6−): doubling the salt doubles the carriers
+    assert torch.allclose(log_a[:3], m.log_prefactor_init + torch.log(2 * x_salt[:3]), rtol=0, atol=1e-12)
+    assert kappa[2] / kappa[1] == pytest.approx(2.0, rel=1e-12)
+    assert kappa[3] < 1e-9 * kappa[0]  # a salt-free blend does not conduct
+    # recorded in the run's hyperparameters and restored with the checkpoint
+    prop = get_property("ionic_conductivity")
+    table = synthetic_conductivity_table(60)
+    hyper = hyperparameters("diffmix", prop, table, np.arange(len(table)), TrainConfig(carrier_density=True))
+    assert hyper["carrier_density"] is True
+    assert "carrier_density" not in hyperparameters("diffmix", prop, table, np.arange(len(table)), TrainConfig())
+    Ensemble([build("diffmix", "vft", log_scale=True, **hyper).eval()], prop, "diffmix", hyper).save(tmp_path / "k")
+    assert Ensemble.load(tmp_path / "k").members[0].carrier_density
 
 
 def test_loss_is_finite_on_conductivity_batch():
@@ -293,3 +328,18 @@ def test_concurrent_small_batch_predictions_equal_serial_ones():
         want = serial[k % len(jobs)]
         assert np.array_equal(got.members, want.members)
         assert got.gradient == want.gradient
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.005, 0.05, 10.0])
+def test_huber_beta_sets_where_the_excess_loss_turns_from_quadratic_to_absolute(beta):
+    table = synthetic_excess_table(40)
+    batch = Batcher(table).batch(np.arange(40))
+    m = make("diffmix").float()
+    with torch.no_grad():
+        r = (m(*batch.args()) - batch.y) / m.target_scale  # residuals in units of the training spread
+        loss = loss_fn(m, batch, get_property("excess_molar_enthalpy"), TrainConfig(huber_beta=beta))
+    a = r.abs()
+    expected = torch.where(a < beta, 0.5 * a**2 / max(beta, 1e-300), a - 0.5 * beta).mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    if beta == 0.0:
+        assert loss.item() == pytest.approx(a.mean().item(), rel=1e-5)  # β = 0 is the MAE itself

@@ -22,6 +22,10 @@ P_REF_KPA = 101.325
 # VFT constraints by construction: T0 ∈ (0, VOGEL_T_MAX_K] lies at least 10 K below every temperature the model is
 # asked about (see model.properties); B = softplus(·)·B_SCALE_K > 0; A = exp(·) > 0.
 B_SCALE_K = 500.0
+# Carrier-density prefactor (DiffMixVFT(carrier_density=True)): 1 mol/kg LiPF6 in EC:DMC has x(Li+) + x(PF6−) ≈ 0.17;
+# a mixture without ions gets κ ≈ 1e-12 · A' (zero, without an infinite logarithm).
+TYPICAL_ION_FRACTION = 0.17
+MIN_ION_FRACTION = 1e-12
 
 
 def conditions(T: torch.Tensor, P: torch.Tensor, with_temperature: bool = True) -> torch.Tensor:
@@ -127,14 +131,22 @@ class DiffMixVFT(MixtureModel):
     at will and the physics prior would no longer carry the temperature dependence (which is what makes
     extrapolation to unseen temperatures work). ``coeff_temperature=True`` feeds T into E as the paper's Eq. 6
     allows, for comparison. Pressure is always in E.
+
+    ``carrier_density=True`` writes the prefactor as A = x_ions · A', with x_ions = Σ x_i over the charged species
+    (the ions of the salts) and A' from the network: conductivity is carried by ions, so κ ∝ the number of
+    carriers as the salt is diluted (the Nernst–Einstein and Kohlrausch limit, κ = Σ c_i z_i² F² D_i / RT), and a
+    salt-free mixture does not conduct. The network then learns how the carriers' mobility changes with
+    composition (ion pairing, viscosity) instead of the carrier count as well. To know which molecules are ions,
+    ``encode`` appends each molecule's |net charge| > 0 flag to its embedding; ``vft_coefficients`` splits it off.
     """
 
     kind = "diffmix"
 
     def __init__(self, *, hidden: int = 64, log_prefactor_init: float = math.log(100.0), pair_pool: bool = True,
-                 coeff_temperature: bool = False, coeff_layers: int = 1, **kw):
+                 coeff_temperature: bool = False, coeff_layers: int = 1, carrier_density: bool = False, **kw):
         super().__init__(hidden=hidden, **kw)
         self.pair_pool = pair_pool
+        self.carrier_density = carrier_density
         self.coeff_temperature = coeff_temperature
         self.component = mlp([hidden + 1, hidden, hidden], last_act=True)
         # Pairwise pooling Σ_{i≠j} x_i x_j ψ(h_i, h_j): ion–solvent and solvent–solvent interactions. A sum over
@@ -145,9 +157,22 @@ class DiffMixVFT(MixtureModel):
         # coeff_layers hidden layers map the pooled mixture to (ln A, B, T0): one of width H (the first shipped
         # models), or 2H … H like GNN-only's head, so the two heads have the same capacity.
         self.coeff = mlp([n_pooled + n_cond, *[2 * hidden] * (coeff_layers - 1), hidden, 3])
-        self.log_prefactor_init = log_prefactor_init
+        # with the carrier density factored out, A' starts at A / (a typical electrolyte's ion fraction)
+        self.log_prefactor_init = log_prefactor_init - (math.log(TYPICAL_ION_FRACTION) if carrier_density else 0.0)
+
+    def encode(self, mols) -> torch.Tensor:
+        emb = super().encode(mols)
+        if not self.carrier_density:
+            return emb
+        charged = (mols.charges != 0).to(emb.dtype).unsqueeze(-1)
+        return torch.cat([emb, charged], dim=-1)
 
     def vft_coefficients(self, emb, idx, x, T, P) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        log_carriers = None
+        if self.carrier_density:
+            emb, charged = emb[:, :-1], emb[:, -1:]
+            x_ions = (x * gather(charged, idx).squeeze(-1)).sum(1)
+            log_carriers = torch.log(x_ions.clamp_min(MIN_ION_FRACTION))
         h = gather(emb, idx)
         phi = self.component(torch.cat([h, x.unsqueeze(-1)], dim=-1))
         w = x.unsqueeze(-1)
@@ -161,6 +186,8 @@ class DiffMixVFT(MixtureModel):
         pooled = torch.cat(feats, dim=-1)
         o = self.coeff(torch.cat([pooled, conditions(T, P, with_temperature=self.coeff_temperature)], dim=-1))
         log_a = self.log_prefactor_init + o[:, 0]
+        if log_carriers is not None:
+            log_a = log_a + log_carriers
         b = torch.nn.functional.softplus(o[:, 1] + 0.5) * B_SCALE_K
         t0 = torch.sigmoid(o[:, 2]) * VOGEL_T_MAX_K
         return log_a, b, t0
