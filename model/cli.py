@@ -68,8 +68,9 @@ def train(
     lr: float = typer.Option(2e-3),
     hidden: int = typer.Option(64, min=4),
     coeff_layers: int = typer.Option(2, min=1, help="Hidden layers of DiffMix's VFT coefficient head (conductivity)"),
-    huber_beta: float = typer.Option(
-        0.05, min=0.0, help="Huber loss β in fit units (κ: ln units; excess: training-set std); small → L1"),
+    huber_beta: float | None = typer.Option(
+        None, min=0.0, help="Huber loss β in fit units (κ: ln units; excess: training-set std; default: the "
+        "property's, 0.005 for H^E, 0.05 otherwise); smaller is closer to an absolute-error fit"),
     carrier_density: bool = typer.Option(
         False, help="DiffMix conductivity: VFT prefactor proportional to the ions' mole fraction"),
     log_offset: float | None = typer.Option(

@@ -32,7 +32,7 @@ class TrainConfig:
     hidden: int = 64
     gnn_layers: int = 3
     order: int = 4
-    huber_beta: float = 0.05
+    huber_beta: float | None = None  # the loss's Huber β in fit units; None: the property's (model.properties)
     coeff_temperature: bool = False  # VFT coefficients see T (see DiffMixVFT)
     coeff_layers: int = 2  # hidden layers of the VFT coefficient head (see DiffMixVFT)
     carrier_density: bool = False  # VFT prefactor ∝ the ions' mole fraction (see DiffMixVFT)
@@ -60,14 +60,24 @@ def loss_fn(model, batch, prop: Property, cfg: TrainConfig) -> torch.Tensor:
     else:
         pred = model(*batch.args()) / model.target_scale
         target = batch.y / model.target_scale
-    return torch.nn.functional.smooth_l1_loss(pred, target, beta=cfg.huber_beta)
+    return torch.nn.functional.smooth_l1_loss(pred, target, beta=huber_beta(prop, cfg))
+
+
+def _resolved(name: str, prop: Property, cfg: TrainConfig, unit: str) -> float:
+    """A fit setting of the run, or the property's default when the run leaves it None; finite and ≥ 0."""
+    value = getattr(cfg, name)
+    value = getattr(prop, name) if value is None else value
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number ≥ 0 ({unit}), got {value}")
+    return value
 
 
 def fit_offset(prop: Property, cfg: TrainConfig) -> float:
-    offset = prop.log_offset if cfg.log_offset is None else cfg.log_offset
-    if not (math.isfinite(offset) and offset >= 0):
-        raise ValueError(f"log_offset must be a finite number ≥ 0 ({prop.unit}), got {offset}")
-    return offset
+    return _resolved("log_offset", prop, cfg, prop.unit)
+
+
+def huber_beta(prop: Property, cfg: TrainConfig) -> float:
+    return _resolved("huber_beta", prop, cfg, "fit units")
 
 
 @torch.no_grad()
@@ -168,7 +178,9 @@ def train_ensemble(table: MixtureTable, prop: Property, kind: str, split_kind: s
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     workers = min(workers, members)
-    if prop.log_scale:  # resolved here, so a bad value fails before any training and the run records the number
+    # resolved here, so a bad value fails before any training and the run records the number it used
+    cfg = dataclasses.replace(cfg, huber_beta=huber_beta(prop, cfg))
+    if prop.log_scale:
         cfg = dataclasses.replace(cfg, log_offset=fit_offset(prop, cfg))
     t0 = time.perf_counter()
     outer = tqdm(total=members, desc=f"{prop.name} {kind} ({split_kind})", disable=not progress, unit="member")

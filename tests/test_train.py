@@ -1,5 +1,7 @@
 """Ensemble training: members in parallel processes give exactly what training them one after another gives."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -53,4 +55,20 @@ def test_the_run_records_the_conductivity_fit_offset_and_a_bad_one_fails_before_
     assert ens.info["train_config"]["log_offset"] == 0.0
     with pytest.raises(ValueError, match="log_offset must be a finite number"):
         train_ensemble(table, prop, "diffmix", "random", 2, 0, TrainConfig(log_offset=float("nan")), progress=False,
+                       workers=2)
+
+
+def test_the_run_records_the_huber_beta_of_its_property_or_its_own():
+    prop = get_property("excess_molar_enthalpy")
+    table = synthetic_excess_table(80)
+    ens, _ = train_ensemble(table, prop, "diffmix", "random", 1, 0, QUICK, progress=False)
+    assert ens.info["train_config"]["huber_beta"] == prop.huber_beta == 0.005
+    ens, _ = train_ensemble(synthetic_conductivity_table(80), get_property("ionic_conductivity"), "gnn_only", "random",
+                            1, 0, QUICK, progress=False)
+    assert ens.info["train_config"]["huber_beta"] == 0.05
+    ens, _ = train_ensemble(table, prop, "gnn_only", "random", 1, 0, dataclasses.replace(QUICK, huber_beta=0.0),
+                            progress=False)
+    assert ens.info["train_config"]["huber_beta"] == 0.0
+    with pytest.raises(ValueError, match="huber_beta must be a finite number"):
+        train_ensemble(table, prop, "diffmix", "random", 2, 0, TrainConfig(huber_beta=float("inf")), progress=False,
                        workers=2)
