@@ -21,15 +21,18 @@ def fail(message: str, code: int = 2) -> None:
 
 @data_app.command("info")
 def data_info(data_dir: Path | None = typer.Option(None, help="Folder with the CSVs (default: $DIFFMIX_DATA_DIR or ../shared/data)")):
-    """Show where the data is read from, checksums, and how CALiSol rows were normalised."""
+    """Show where the data is read from, checksums, how CALiSol rows were normalised and what each file kept,
+    dropped (and why) or corrected."""
     from model.data import loaders
     from model.fetch import verify
+    from model.properties import PROPERTIES
 
     d = data_dir or loaders.data_dir()
     out = {"data_dir": str(d), "files": verify(d)}
-    if (d / "calisol23.csv").exists():
-        _, info = loaders.load_table("ionic_conductivity", d)
-        out["calisol23"] = info
+    for prop in PROPERTIES:
+        name = loaders.file_for(prop)
+        if (d / name).exists():
+            out[name.removesuffix(".csv")] = loaders.load_table(prop, d)[1]
     typer.echo(json.dumps(out, indent=2))
 
 

@@ -86,12 +86,13 @@ def test_train_then_evaluate_from_the_command_line(tmp_path):
     out = tmp_path / "runs" / "h"
     r = CliRunner().invoke(app, ["train", "--property", "excess_molar_enthalpy", "--model", "diffmix", "--order", "2",
                                  "--ensemble", "2", "--workers", "2", "--max-epochs", "3", "--hidden", "8",
-                                 "--data-dir", str(tmp_path), "--out", str(out), "--no-progress"])
+                                 "--huber-beta", "0.01", "--data-dir", str(tmp_path), "--out", str(out), "--no-progress"])
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert summary["unit"] == "J/mol" and summary["test_mae"] == summary["permuted_mae"]
     config = json.loads((out / "config.json").read_text())
     assert config["members"] == 2 and config["workers"] == 2 and config["hyper"]["order"] == 2
+    assert config["train_config"]["huber_beta"] == 0.01
     r = CliRunner().invoke(app, ["evaluate", "--runs", str(tmp_path / "runs"), "--plots", str(tmp_path / "plots"),
                                  "--data-dir", str(tmp_path)])
     assert r.exit_code == 0, r.output
@@ -111,3 +112,15 @@ def test_train_rejects_an_unknown_model_before_touching_anything(tmp_path):
                                  "--data-dir", str(tmp_path), "--out", str(tmp_path / "run")])
     assert r.exit_code != 0 and "unknown model 'transformer'" in r.output
     assert not (tmp_path / "run").exists()
+
+
+def test_data_info_reports_each_file_present_with_what_was_kept_dropped_or_corrected(tmp_path):
+    _write_enthalpy_file(tmp_path)
+    with (tmp_path / "eme_bin.csv").open("a") as f:  # a row without a mole fraction is dropped, and counted
+        f.write("999;doc9;CO;O;CO;O;c1;c2;i1;i2;CO__O;;298.15;101.3;0.1;0.001\n")
+    r = CliRunner().invoke(app, ["data", "info", "--data-dir", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["eme_bin"] == {"file": "eme_bin.csv", "rows_read": 91, "rows_kept": 90,
+                              "rows_dropped": {"no Mole fraction": 1}, "rows_mirrored": 0}
+    assert "calisol23" not in out and "emv_bin" not in out

@@ -40,6 +40,6 @@ def load_table(prop: str, directory: str | Path | None = None) -> tuple[MixtureT
         df, mixtures, rep = calisol.load(path)
         table = MixtureTable.from_mixtures(mixtures, df["kappa"], {"doi": df["doi"], "system": df["system"]})
         return table, {"file": path.name, **rep.as_dict()}
-    df, mixtures = thermoml.load(path, prop)
+    df, mixtures, rep = thermoml.load(path, prop)
     table = MixtureTable.from_mixtures(mixtures, df["target"], {"doi": df["doi"], "system": df["system"]})
-    return table, {"file": path.name, "rows_read": len(df), "rows_kept": len(df)}
+    return table, {"file": path.name, **rep}
