@@ -63,14 +63,14 @@ def load(path: str | Path, prop: str) -> tuple[pd.DataFrame, list[Mixture], dict
     needed = [*REQUIRED, spec.column]
     dropped = {f"no {c}": int(n) for c, n in raw[needed].isna().sum().items() if n}
     df = raw.dropna(subset=needed).reset_index(drop=True)
-    x1 = df["Mole fraction"].astype(float).to_numpy().copy()
+    first = df["Mole fraction"].astype(float).to_numpy().copy()  # component 1's mole fraction, once corrected
     mirrored = 0
     for fix in MIRRORED.get(spec.file, ()):
         rows = ((df["filename"] == fix.source) & (df["components"] == fix.system)).to_numpy()
-        x1[rows] = 1.0 - x1[rows]
+        first[rows] = 1.0 - first[rows]
         mirrored += int(rows.sum())
     mixtures = []
-    for s1, s2, x1, t, p in zip(df["SMILES1"], df["SMILES2"], x1, df["Temperature, K"], df["Pressure, kPa"]):
+    for s1, s2, x1, t, p in zip(df["SMILES1"], df["SMILES2"], first, df["Temperature, K"], df["Pressure, kPa"]):
         a, b = canonical(s1), canonical(s2)
         mixtures.append(Mixture((a, b), (float(x1), 1.0 - float(x1)), float(t), float(p)))
     out = pd.DataFrame({
