@@ -76,6 +76,8 @@ def train(
         "property's, 0.005 for H^E, 0.05 otherwise); smaller is closer to an absolute-error fit"),
     carrier_density: bool = typer.Option(
         False, help="DiffMix conductivity: VFT prefactor proportional to the ions' mole fraction"),
+    pair_pool: bool = typer.Option(
+        True, help="DiffMix conductivity: the VFT coefficients see pairwise (ion–solvent) pooling as well"),
     log_offset: float | None = typer.Option(
         None, min=0.0, help="Conductivity is fitted in ln(κ + this), mS/cm (default 1; 0 fits ln κ)"),
     data_dir: Path | None = typer.Option(None),
@@ -99,7 +101,7 @@ def train(
     except (DiffMixInputError, FileNotFoundError) as e:
         fail(str(e))
     cfg = TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, hidden=hidden, order=order,
-                      coeff_layers=coeff_layers, carrier_density=carrier_density, log_offset=log_offset,
+                      coeff_layers=coeff_layers, carrier_density=carrier_density, pair_pool=pair_pool, log_offset=log_offset,
                       huber_beta=huber_beta)
     ens, splits = train_ensemble(table, prop, model, split, ensemble, seed, cfg, progress=progress, data_info=info,
                                  workers=workers or available_cores())

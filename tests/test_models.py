@@ -37,9 +37,11 @@ def random_batch(seed, c, b=5):
 INVARIANT = [("diffmix", "excess_molar_enthalpy"), ("diffmix", "ionic_conductivity"),
              ("gnn_only", "excess_molar_volume"), ("linear_mixing", "excess_molar_enthalpy")]
 CARRIERS = {"carrier_density": True}
+NO_PAIRS = {"pair_pool": False}
 
 
-@pytest.mark.parametrize("kind,prop,kw", [(k, p, {}) for k, p in INVARIANT] + [("diffmix", "ionic_conductivity", CARRIERS)])
+@pytest.mark.parametrize("kind,prop,kw", [(k, p, {}) for k, p in INVARIANT] + [("diffmix", "ionic_conductivity", CARRIERS),
+                                                             ("diffmix", "ionic_conductivity", NO_PAIRS)])
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), c=st.integers(2, 6))
 def test_permutation_invariance(kind, prop, kw, seed, c):
@@ -184,6 +186,22 @@ def test_vft_coefficient_head_depth_is_recorded_and_restored(tmp_path):
     assert linears(back.members[0]) == [128, 64, 3]
     sa, sb = deep.state_dict(), back.members[0].state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_vft_head_without_pair_pooling_is_recorded_and_restored(tmp_path):
+    prop = get_property("ionic_conductivity")
+    table = synthetic_conductivity_table(60)
+    assert "pair_pool" not in hyperparameters("diffmix", prop, table, np.arange(len(table)), TrainConfig())
+    hyper = hyperparameters("diffmix", prop, table, np.arange(len(table)), TrainConfig(pair_pool=False))
+    assert hyper["pair_pool"] is False
+    torch.manual_seed(0)
+    m = build("diffmix", prop.law, log_scale=True, **hyper).eval()
+    assert m.pair is None and m.coeff[0].in_features == 2 * 64 + 1  # two poolings and the pressure
+    Ensemble([m], prop, "diffmix", hyper, {"split": "random"}).save(tmp_path / "k")
+    back = Ensemble.load(tmp_path / "k").members[0]
+    assert back.pair is None
+    sa, sb = m.state_dict(), back.state_dict()
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
 def test_molecule_charges_mark_the_ions_of_a_salt():
