@@ -69,6 +69,7 @@ def train(
     patience: int = typer.Option(30, min=1),
     batch_size: int = typer.Option(256, min=1),
     lr: float = typer.Option(2e-3),
+    weight_decay: float = typer.Option(1e-6, min=0.0, help="Adam's L2 penalty on every weight"),
     hidden: int = typer.Option(64, min=4),
     coeff_layers: int = typer.Option(2, min=1, help="Hidden layers of DiffMix's VFT coefficient head (conductivity)"),
     huber_beta: float | None = typer.Option(
@@ -100,9 +101,9 @@ def train(
         table, info = load_table(property, data_dir)
     except (DiffMixInputError, FileNotFoundError) as e:
         fail(str(e))
-    cfg = TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, hidden=hidden, order=order,
-                      coeff_layers=coeff_layers, carrier_density=carrier_density, pair_pool=pair_pool, log_offset=log_offset,
-                      huber_beta=huber_beta)
+    cfg = TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                      hidden=hidden, order=order, coeff_layers=coeff_layers, carrier_density=carrier_density,
+                      pair_pool=pair_pool, log_offset=log_offset, huber_beta=huber_beta)
     ens, splits = train_ensemble(table, prop, model, split, ensemble, seed, cfg, progress=progress, data_info=info,
                                  workers=workers or available_cores())
     ens.save(out)
