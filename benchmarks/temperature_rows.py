@@ -19,6 +19,7 @@ from model.data.dataset import Batcher
 from model.data.loaders import load_table
 from model.ensemble import Ensemble
 from model.evaluate import bucket_of, load_splits
+from model.featurize import net_charge
 from model.train import predict_rows
 
 MIN_ROWS = 20  # publications / salts with fewer rows in the bucket are not listed
@@ -34,9 +35,9 @@ def member_predictions(run: Path, batcher: Batcher) -> tuple[np.ndarray, np.ndar
 
 
 def salt_of(table, row: int) -> str:
-    """The salt of a row as its anion's SMILES (the charged species other than Li+)."""
-    ions = [table.vocab[j] for j in table.idx[row] if j >= 0 and ("-" in table.vocab[j])]
-    return ".".join(sorted(ions)) or "none"
+    """The salt of a row, named by its anions' SMILES (the species with a negative net charge)."""
+    anions = [table.vocab[j] for j in table.idx[row] if j >= 0 and net_charge(table.vocab[j]) < 0]
+    return ".".join(sorted(anions)) or "none"
 
 
 def main() -> None:
