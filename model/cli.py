@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from model.errors import DiffMixInputError
+from model.properties import KAPPA_FIT_OFFSET, PROPERTIES
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 data_app = typer.Typer(no_args_is_help=True, help="The public data sets: where they are, fetching them.")
@@ -25,7 +26,6 @@ def data_info(data_dir: Path | None = typer.Option(None, help="Folder with the C
     dropped (and why) or corrected."""
     from model.data import loaders
     from model.fetch import verify
-    from model.properties import PROPERTIES
 
     d = data_dir or loaders.data_dir()
     out = {"data_dir": str(d), "files": verify(d)}
@@ -54,6 +54,9 @@ def data_fetch(
 
 app.add_typer(data_app, name="data")
 
+# the defaults the help texts quote, from the one place that sets them
+HUBER_DEFAULTS = ", ".join(f"{p.name} {p.huber_beta:g}" for p in PROPERTIES.values())
+
 
 @app.command()
 def train(
@@ -74,13 +77,13 @@ def train(
     coeff_layers: int = typer.Option(2, min=1, help="Hidden layers of DiffMix's VFT coefficient head (conductivity)"),
     huber_beta: float | None = typer.Option(
         None, min=0.0, help="Huber loss β in fit units (κ: ln units; excess: training-set std; default: the "
-        "property's, 0.005 for H^E, 0.05 otherwise); smaller is closer to an absolute-error fit"),
+        f"property's: {HUBER_DEFAULTS}); smaller is closer to an absolute-error fit"),
     carrier_density: bool = typer.Option(
         False, help="DiffMix conductivity: VFT prefactor proportional to the ions' mole fraction"),
     pair_pool: bool = typer.Option(
         True, help="DiffMix conductivity: the VFT coefficients see pairwise (ion–solvent) pooling as well"),
     log_offset: float | None = typer.Option(
-        None, min=0.0, help="Conductivity is fitted in ln(κ + this), mS/cm (default 1; 0 fits ln κ)"),
+        None, min=0.0, help=f"Conductivity is fitted in ln(κ + this), mS/cm (default {KAPPA_FIT_OFFSET:g}; 0 fits ln κ)"),
     data_dir: Path | None = typer.Option(None),
     progress: bool = typer.Option(True, help="Show progress bars"),
 ):
