@@ -80,6 +80,8 @@ def train(
         f"property's: {HUBER_DEFAULTS}); smaller is closer to an absolute-error fit"),
     carrier_density: bool = typer.Option(
         False, help="DiffMix conductivity: VFT prefactor proportional to the ions' mole fraction"),
+    prefactor_power: float = typer.Option(
+        0.0, min=0.0, max=3.0, help="DiffMix conductivity: VFT prefactor ∝ T^−n (1: Nernst–Einstein; 0: plain VFT)"),
     pair_pool: bool = typer.Option(
         True, help="DiffMix conductivity: the VFT coefficients see pairwise (ion–solvent) pooling as well"),
     log_offset: float | None = typer.Option(
@@ -106,7 +108,7 @@ def train(
         fail(str(e))
     cfg = TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                       hidden=hidden, order=order, coeff_layers=coeff_layers, carrier_density=carrier_density,
-                      pair_pool=pair_pool, log_offset=log_offset, huber_beta=huber_beta)
+                      prefactor_power=prefactor_power, pair_pool=pair_pool, log_offset=log_offset, huber_beta=huber_beta)
     ens, splits = train_ensemble(table, prop, model, split, ensemble, seed, cfg, progress=progress, data_info=info,
                                  workers=workers or available_cores())
     ens.save(out)

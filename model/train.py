@@ -36,6 +36,7 @@ class TrainConfig:
     coeff_temperature: bool = False  # VFT coefficients see T (see DiffMixVFT)
     coeff_layers: int = 2  # hidden layers of the VFT coefficient head (see DiffMixVFT)
     carrier_density: bool = False  # VFT prefactor ∝ the ions' mole fraction (see DiffMixVFT)
+    prefactor_power: float = 0.0  # VFT prefactor ∝ T^−n (n = 1: Nernst–Einstein; see DiffMixVFT)
     pair_pool: bool = True  # VFT coefficients see the pairwise pooling Σ x_i x_j ψ(h_i, h_j) (see DiffMixVFT)
     log_offset: float | None = None  # log-scale properties are fitted in ln(y + log_offset); None: the property's
 
@@ -102,6 +103,8 @@ def hyperparameters(kind: str, prop: Property, table: MixtureTable, train_rows: 
             hyper["coeff_layers"] = cfg.coeff_layers
         if cfg.carrier_density:
             hyper["carrier_density"] = True
+        if cfg.prefactor_power:
+            hyper["prefactor_power"] = cfg.prefactor_power
         if not cfg.pair_pool:
             hyper["pair_pool"] = False
     if kind == "fingerprint":

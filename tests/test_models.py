@@ -38,10 +38,12 @@ INVARIANT = [("diffmix", "excess_molar_enthalpy"), ("diffmix", "ionic_conductivi
              ("gnn_only", "excess_molar_volume"), ("linear_mixing", "excess_molar_enthalpy")]
 CARRIERS = {"carrier_density": True}
 NO_PAIRS = {"pair_pool": False}
+NERNST_EINSTEIN = {"prefactor_power": 1.0}
 
 
 @pytest.mark.parametrize("kind,prop,kw", [(k, p, {}) for k, p in INVARIANT] + [("diffmix", "ionic_conductivity", CARRIERS),
-                                                             ("diffmix", "ionic_conductivity", NO_PAIRS)])
+                                                             ("diffmix", "ionic_conductivity", NO_PAIRS),
+                                                             ("diffmix", "ionic_conductivity", NERNST_EINSTEIN)])
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), c=st.integers(2, 6))
 def test_permutation_invariance(kind, prop, kw, seed, c):
@@ -234,6 +236,26 @@ def test_carrier_density_prefactor_is_proportional_to_the_ions_mole_fraction(tmp
     assert "carrier_density" not in hyperparameters("diffmix", prop, table, np.arange(len(table)), TrainConfig())
     Ensemble([build("diffmix", "vft", log_scale=True, **hyper).eval()], prop, "diffmix", hyper).save(tmp_path / "k")
     assert Ensemble.load(tmp_path / "k").members[0].carrier_density
+
+
+def test_nernst_einstein_prefactor_divides_the_vft_law_by_temperature(tmp_path):
+    plain = make("diffmix", "ionic_conductivity")
+    ne = make("diffmix", "ionic_conductivity", prefactor_power=1.0)
+    ne.load_state_dict(plain.state_dict())  # the same network: only the fixed factor differs
+    idx, x, t, p = random_batch(5, 3)
+    with torch.no_grad():
+        emb = plain.encode(MOLS).double()
+        ratio = ne.mix(emb, idx, x, t, p) / plain.mix(emb, idx, x, t, p)
+        coeffs = [torch.equal(a, b) for a, b in zip(ne.vft_coefficients(emb, idx, x, t, p),
+                                                    plain.vft_coefficients(emb, idx, x, t, p))]
+    assert torch.allclose(ratio, 298.15 / t, rtol=1e-12, atol=0) and all(coeffs)
+    prop = get_property("ionic_conductivity")
+    table = synthetic_conductivity_table(60)
+    hyper = hyperparameters("diffmix", prop, table, np.arange(len(table)), TrainConfig(prefactor_power=1.0))
+    assert hyper["prefactor_power"] == 1.0
+    assert "prefactor_power" not in hyperparameters("diffmix", prop, table, np.arange(len(table)), TrainConfig())
+    Ensemble([build("diffmix", "vft", log_scale=True, **hyper).eval()], prop, "diffmix", hyper).save(tmp_path / "k")
+    assert Ensemble.load(tmp_path / "k").members[0].prefactor_power == 1.0
 
 
 def test_loss_is_finite_on_conductivity_batch():

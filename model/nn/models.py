@@ -138,14 +138,20 @@ class DiffMixVFT(MixtureModel):
     salt-free mixture does not conduct. The network then learns how the carriers' mobility changes with
     composition (ion pairing, viscosity) instead of the carrier count as well. To know which molecules are ions,
     ``encode`` appends each molecule's |net charge| > 0 flag to its embedding; ``vft_coefficients`` splits it off.
+
+    ``prefactor_power=n`` writes κ = A (T_ref/T)^n exp(−B / (T − T0)): with n = 1 the Nernst–Einstein relation
+    (κ = F² Σ c_i z_i² D_i / RT) applied to ions whose diffusivity follows VFT. The factor is fixed, not learned,
+    so temperature still enters only through the law.
     """
 
     kind = "diffmix"
 
     def __init__(self, *, hidden: int = 64, log_prefactor_init: float = math.log(100.0), pair_pool: bool = True,
-                 coeff_temperature: bool = False, coeff_layers: int = 1, carrier_density: bool = False, **kw):
+                 coeff_temperature: bool = False, coeff_layers: int = 1, carrier_density: bool = False,
+                 prefactor_power: float = 0.0, **kw):
         super().__init__(hidden=hidden, **kw)
         self.pair_pool = pair_pool
+        self.prefactor_power = float(prefactor_power)
         self.carrier_density = carrier_density
         self.coeff_temperature = coeff_temperature
         self.component = mlp([hidden + 1, hidden, hidden], last_act=True)
@@ -193,7 +199,10 @@ class DiffMixVFT(MixtureModel):
         return log_a, b, t0
 
     def log_mix(self, emb, idx, x, T, P):
-        return laws.log_vft(T, *self.vft_coefficients(emb, idx, x, T, P))
+        log_kappa = laws.log_vft(T, *self.vft_coefficients(emb, idx, x, T, P))
+        if self.prefactor_power:
+            log_kappa = log_kappa - self.prefactor_power * torch.log(T / T_REF_K)
+        return log_kappa
 
     def mix(self, emb, idx, x, T, P):
         return torch.exp(self.log_mix(emb, idx, x, T, P))
