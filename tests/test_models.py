@@ -190,27 +190,34 @@ def test_vft_coefficient_head_depth_is_recorded_and_restored(tmp_path):
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def test_vft_head_without_pair_pooling_is_recorded_and_restored(tmp_path):
+@pytest.mark.parametrize("option,value", [("pair_pool", False), ("carrier_density", True), ("prefactor_power", 1.0)])
+def test_vft_study_options_are_recorded_only_when_set_and_restored(tmp_path, option, value):
+    # recorded only when they differ from the default, so checkpoints written before an option existed load unchanged
     prop = get_property("ionic_conductivity")
     table = synthetic_conductivity_table(60)
-    assert "pair_pool" not in hyperparameters("diffmix", prop, table, np.arange(len(table)), TrainConfig())
-    hyper = hyperparameters("diffmix", prop, table, np.arange(len(table)), TrainConfig(pair_pool=False))
-    assert hyper["pair_pool"] is False
+    rows = np.arange(len(table))
+    assert option not in hyperparameters("diffmix", prop, table, rows, TrainConfig())
+    hyper = hyperparameters("diffmix", prop, table, rows, TrainConfig(**{option: value}))
+    assert hyper[option] == value
     torch.manual_seed(0)
     m = build("diffmix", prop.law, log_scale=True, **hyper).eval()
-    assert m.pair is None and m.coeff[0].in_features == 2 * 64 + 1  # two poolings and the pressure
     Ensemble([m], prop, "diffmix", hyper, {"split": "random"}).save(tmp_path / "k")
     back = Ensemble.load(tmp_path / "k").members[0]
-    assert back.pair is None
+    assert getattr(back, option) == value
     sa, sb = m.state_dict(), back.state_dict()
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_vft_head_without_pair_pooling_has_no_pair_network():
+    m = build("diffmix", "vft", log_scale=True, pair_pool=False)
+    assert m.pair is None and m.coeff[0].in_features == 2 * 64 + 1  # two poolings and the pressure
 
 
 def test_molecule_charges_mark_the_ions_of_a_salt():
     assert MoleculeSet(["[Li+]", "F[P-](F)(F)(F)(F)F", "O=C1OCCO1", "[Mg+2]"]).charges.tolist() == [1, -1, 0, 2]
 
 
-def test_carrier_density_prefactor_is_proportional_to_the_ions_mole_fraction(tmp_path):
+def test_carrier_density_prefactor_is_proportional_to_the_ions_mole_fraction():
     m = make("diffmix", "ionic_conductivity", **CARRIERS)
     with torch.no_grad():
         m.coeff[-1].weight.zero_()
@@ -228,17 +235,9 @@ def test_carrier_density_prefactor_is_proportional_to_the_ions_mole_fraction(tmp
     assert torch.allclose(log_a[:3], m.log_prefactor_init + torch.log(2 * x_salt[:3]), rtol=0, atol=1e-12)
     assert kappa[2] / kappa[1] == pytest.approx(2.0, rel=1e-12)
     assert kappa[3] < 1e-9 * kappa[0]  # a salt-free blend does not conduct
-    # recorded in the run's hyperparameters and restored with the checkpoint
-    prop = get_property("ionic_conductivity")
-    table = synthetic_conductivity_table(60)
-    hyper = hyperparameters("diffmix", prop, table, np.arange(len(table)), TrainConfig(carrier_density=True))
-    assert hyper["carrier_density"] is True
-    assert "carrier_density" not in hyperparameters("diffmix", prop, table, np.arange(len(table)), TrainConfig())
-    Ensemble([build("diffmix", "vft", log_scale=True, **hyper).eval()], prop, "diffmix", hyper).save(tmp_path / "k")
-    assert Ensemble.load(tmp_path / "k").members[0].carrier_density
 
 
-def test_nernst_einstein_prefactor_divides_the_vft_law_by_temperature(tmp_path):
+def test_nernst_einstein_prefactor_divides_the_vft_law_by_temperature():
     plain = make("diffmix", "ionic_conductivity")
     ne = make("diffmix", "ionic_conductivity", prefactor_power=1.0)
     ne.load_state_dict(plain.state_dict())  # the same network: only the fixed factor differs
@@ -249,13 +248,6 @@ def test_nernst_einstein_prefactor_divides_the_vft_law_by_temperature(tmp_path):
         coeffs = [torch.equal(a, b) for a, b in zip(ne.vft_coefficients(emb, idx, x, t, p),
                                                     plain.vft_coefficients(emb, idx, x, t, p))]
     assert torch.allclose(ratio, 298.15 / t, rtol=1e-12, atol=0) and all(coeffs)
-    prop = get_property("ionic_conductivity")
-    table = synthetic_conductivity_table(60)
-    hyper = hyperparameters("diffmix", prop, table, np.arange(len(table)), TrainConfig(prefactor_power=1.0))
-    assert hyper["prefactor_power"] == 1.0
-    assert "prefactor_power" not in hyperparameters("diffmix", prop, table, np.arange(len(table)), TrainConfig())
-    Ensemble([build("diffmix", "vft", log_scale=True, **hyper).eval()], prop, "diffmix", hyper).save(tmp_path / "k")
-    assert Ensemble.load(tmp_path / "k").members[0].prefactor_power == 1.0
 
 
 def test_loss_is_finite_on_conductivity_batch():
