@@ -99,8 +99,8 @@ def main(max_bucket_C: int = 60) -> dict:
 def hot_tail(table, series: dict, hot_from_C: int = 130, min_rows: int = 4) -> None:
     print(f"\nSeries with rows at ≥ {hot_from_C} °C: VFT in ln(κ + {KAPPA_FIT_OFFSET:g} mS/cm) fitted to the series' rows "
           f"below {hot_from_C - 5} °C, scored on its hot rows (mS/cm)\n")
-    print("| series: T range (K), κ range (mS/cm) | rows fitted / hot | measured ≤ 20 °C | T0 ≤ 183.15 K: T0, hot MAE (bias) "
-          "| T0 free: T0, hot MAE (bias) |")
+    print("| series: T range (K), κ range (mS/cm) | rows fitted / hot | measured ≤ 20 °C "
+          f"| T0 ≤ {VOGEL_T_MAX_K:g} K: T0, hot MAE (bias) | T0 free: T0, hot MAE (bias) |")
     print("|---|---|---|---|---|")
     for rows in series.values():
         rows = np.asarray(rows)
