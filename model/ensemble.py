@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from torch.func import functional_call, stack_module_state, vmap
 
 from model.data.dataset import MoleculeSet
+from model.errors import CheckpointError
 from model.mixture import Mixture, pad
 from model.nn.models import MixtureModel, build
 from model.properties import Property, get_property
@@ -88,11 +89,15 @@ class Ensemble:
             raise FileNotFoundError(f"{d} is not a DiffMix model directory (no {CONFIG_FILE})")
         cfg = json.loads(cfg_path.read_text())
         if cfg.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{d}: checkpoint format {cfg.get('format_version')!r}, this version reads {FORMAT_VERSION}")
+            raise CheckpointError(f"{d}: checkpoint format {cfg.get('format_version')!r}, this version reads "
+                                  f"{FORMAT_VERSION}")
         prop = get_property(cfg["property"])
         members = []
         for k in range(cfg["members"]):
-            m = build(cfg["model"], prop.law, log_scale=prop.log_scale, **cfg["hyper"])
+            try:
+                m = build(cfg["model"], prop.law, log_scale=prop.log_scale, **cfg["hyper"])
+            except ValueError as e:
+                raise CheckpointError(f"{d}: {e}; was it written by another version of DiffMix?") from None
             m.load_state_dict(load_file(d / f"member_{k}.safetensors"))
             members.append(m)
         info = {k: v for k, v in cfg.items() if k not in {"format_version", "property", "unit", "model", "law", "hyper", "members"}}

@@ -11,3 +11,7 @@ class InvalidSmilesError(DiffMixInputError):
 
 class UnknownPropertyError(DiffMixInputError):
     pass
+
+
+class CheckpointError(DiffMixInputError):
+    """A model directory this version cannot load as written (another format version, an option it lacks)."""

@@ -1,6 +1,7 @@
 """Command-line contracts: train and evaluate, predict's record format, admin create-key's last line, db upgrade."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -33,6 +34,25 @@ def test_predict_bad_input_is_a_clear_error_and_prints_nothing(tmp_path, tiny_mo
     f.write_text(json.dumps(RECORD) + "\n" + line + "\n")
     r = CliRunner().invoke(app, ["predict", "--property", "ionic_conductivity", "--input", str(f),
                                  "--model", str(tiny_models_dir / "ionic_conductivity")])
+    assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output
+    assert '"prediction"' not in r.output
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"hyper": {"anchor_temperature_K": 298.15}}, "has no option 'anchor_temperature_K'"),  # an option from elsewhere
+    ({"format_version": 99}, "checkpoint format 99"),
+])
+def test_a_checkpoint_this_version_cannot_read_is_refused_not_loaded_as_another_model(tmp_path, tiny_models_dir,
+                                                                                    change, message):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_models_dir / "ionic_conductivity", model)
+    config = json.loads((model / "config.json").read_text())
+    for key, value in change.items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) else value
+    (model / "config.json").write_text(json.dumps(config))
+    f = tmp_path / "in.jsonl"
+    f.write_text(json.dumps(RECORD) + "\n")
+    r = CliRunner().invoke(app, ["predict", "--property", "ionic_conductivity", "--input", str(f), "--model", str(model)])
     assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output
     assert '"prediction"' not in r.output
 

@@ -8,6 +8,7 @@ mole fractions or summed over pairs, empty slots contribute exactly nothing.
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -69,7 +70,7 @@ class MixtureModel(nn.Module):
 
     kind = "base"
 
-    def __init__(self, *, log_scale: bool, target_scale: float = 1.0, hidden: int = 64, gnn_layers: int = 3, **_):
+    def __init__(self, *, log_scale: bool, target_scale: float = 1.0, hidden: int = 64, gnn_layers: int = 3):
         super().__init__()
         self.log_scale = log_scale
         self.register_buffer("target_scale", torch.tensor(float(target_scale)))
@@ -270,10 +271,22 @@ class Fingerprint(MixtureModel):
 MODEL_KINDS = ("diffmix", "gnn_only", "fingerprint", "linear_mixing")
 
 
+def accepted_options(cls: type[MixtureModel]) -> set[str]:
+    """The keyword options a model class takes, its own and those its ``**kw`` hands on to its bases."""
+    return {name for c in cls.__mro__ if issubclass(c, MixtureModel)
+            for name, p in inspect.signature(c.__init__).parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
 def build(kind: str, law: str, **config) -> MixtureModel:
+    """The model for ``kind`` and ``law``. An option the model does not know is an error, never ignored: a checkpoint
+    from a version with an option this one lacks would otherwise load as a different model, silently."""
     if kind == "diffmix":
-        return DiffMixVFT(**config) if law == "vft" else DiffMixRedlichKister(**config)
-    cls = {"gnn_only": GNNOnly, "fingerprint": Fingerprint, "linear_mixing": LinearMixing}.get(kind)
+        cls = DiffMixVFT if law == "vft" else DiffMixRedlichKister
+    else:
+        cls = {"gnn_only": GNNOnly, "fingerprint": Fingerprint, "linear_mixing": LinearMixing}.get(kind)
     if cls is None:
         raise ValueError(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
+    unknown = sorted(set(config) - accepted_options(cls))
+    if unknown:
+        raise ValueError(f"the {kind} model for the {law} law has no option {', '.join(map(repr, unknown))}")
     return cls(**config)
