@@ -8,12 +8,14 @@ Record format (one JSON object, as read by ``diffmix predict`` and ``POST /v1/pr
 
 ``basis`` is ``mole`` (moles or mole fractions of each component's formula unit), ``mass`` (grams or mass
 fractions), or the strict ``mole_fraction`` / ``mass_fraction``, whose amounts must sum to 1 (within 1e-6).
+Other keys are allowed (``diffmix predict`` echoes them), except ones that look like a misspelt field.
 Salts split into their ions; every ion counts as its own species, so LiPF6 at 0.08 mol per mol of
 mixture contributes x(Li+) = x(PF6-) = 0.08 after normalisation.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -118,10 +120,29 @@ def from_amounts(
     return Mixture(tuple(present), tuple(moles[k] / total for k in present), t, p)
 
 
+RECORD_FIELDS = ("components", "basis", "temperature_K", "pressure_kPa")
+COMPONENT_FIELDS = ("smiles", "amount")
+
+
+def _misspelt(keys: Iterable[str], fields: tuple[str, ...], where: str) -> None:
+    """Other keys ride along (``diffmix predict`` echoes them, so a record can carry its own id), but one that looks
+    like a field name misspelt would leave that field at its default, silently: it is refused instead."""
+    lowered = {f.lower(): f for f in fields}
+    for key in keys:
+        if key in fields or not isinstance(key, str):
+            continue
+        close = difflib.get_close_matches(key.lower(), lowered, n=1, cutoff=0.75)
+        if close:
+            field = lowered[close[0]]
+            case = " (field names are case-sensitive)" if key.lower() == field.lower() else ""
+            raise DiffMixInputError(f"{where}: unknown field {key!r}; did you mean {field!r}?{case}")
+
+
 def from_record(record: Mapping[str, Any], min_species: int = 2) -> Mixture:
     """Parse one JSON record (see the module docstring)."""
     if not isinstance(record, Mapping):
         raise DiffMixInputError("a record must be a JSON object with 'components', 'basis' and 'temperature_K'")
+    _misspelt(record, RECORD_FIELDS, "record")
     comps = record.get("components")
     if not isinstance(comps, list) or not comps:
         raise DiffMixInputError("'components' must be a non-empty list of {\"smiles\": ..., \"amount\": ...}")
@@ -129,6 +150,7 @@ def from_record(record: Mapping[str, Any], min_species: int = 2) -> Mixture:
     for i, c in enumerate(comps):
         if not isinstance(c, Mapping) or "smiles" not in c or "amount" not in c:
             raise DiffMixInputError(f"component {i + 1} must be an object with 'smiles' and 'amount'")
+        _misspelt(c, COMPONENT_FIELDS, f"component {i + 1}")
         pairs.append((c["smiles"], c["amount"]))
     if "temperature_K" not in record:
         raise DiffMixInputError("'temperature_K' is required (kelvin)")

@@ -16,22 +16,31 @@ Id = Annotated[int, Path(ge=1, le=MAX_ID, description="a positive id")]
 # a measured temperature: the range every record and the model accept
 MeasuredTemperature = Annotated[float, Field(ge=T_MIN_K, le=T_MAX_K)]
 
+
+
+class RequestBody(BaseModel):
+    """A body a client sends. A field this API does not have is refused (422 naming it), never ignored: a misspelt
+    ``Basis`` or ``pressure_kpa`` would otherwise be dropped and the default used in its place, silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 PropertyName = Literal["ionic_conductivity", "excess_molar_enthalpy", "excess_molar_volume"]
 
 
-class Component(BaseModel):
+class Component(RequestBody):
     smiles: str = Field(..., max_length=1000, examples=["O=C1OCCO1"])
     amount: float = Field(..., examples=[1.506], description="moles or grams (by basis); ≥ 0")
 
 
-class Record(BaseModel):
+class Record(RequestBody):
     components: list[Component] = Field(..., min_length=1, max_length=64)
     basis: Literal["mole", "mass", "mole_fraction", "mass_fraction"] = "mole"
     temperature_K: float = Field(..., examples=[298.15], description=f"{T_MIN_K:g}–{T_MAX_K:g} K")
     pressure_kPa: float = 101.325
 
 
-class PredictRequest(BaseModel):
+class PredictRequest(RequestBody):
     property: PropertyName
     records: list[Record] = Field(..., min_length=1)
 
@@ -55,7 +64,7 @@ class GradientResponse(BaseModel):
     predictions: list[GradientPrediction]
 
 
-class Space(BaseModel):
+class Space(RequestBody):
     salt: str = Field(..., max_length=1000, examples=["[Li+].F[P-](F)(F)(F)(F)F"])
     solvents: list[str] = Field(..., min_length=1, max_length=12, examples=[["CC1COC(=O)O1", "O=C1OCCO1", "COC(=O)OC"]])
     salt_fraction: float | None = Field(None, examples=[0.08])
@@ -67,13 +76,13 @@ class Space(BaseModel):
     exclude: list[str] = Field(default_factory=list)
 
 
-class ObjectiveSpec(BaseModel):
+class ObjectiveSpec(RequestBody):
     maximize: bool = True
     aggregate: Literal["worst", "mean"] = "worst"
     beta: float = Field(0.0, ge=0, le=10)
 
 
-class DesignSpec(BaseModel):
+class DesignSpec(RequestBody):
     """What to design: a property over a composition space, an objective, and one temperature or a range."""
 
     property: PropertyName = "ionic_conductivity"
@@ -132,14 +141,14 @@ class ExperimentOut(BaseModel):
     failure_reason: str | None
 
 
-class Spectrum(BaseModel):
+class Spectrum(RequestBody):
     frequency_Hz: list[float] = Field(..., min_length=1, max_length=10_000)
     z_real_ohm: list[float] = Field(..., min_length=1, max_length=10_000)
     z_imag_ohm: list[float] = Field(..., min_length=1, max_length=10_000)
     sweeps: list[dict] = Field(default_factory=list, description="further raw sweeps (e.g. the wide sweep of a fit)")
 
 
-class ResultIn(BaseModel):
+class ResultIn(RequestBody):
     spectrum: Spectrum
     resistance_ohm: float = Field(..., gt=0)
     cell_constant_per_cm: float = Field(..., gt=0)
@@ -165,12 +174,12 @@ class MeasurementOut(BaseModel):
     created_at: datetime
 
 
-class FailIn(BaseModel):
+class FailIn(RequestBody):
     reason: str = Field(..., min_length=1, max_length=4000)
     retryable: bool = Field(False, description="put it back in the queue if attempts remain")
 
 
-class CalibrationIn(BaseModel):
+class CalibrationIn(RequestBody):
     cell_id: str = Field(..., min_length=1, max_length=64)
     standard_conductivity_mS_cm: float = Field(..., gt=0, description="the standard's conductivity at temperature_K")
     measured_resistance_ohm: float = Field(..., gt=0)
@@ -188,7 +197,7 @@ class CalibrationOut(BaseModel):
     calibrated_at: datetime
 
 
-class KeyCreate(BaseModel):
+class KeyCreate(RequestBody):
     role: Literal["operator", "robot", "analyst", "admin"]
     name: str = Field("", max_length=128)
 

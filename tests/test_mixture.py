@@ -76,3 +76,18 @@ def test_record_shape_errors():
         from_record({"components": "EC", "temperature_K": 300})
     with pytest.raises(DiffMixInputError, match="'smiles' and 'amount'"):
         from_record({"components": [{"smiles": EC}], "temperature_K": 300})
+
+
+@pytest.mark.parametrize("key,field", [("Basis", "basis"), ("pressure_kpa", "pressure_kPa"), ("pressure", "pressure_kPa"),
+                                       ("temperature_C", "temperature_K")])
+def test_a_misspelt_field_is_refused_not_left_at_its_default(key, field):
+    record = {"components": [{"smiles": EC, "amount": 1.0}, {"smiles": DMC, "amount": 3.0}], "temperature_K": 300}
+    with pytest.raises(DiffMixInputError, match=f"unknown field '{key}'; did you mean '{field}'"):
+        from_record({**record, key: "mass" if field == "basis" else 500.0})
+    with pytest.raises(DiffMixInputError, match="component 2: unknown field 'Amount'"):
+        from_record({**record, "components": [{"smiles": EC, "amount": 1.0}, {"smiles": DMC, "amount": 3.0,
+                                                                              "Amount": 2.0}]})
+    # other keys ride along: a record may carry its own id or notes, and predict echoes them
+    m = from_record({**record, "id": "cell-7", "notes": "dried over sieves", "components": [
+        {"smiles": EC, "amount": 1.0, "name": "EC"}, {"smiles": DMC, "amount": 3.0}]})
+    assert m.fractions() == pytest.approx({EC: 0.25, DMC: 0.75}) and m.pressure_kPa == 101.325

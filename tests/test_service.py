@@ -79,6 +79,7 @@ BAD = [
     ({"property": "excess_molar_enthalpy", "records": [{**RECORD, "components": [RECORD["components"][0]]}]}, "at least 2"),
     ({"property": "ionic_conductivity", "records": [{**RECORD, "basis": "mole_fraction"}]}, "sum to 1"),
     ({"property": "viscosity", "records": [RECORD]}, "property"),
+    ({"property": "ionic_conductivity", "records": [{**RECORD, "Basis": "mass"}]}, "Basis"),  # not dropped for mole
     ({"property": "ionic_conductivity", "records": [{"components": [{"smiles": EC, "amount": 1}, {"smiles": DMC, "amount": 1}], "temperature_K": 300}]}, "salt"),
 ]
 
@@ -224,7 +225,8 @@ def test_campaign_queue_lifecycle(api):
 def test_bad_campaigns_are_refused_and_write_nothing(api):
     for bad in ({**CAMPAIGN, "space": {**CAMPAIGN["space"], "solvents": [PC, "C1CC", DMC]}},
                 {**CAMPAIGN, "budget": 0}, {**CAMPAIGN, "temperature_K": 20.0},
-                {**CAMPAIGN, "model_version_id": 999}):
+                {**CAMPAIGN, "model_version_id": 999},
+                {**CAMPAIGN, "space": {**CAMPAIGN["space"], "salt_fration": 0.05}}):  # misspelt, not ignored
         assert api("POST", "/v1/campaigns", "operator", json=bad).status_code == 422
     assert api("GET", "/v1/campaigns", "operator").json() == []
 
