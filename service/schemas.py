@@ -17,7 +17,6 @@ Id = Annotated[int, Path(ge=1, le=MAX_ID, description="a positive id")]
 MeasuredTemperature = Annotated[float, Field(ge=T_MIN_K, le=T_MAX_K)]
 
 
-
 class RequestBody(BaseModel):
     """A body a client sends. A field this API does not have is refused (422 naming it), never ignored: a misspelt
     ``Basis`` or ``pressure_kpa`` would otherwise be dropped and the default used in its place, silently."""
