@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.vft_extrapolation import fit_vft
+from benchmarks.vft_extrapolation import composition_series, fit_vft
 from model.data.dataset import Batcher
 from model.data.loaders import load_table
 from model.ensemble import Ensemble
-from model.evaluate import load_splits, mixture_keys
+from model.evaluate import load_splits
 from model.properties import VOGEL_T_MAX_K
 
 MIN_TEMPERATURES = 6
@@ -34,11 +34,8 @@ def spread(values: np.ndarray) -> str:
 
 def series_fits(table) -> np.ndarray:
     """(ln A, B, T0) of every series with ≥ MIN_TEMPERATURES distinct temperatures, [series, 3]."""
-    series: dict[object, list[int]] = {}
-    for row, key in enumerate(mixture_keys(table)):
-        series.setdefault(key, []).append(row)
     fits = []
-    for rows in series.values():
+    for rows in composition_series(table).values():
         rows = np.asarray(rows)
         if len(np.unique(table.T[rows])) >= MIN_TEMPERATURES:
             fits.append(fit_vft(table.T[rows], table.y[rows], VOGEL_T_MAX_K, 0.0)[1])

@@ -33,6 +33,14 @@ def log_vft(p: np.ndarray, t: np.ndarray) -> np.ndarray:
     return p[0] - p[1] / (t - p[2])
 
 
+def composition_series(table) -> dict[tuple, list[int]]:
+    """The rows of each composition series: one mixture (components and fractions) at its measured temperatures."""
+    series: dict[tuple, list[int]] = {}
+    for row, key in enumerate(mixture_keys(table)):
+        series.setdefault(key, []).append(row)
+    return series
+
+
 def fit_vft(t: np.ndarray, k: np.ndarray, t0_max: float, offset: float | None, n: int = 0):
     """κ = A T^-n exp(−B / (T − T0)) with T0 ≤ t0_max, least squares in ln(κ + offset) (in κ when offset is None);
     returns the fitted law as a function of temperature and its (ln A, B, T0)."""
@@ -69,9 +77,7 @@ def laws(t_cold: np.ndarray, k_cold: np.ndarray):
 
 def main(max_bucket_C: int = 60) -> dict:
     table, _ = load_table("ionic_conductivity", None)
-    series: dict[object, list[int]] = {}
-    for row, key in enumerate(mixture_keys(table)):
-        series.setdefault(key, []).append(row)
+    series = composition_series(table)
     errors: dict[str, dict[int, list[float]]] = {}
     used = 0
     for rows in series.values():
