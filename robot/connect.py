@@ -10,6 +10,17 @@ from robot.lab import LabConfig
 from robot.procedure import Devices
 
 
+def identify(devices: Devices) -> dict[str, str]:
+    """What each instrument says it is (serial numbers, firmware), read at start-up for every measurement's record."""
+    ids = {**devices.balance.identity(), **devices.potentiostat.identity()}
+    firmware = {a: p.firmware() for a, p in devices.pumps.items()}
+    if len(set(firmware.values())) == 1:
+        ids["pumps_firmware"] = next(iter(firmware.values()))
+    else:
+        ids.update({f"pump_{a}_firmware": f for a, f in sorted(firmware.items())})
+    return ids
+
+
 class Rig:
     """The open devices of a lab; `reconnect` reopens the lines after a dropped connection."""
 
@@ -42,10 +53,12 @@ class Rig:
         addresses = [s.pump_address for s in lab.stocks] + [lab.transfer_pump, lab.rinse_pump]
         if lab.standard_pump is not None:
             addresses.append(lab.standard_pump)
-        pumps = {a: CavroPump(lab.pump_url, a, lab.syringe_ul, lab.pump_steps, port=port) for a in addresses}
+        pumps = {a: CavroPump(lab.pump_url, a, lab.syringe_ul, lab.pump_steps, port=port, protocol=lab.pump_protocol)
+                 for a in addresses}
         self.devices = Devices(pumps, Balance(lab.balance_url), Potentiostat(lab.potentiostat_url), self.thermometer)
         for p in pumps.values():
             p.initialize()
+        self.devices.instrument_ids = identify(self.devices)
         return self.devices
 
     def close_devices(self) -> None:

@@ -44,7 +44,19 @@ class LabConfig:
     wide_f_min_hz: float = 10.0
     wide_points: int = 31
     max_temperature_drift_K: float = 0.5
-    instrument_ids: dict[str, str] = field(default_factory=dict)
+    pump_protocol: str = "dt"  # Cavro framing: "dt" (plain ASCII) or "oem" (checksummed, retransmitted)
+    instrument_ids: dict[str, str] = field(default_factory=dict)  # extra ids; the instruments' own are read at start-up
+
+    def __post_init__(self):
+        if self.pump_protocol not in ("dt", "oem"):
+            raise RecipeError(f"pump_protocol = {self.pump_protocol!r}: choose \"dt\" or \"oem\"")
+        addresses = [s.pump_address for s in self.stocks] + [self.transfer_pump, self.rinse_pump]
+        addresses += [self.standard_pump] if self.standard_pump is not None else []
+        for a in addresses:
+            if not 1 <= a <= 16:
+                raise RecipeError(f"pump address {a} is outside 1–16 (a pump's address switch 0–F plus one)")
+        if len(set(addresses)) != len(addresses):
+            raise RecipeError(f"two pumps share an address in {sorted(addresses)}")
 
     def stock(self, name: str) -> Stock:
         for s in self.stocks:

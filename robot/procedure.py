@@ -31,6 +31,7 @@ class Devices:
     balance: Balance
     potentiostat: Potentiostat
     thermometer: Callable[[], float]
+    instrument_ids: dict[str, str] = field(default_factory=dict)  # as the instruments identified themselves
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Procedure:
         self.inventory = inventory
         self._reconnect = reconnect
         self.needs_reconnect = False
+        self.halted = False  # set by an emergency stop: no pump moves again in this process
         self.log: list[str] = []
 
     def reconnect(self) -> None:
@@ -139,6 +141,7 @@ class Procedure:
         if z_min > OPEN_CIRCUIT_OHM:  # judged on the raw spectrum, whatever method would follow
             raise MeasurementInvalid(f"open circuit (|Z| ≥ {z_min:.3g} Ω across the band): air bubble or an unfilled cell")
         res = eis.analyze(sp.frequency_Hz, sp.z_real_ohm, sp.z_imag_ohm, "min-phase")
+        res.flags = sorted(set(res.flags) | set(sp.flags))  # the instrument's own overload or underload marks
         sweeps = []
         if "plateau_not_reached" in res.flags:
             wide = self._retry(lambda: self.dev.potentiostat.eis(lab.wide_f_max_hz, lab.wide_f_min_hz, lab.wide_points))
@@ -188,7 +191,8 @@ class Procedure:
             raise
         finally:
             try:
-                self.rinse()
+                if not self.halted:  # after an emergency stop nothing moves, not even the rinse
+                    self.rinse()
             except (DeviceDisconnected, DeviceTimeout, ProtocolError):
                 self.needs_reconnect = True
         kappa = res.conductivity_mS_cm(cell_constant_per_cm)
@@ -203,7 +207,7 @@ class Procedure:
             "method": res.method,
             "quality_flags": sorted(set(res.flags) | set(flags)),
             "measured_composition": composition,
-            "instrument_ids": dict(self.lab.instrument_ids),
+            "instrument_ids": {**self.lab.instrument_ids, **self.dev.instrument_ids},
             "started_at": started.isoformat(),
             "finished_at": datetime.now(UTC).isoformat(),
         }, list(self.log))
@@ -217,11 +221,13 @@ class Procedure:
         try:
             res, _, _, temperature, _ = self.measure()
         finally:
-            self.rinse()
+            if not self.halted:
+                self.rinse()
         kappa_std = self.lab.standard_mS_cm * (1 + 0.02 * (temperature - 298.15))  # KCl: +2 %/K
         return kappa_std * res.resistance_ohm / 1000.0, kappa_std, res.resistance_ohm
 
     def emergency_stop(self) -> None:
+        self.halted = True
         for pump in self.dev.pumps.values():
             try:
                 pump.stop()

@@ -171,3 +171,17 @@ def live(db_url, tiny_models_dir):
     svc = LiveService(db_url, tiny_models_dir, lease_seconds=30, max_attempts=3)
     yield svc
     svc.stop()
+
+
+@pytest.fixture
+def start_emulator():
+    """start_emulator(EmulatorClass, world, **kw) → a running emulator, closed when the test ends."""
+    started = []
+
+    def start(cls, *args, **kw):
+        started.append(cls(*args, **kw))
+        return started[-1]
+
+    yield start
+    for e in started:
+        e.close()

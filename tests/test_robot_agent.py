@@ -244,7 +244,7 @@ def test_emergency_stop_halts_and_fails_the_experiment_with_the_reason(live, tmp
     assert p.wait(120) == 0
     final = live.experiments(cid)
     stopped = [e for e in final if e["status"] == "failed"]
-    assert len(stopped) == 1 and "emergency stop" in stopped[0]["failure_reason"]
+    assert len(stopped) == 1 and "emergency stop" in stopped[0]["failure_reason"], (final, p.stderr.read().decode()[-3000:])
     assert not [e for e in final if e["status"] == "measured"]  # nothing half-made was recorded
 
 
@@ -275,3 +275,30 @@ def test_client_retries_until_the_service_comes_up(db_url, tiny_models_dir):
         assert client_result == {"claim": None}  # reached the service: an empty queue answers 204
     finally:
         svc.stop()
+
+
+@pytest.mark.parametrize("protocol", ["dt", "oem"])
+def test_a_measurement_over_either_pump_framing_records_what_the_instruments_report(protocol):
+    from robot.sim import cavro, mettler, palmsens
+
+    lab = labmod.load(LAB, {"pump_protocol": protocol})
+    rig = Rig(lab, "sim", seed=7)
+    try:
+        proc = Procedure(rig.lab, rig.devices, Inventory({s.name: s.volume_ml for s in lab.stocks}), rig.reconnect)
+        m = proc.run(RECIPE, 1.12, None)
+    finally:
+        rig.close()
+    ids = m.result["instrument_ids"]
+    assert ids["balance"] == mettler.SERIAL and ids["potentiostat"] == palmsens.SERIAL
+    assert ids["pumps_firmware"] == cavro.FIRMWARE and ids["potentiostat_firmware"].startswith("es4_hr")
+    assert 2.0 < m.result["conductivity_mS_cm"] < 20.0
+    assert abs(sum(m.result["measured_composition"].values()) - 1) < 1e-9
+
+
+def test_lab_files_with_impossible_pump_addresses_or_protocols_are_refused():
+    with pytest.raises(RecipeError, match="outside 1–16"):
+        labmod.load(LAB, {"rinse_pump": 17})
+    with pytest.raises(RecipeError, match="share an address"):
+        labmod.load(LAB, {"rinse_pump": 13})
+    with pytest.raises(RecipeError, match="pump_protocol"):
+        labmod.load(LAB, {"pump_protocol": "rs232"})

@@ -1,13 +1,16 @@
-"""Drivers against the emulators (real bytes over sockets), each fault, MethodSCRIPT and MT-SICS parsing."""
+"""Drivers against the emulators (real bytes over sockets) under each line fault; the protocols' conformance to the
+vendors' manuals is in test_cavro.py, test_mettler.py and test_palmsens.py."""
 
 import pytest
 
 from robot.drivers import methodscript as ms
-from robot.drivers.cavro import CavroPump, frame, parse_reply
-from robot.drivers.mettler import Balance, parse_weight
+from robot.drivers.cavro import CavroPump
+from robot.drivers.mettler import Balance
 from robot.drivers.palmsens import Potentiostat
-from robot.errors import BalanceError, DeviceDisconnected, DeviceTimeout, ProtocolError, PumpError
-from robot.sim.devices import BalanceEmulator, CavroEmulator, PotentiostatEmulator
+from robot.errors import DeviceDisconnected, DeviceTimeout, ProtocolError, PumpError
+from robot.sim.cavro import CavroEmulator
+from robot.sim.mettler import BalanceEmulator
+from robot.sim.palmsens import PotentiostatEmulator
 from robot.sim.world import Fluid, World
 
 
@@ -25,17 +28,6 @@ def pump(world):
     yield p
     p.close()
     emu.close()
-
-
-def test_cavro_framing_and_status_byte():
-    assert frame(1, "IP300") == b"/1IP300R\r"
-    assert frame(11, "Q", execute=False) == b"/BQ\r"
-    assert parse_reply(b"/0`\x03\r\n") == (True, 0, "")
-    assert parse_reply(b"/0@\x03\r\n") == (False, 0, "")
-    assert parse_reply(b"/0i\x03\r\n") == (True, 9, "")
-    assert parse_reply(b"/0`1500\x03\r\n")[2] == "1500"
-    with pytest.raises(ProtocolError):
-        parse_reply(b"garbage\r\n")
 
 
 def test_pump_dispenses_into_the_vial(pump, world):
@@ -70,16 +62,6 @@ def test_timeout_and_garbled_and_disconnect(pump, world):
     world.inject("disconnect")
     with pytest.raises((DeviceTimeout, DeviceDisconnected)):
         pump.command("Q", execute=False)
-
-
-def test_mt_sics_parsing():
-    assert parse_weight("S S      12.3456 g") == (True, 12.3456, "g")
-    assert parse_weight("S D       0.0012 g")[0] is False
-    for line, msg in [("S +", "overload"), ("S -", "underload"), ("S I", "not possible"), ("ES", "syntax")]:
-        with pytest.raises(BalanceError, match=msg):
-            parse_weight(line)
-    with pytest.raises(ProtocolError):
-        parse_weight("S S abc g")
 
 
 def test_balance_zero_and_weigh(world):

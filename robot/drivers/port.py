@@ -39,6 +39,19 @@ class Port:
                     return bytes(buf)
         raise DeviceTimeout(f"{self.url}: no complete reply within {timeout or self.timeout:.1f} s (got {bytes(buf)!r})")
 
+    def read_exactly(self, n: int, timeout: float | None = None) -> bytes:
+        """n bytes (a checksum after a frame's end byte), or DeviceTimeout."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        buf = bytearray()
+        while len(buf) < n and time.monotonic() < deadline:
+            try:
+                buf += self.ser.read(n - len(buf))
+            except (serial.SerialException, OSError) as e:
+                raise DeviceDisconnected(f"{self.url}: read failed: {e}") from e
+        if len(buf) < n:
+            raise DeviceTimeout(f"{self.url}: {n} bytes expected within {timeout or self.timeout:.1f} s (got {bytes(buf)!r})")
+        return bytes(buf)
+
     def drain(self) -> None:
         try:
             self.ser.reset_input_buffer()

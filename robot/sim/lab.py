@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from robot.lab import LabConfig
-from robot.sim.devices import BalanceEmulator, CavroEmulator, PotentiostatEmulator
+from robot.sim.cavro import CavroEmulator
+from robot.sim.mettler import BalanceEmulator
+from robot.sim.palmsens import PotentiostatEmulator
 from robot.sim.world import Fluid, World
 
 
