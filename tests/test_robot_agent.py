@@ -46,8 +46,8 @@ def test_recipes_the_stocks_cannot_make_are_refused():
         plan_masses({**RECIPE, "solvents": ["CCO", "COC(=O)OC"], "solvent_ratio": [0.5, 0.5]}, lab.stocks, 2.0)
 
 
-def make_agent(live, tmp_path, faults=(), name="clio", inventory=None, **kw):
-    lab = labmod.load(LAB)
+def make_agent(live, tmp_path, faults=(), name="clio", inventory=None, lab_overrides=None, **kw):
+    lab = labmod.load(LAB, lab_overrides)
     rig = Rig(lab, "sim", seed=7)
     for f in faults:
         rig.sim.world.inject(f)
@@ -74,10 +74,12 @@ def test_happy_path_measures_every_experiment(live, tmp_path):
     assert live.call("GET", f"/v1/campaigns/{cid}", "operator").json()["status"] == "completed"
 
 
-@pytest.mark.parametrize("fault", ["timeout", "garble", "disconnect", "temperature_drift", "air_bubble"])
-def test_transient_faults_are_retried_or_remeasured(live, tmp_path, fault):
+@pytest.mark.parametrize("fault, protocol", [("timeout", "dt"), ("garble", "dt"), ("disconnect", "dt"),
+                                             ("temperature_drift", "dt"), ("air_bubble", "dt"),
+                                             ("timeout", "oem"), ("garble", "oem"), ("disconnect", "oem")])
+def test_transient_faults_are_retried_or_remeasured(live, tmp_path, fault, protocol):
     cid, _ = live.campaign(budget=1)
-    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3)
+    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3, lab_overrides={"pump_protocol": protocol})
     try:
         agent.ensure_calibration()
         rig.sim.world.inject(fault)
