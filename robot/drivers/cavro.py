@@ -239,8 +239,9 @@ class CavroPump:
 
     def stop(self) -> None:
         """Emergency stop: terminate the current move."""
-        exchange = oem_frame(self.char, self._sequence % 7 + 1, "T") if self.protocol == "oem" else frame(self.address, "T")
-        self.port.write(exchange)
+        self._sequence = self._sequence % 7 + 1
+        stop = oem_frame(self.char, self._sequence, "T") if self.protocol == "oem" else dt_frame(self.char, "T")
+        self.port.write(stop)
 
     def close(self) -> None:
         self.port.close()

@@ -66,6 +66,13 @@ def parse_commands(text: str) -> list[tuple[str, list[int]]]:
     return out
 
 
+def target(command: str, operand: int, position: int) -> int:
+    """Where a plunger command takes the plunger: A/a absolute, P/p up (aspirate), D/d down (dispense)."""
+    if command in "Aa":
+        return operand
+    return position + operand if command in "Pp" else position - operand
+
+
 class CavroEmulator(Emulator):
     """Several pumps on one RS-485 line, told apart by address (pump n = switch n − 1). A move takes ``move_s``."""
 
@@ -185,9 +192,7 @@ class CavroEmulator(Emulator):
                     raise CommandError(INVALID_OPERAND)
                 if not initialised:
                     raise CommandError(NOT_INITIALISED)
-                k = ops[0]
-                position = {"A": k, "a": k, "P": position + k, "p": position + k,
-                            "D": position - k, "d": position - k}[c]
+                position = target(c, ops[0], position)
                 if not 0 <= position <= p.steps:
                     raise CommandError(INVALID_OPERAND)
             elif c in SPEED_RANGES:
@@ -217,7 +222,7 @@ class CavroEmulator(Emulator):
                 self._move(p, n, c, ops[0])
 
     def _move(self, p: PumpState, n: int, c: str, k: int) -> None:
-        new = {"A": k, "a": k, "P": p.position + k, "p": p.position + k, "D": p.position - k, "d": p.position - k}[c]
+        new = target(c, k, p.position)
         if new < p.position and p.valve == "o":
             volume = (p.position - new) * p.syringe_ul / p.steps
             if p.role == "stock":
