@@ -117,17 +117,17 @@ class Balance:
     # ------------------------------------------------------------------ weighing
     def zero(self) -> None:
         """``Z``: zero once the weight is stable."""
-        self._zero("Z", "Z")
+        self._zero("Z")
 
     def zero_immediately(self) -> bool:
         """``ZI``: zero at once; → whether the weight was stable when it was taken."""
-        return self._zero("ZI", "ZI") == "S"
+        return self._zero("ZI") == "S"
 
-    def _zero(self, cmd: str, head: str) -> str:
+    def _zero(self, cmd: str) -> str:
         line = self._ask(cmd)
         parts = line.split()
         _generic(parts, line)
-        if len(parts) == 2 and parts[0] == head:
+        if len(parts) == 2 and parts[0] == cmd:
             if cmd == "Z" and parts[1] == "A":
                 return "A"
             if cmd == "ZI" and parts[1] in ("S", "D"):
