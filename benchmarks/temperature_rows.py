@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from model.chem import formal_charge
 from model.data.dataset import Batcher
 from model.data.loaders import load_table
 from model.ensemble import Ensemble
 from model.evaluate import bucket_of, load_splits
-from model.featurize import net_charge
 from model.train import predict_rows
 
 MIN_ROWS = 20  # publications / salts with fewer rows in the bucket are not listed
@@ -36,7 +36,7 @@ def member_predictions(run: Path, batcher: Batcher) -> tuple[np.ndarray, np.ndar
 
 def salt_of(table, row: int) -> str:
     """The salt of a row, named by its anions' SMILES (the species with a negative net charge)."""
-    anions = [table.vocab[j] for j in table.idx[row] if j >= 0 and net_charge(table.vocab[j]) < 0]
+    anions = [table.vocab[j] for j in table.idx[row] if j >= 0 and formal_charge(table.vocab[j]) < 0]
     return ".".join(sorted(anions)) or "none"
 
 

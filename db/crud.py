@@ -6,7 +6,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text, update
@@ -23,6 +23,7 @@ from db.models import (
     Measurement,
     ModelVersion,
     Molecule,
+    utcnow,
 )
 
 
@@ -32,10 +33,6 @@ class NotFound(LookupError):
 
 class Conflict(RuntimeError):
     pass
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def audit(s: Session, key_id: int | None, action: str, entity: str, entity_id: int | None, **detail) -> None:
@@ -115,10 +112,6 @@ def _get(s: Session, model, row_id: int, what: str):
     if row is None:
         raise NotFound(f"{what} {row_id} not found")
     return row
-
-
-def get_model_version(s: Session, version_id: int) -> ModelVersion:
-    return _get(s, ModelVersion, version_id, "model version")
 
 
 def list_model_versions(s: Session) -> Sequence[ModelVersion]:
@@ -327,10 +320,6 @@ def _maybe_complete(s: Session, campaign_id: int) -> None:
         c.status = "completed"
         audit(s, None, "complete", "campaign", campaign_id)
         s.commit()
-
-
-def get_experiment(s: Session, experiment_id: int) -> Experiment:
-    return _get(s, Experiment, experiment_id, "experiment")
 
 
 def queue_depth(s: Session) -> int:

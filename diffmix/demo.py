@@ -125,7 +125,7 @@ def run(out: Path, budget: int = 12, batch: int = 4, temperature_K: float = 303.
 
 
 def _names(fracs: dict) -> str:
-    from model.optimize.plots import name_of
+    from model.data.tables import name_of
 
     return " ".join(f"{name_of(k)} {v:.3f}" for k, v in sorted(fracs.items(), key=lambda kv: -kv[1]) if v > 5e-4)
 

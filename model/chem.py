@@ -66,5 +66,7 @@ def species(smiles: str) -> Species:
     return Species(smiles=Chem.MolToSmiles(mol), parts=parts, molar_mass=float(Descriptors.MolWt(mol)))
 
 
-def molar_mass(smiles: str) -> float:
-    return species(smiles).molar_mass
+@lru_cache(maxsize=65536)
+def formal_charge(smiles: str) -> int:
+    """The net formal charge of a molecule or ion (the sum over its atoms): non-zero for an ion."""
+    return int(Chem.GetFormalCharge(mol_from_smiles(smiles)))

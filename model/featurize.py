@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from rdkit import Chem, DataStructs
 from rdkit.Chem import rdFingerprintGenerator
-from torch_geometric.data import Batch, Data
+from torch_geometric.data import Data
 
 from model.chem import mol_from_smiles
 
@@ -76,16 +76,6 @@ def mol_graph(smiles: str) -> Data:
     edge_index = torch.tensor([src, dst], dtype=torch.long) if src else torch.zeros((2, 0), dtype=torch.long)
     edge_attr = torch.tensor(attr, dtype=torch.float32) if attr else torch.zeros((0, BOND_DIM))
     return Data(x=x, edge_index=edge_index, edge_attr=edge_attr)
-
-
-@lru_cache(maxsize=16384)
-def net_charge(smiles: str) -> int:
-    """The sum of the formal charges of a molecule's atoms: non-zero for an ion."""
-    return Chem.GetFormalCharge(mol_from_smiles(smiles))
-
-
-def graph_batch(smiles_list: list[str]) -> Batch:
-    return Batch.from_data_list([mol_graph(s) for s in smiles_list])
 
 
 _ECFP = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)

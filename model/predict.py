@@ -7,9 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from rdkit import Chem
-
-from model.chem import mol_from_smiles, species
+from model.chem import formal_charge
 from model.ensemble import Ensemble
 from model.errors import DiffMixInputError
 from model.mixture import Mixture, from_record
@@ -29,15 +27,11 @@ def validate_for(prop: str, mixture: Mixture) -> Mixture:
     """Property-specific checks on a normalised mixture."""
     check_temperature_for(get_property(prop), mixture.temperature_K)
     if prop == "ionic_conductivity":
-        if not any(_charge(s) != 0 for s in mixture.species):
+        if not any(formal_charge(s) != 0 for s in mixture.species):
             raise DiffMixInputError("ionic conductivity needs a salt among the components (e.g. '[Li+].F[P-](F)(F)(F)(F)F')")
-        if all(_charge(s) != 0 for s in mixture.species):
+        if all(formal_charge(s) != 0 for s in mixture.species):
             raise DiffMixInputError("ionic conductivity needs at least one solvent besides the salt")
     return mixture
-
-
-def _charge(smiles: str) -> int:
-    return Chem.GetFormalCharge(mol_from_smiles(smiles))
 
 
 class Predictor:
@@ -76,8 +70,3 @@ class Predictor:
                 row["fractions"] = mixtures[i].fractions()
             out.append(row)
         return out
-
-
-def component_species(smiles: str) -> list[str]:
-    """Canonical species (ions separately) a user component is made of."""
-    return [p for p, _ in species(smiles).parts]

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import least_squares
 
+from model.cell import conductivity_mS_cm
+
 PLATEAU_MAX_PHASE_DEG = 5.0  # above this |phase| at the best point, the plateau was not reached
 METHODS = ("auto", "min-phase", "fit")
 
@@ -35,7 +37,7 @@ class EisResult:
     fit_params: dict | None = None
 
     def conductivity_mS_cm(self, cell_constant_per_cm: float) -> float:
-        return 1000.0 * cell_constant_per_cm / self.resistance_ohm
+        return conductivity_mS_cm(cell_constant_per_cm, self.resistance_ohm)
 
     def as_dict(self, cell_constant_per_cm: float | None = None) -> dict:
         d = {"resistance_ohm": self.resistance_ohm, "method": self.method, "phase_deg": self.phase_deg,
@@ -46,11 +48,15 @@ class EisResult:
         return d
 
 
+def impedance(r_bulk: float, c_stray: float, q: float, alpha: float, f: np.ndarray) -> np.ndarray:
+    """The cell's equivalent circuit: Z = R_b ∥ C_s  +  CPE(Q, α), at frequencies f in Hz."""
+    w = 2 * np.pi * np.asarray(f, dtype=float)
+    return r_bulk / (1 + 1j * w * r_bulk * c_stray) + 1.0 / (q * (1j * w) ** alpha)
+
+
 def circuit(params: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """Z = R_b ∥ C_s  +  CPE(Q, α); params = (ln R_b, ln C_s, ln Q, α)."""
-    r, c, q, a = np.exp(params[0]), np.exp(params[1]), np.exp(params[2]), params[3]
-    w = 2 * np.pi * f
-    return r / (1 + 1j * w * r * c) + 1.0 / (q * (1j * w) ** a)
+    """The equivalent circuit with fit parameters params = (ln R_b, ln C_s, ln Q, α)."""
+    return impedance(np.exp(params[0]), np.exp(params[1]), np.exp(params[2]), params[3], f)
 
 
 def _check(f, zr, zi):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from model.cell import cell_constant_per_cm, kcl_standard_mS_cm
 from robot import eis
 from robot.drivers.cavro import CavroPump
 from robot.drivers.mettler import Balance
@@ -94,20 +95,14 @@ class Procedure:
 
     # ------------------------------------------------------------------ steps
     def plan(self, recipe: dict) -> dict[str, float]:
+        # plan_masses already leaves out (or refuses) any stock below the pumps' smallest dispense
         masses = plan_masses(recipe, self.lab.stocks, self.lab.sample_volume_ml, self.lab.min_dispense_ul / 1000.0)
         for name, g in masses.items():
-            s = self.lab.stock(name)
-            ul = g / s.density_g_ml * 1000.0
-            if ul < self.lab.min_dispense_ul:
-                # below the pump's resolution: drop it only if it is negligible, else refuse
-                if ul < 0.2 * self.lab.min_dispense_ul:
-                    self._note(f"{name}: {ul:.1f} µL is below resolution and negligible; not dispensed")
-                    continue
-                raise RecipeError(f"{name}: {ul:.1f} µL is below the pumps' {self.lab.min_dispense_ul:.0f} µL minimum")
-            if self.inventory.remaining_ml.get(name, 0.0) < ul / 1000.0:
+            ml = g / self.lab.stock(name).density_g_ml
+            if self.inventory.remaining_ml.get(name, 0.0) < ml:
                 raise RecipeError(f"stock {name!r} has {self.inventory.remaining_ml.get(name, 0):.2f} mL left, "
-                                  f"{ul / 1000:.2f} mL needed: refill it")
-        return {k: v for k, v in masses.items() if v / self.lab.stock(k).density_g_ml * 1000.0 >= 0.2 * self.lab.min_dispense_ul}
+                                  f"{ml:.2f} mL needed: refill it")
+        return masses
 
     def dispense_and_weigh(self, masses: dict[str, float]) -> dict[str, float]:
         """Dispense each stock and weigh what arrived; the weighed masses are what the composition is made of."""
@@ -223,8 +218,8 @@ class Procedure:
         finally:
             if not self.halted:
                 self.rinse()
-        kappa_std = self.lab.standard_mS_cm * (1 + 0.02 * (temperature - 298.15))  # KCl: +2 %/K
-        return kappa_std * res.resistance_ohm / 1000.0, kappa_std, res.resistance_ohm
+        kappa_std = kcl_standard_mS_cm(self.lab.standard_mS_cm, temperature)
+        return cell_constant_per_cm(kappa_std, res.resistance_ohm), kappa_std, res.resistance_ohm
 
     def emergency_stop(self) -> None:
         self.halted = True

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from rdkit import Chem
 from scipy.optimize import nnls
 
-from model.chem import canonical, mol_from_smiles, species
+from model.chem import canonical, formal_charge, species
 from robot.errors import RecipeError
 from robot.lab import Stock
 
@@ -44,7 +43,7 @@ def target_moles(recipe: dict, keys: list[str]) -> np.ndarray:
     sp = species(salt)
     counts = dict(sp.parts)
     f = recipe["salt_cation_fraction"]
-    cation = [p for p in counts if Chem.GetFormalCharge(mol_from_smiles(p)) > 0][0]
+    cation = [p for p in counts if formal_charge(p) > 0][0]
     n = np.zeros(len(keys))
     n[0] = f / counts[cation]
     share = 1.0 - f * sum(counts.values()) / counts[cation]

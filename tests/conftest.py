@@ -32,7 +32,7 @@ def _pg_available() -> bool:
     try:
         import psycopg
 
-        with psycopg.connect(PG_ADMIN_URL.replace("postgresql://", "postgresql://", 1), connect_timeout=3):
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
             return True
     except Exception:
         return False
@@ -124,8 +124,7 @@ class LiveService:
 
         from service.app import create_app
         from service.settings import Settings
-
-        from .test_service import make_keys
+        from tests.helpers import make_keys
 
         self.keys = _keys or make_keys(db_url)
         self.port = _port or free_port()

@@ -44,3 +44,17 @@ def synthetic_conductivity_table(n: int = 400, seed: int = 0) -> MixtureTable:
         y.append(kappa)
         systems.append(f"{min(a, b)}-{max(a, b)}")
     return MixtureTable.from_mixtures(mixtures, y, {"system": systems, "doi": systems})
+
+
+def make_keys(url):
+    from db import crud
+    from db.session import make_engine, make_sessionmaker
+
+    engine = make_engine(url)
+    keys = {}
+    with make_sessionmaker(engine)() as s:
+        for role in ("operator", "robot", "analyst", "admin"):
+            keys[role] = crud.create_api_key(s, role)[1]
+        keys["robot2"] = crud.create_api_key(s, "robot", "second robot")[1]
+    engine.dispose()
+    return keys

@@ -267,7 +267,7 @@ def test_client_retries_until_the_service_comes_up(db_url, tiny_models_dir):
 
     t = threading.Thread(target=ask)
     t.start()
-    from .test_service import make_keys
+    from tests.helpers import make_keys
 
     keys.update(make_keys(db_url))
     time.sleep(1.5)

@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, settings
 from db.migrate import upgrade
 from service.app import create_app
 from service.settings import Settings
+from tests.helpers import make_keys
 
 from .conftest import save_tiny_models
-from .test_service import make_keys
 
 _tmp = Path(tempfile.mkdtemp(prefix="diffmix-schemathesis-"))
 (_tmp / "models").mkdir()

@@ -11,6 +11,7 @@ from db import crud
 from db.session import make_engine, make_sessionmaker
 from service.app import create_app
 from service.settings import Settings
+from tests.helpers import make_keys
 
 LIPF6, PC, EC, DMC = "[Li+].F[P-](F)(F)(F)(F)F", "CC1COC(=O)O1", "O=C1OCCO1", "COC(=O)OC"
 RECORD = {"components": [{"smiles": EC, "amount": 1.506}, {"smiles": LIPF6, "amount": 0.3006}], "basis": "mass",
@@ -28,17 +29,6 @@ class Api:
         if role:
             headers["Authorization"] = f"Bearer {self.keys[role]}"
         return self.client.request(method, path, headers=headers, **kw)
-
-
-def make_keys(url):
-    engine = make_engine(url)
-    keys = {}
-    with make_sessionmaker(engine)() as s:
-        for role in ("operator", "robot", "analyst", "admin"):
-            keys[role] = crud.create_api_key(s, role)[1]
-        keys["robot2"] = crud.create_api_key(s, "robot", "second robot")[1]
-    engine.dispose()
-    return keys
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch
 
-from model.featurize import ecfp, mol_graph, net_charge
+from model.chem import formal_charge
+from model.featurize import ecfp, mol_graph
 from model.mixture import Mixture, pad
 
 
@@ -33,7 +34,7 @@ class MoleculeSet:
     @cached_property
     def charges(self) -> torch.Tensor:
         """[V] net formal charge of each molecule (a salt's ions are separate molecules: +1, −1, …)."""
-        return torch.tensor([float(net_charge(s)) for s in self.smiles])
+        return torch.tensor([float(formal_charge(s)) for s in self.smiles])
 
     def subset(self, rows: torch.Tensor) -> MoleculeSet:
         return MoleculeSet([self.smiles[i] for i in rows.tolist()])

@@ -15,6 +15,10 @@ Sources (read for facts, values typed in by hand):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+
+from model.chem import canonical
+from model.errors import InvalidSmilesError
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,19 @@ SALTS: dict[str, Salt] = {s.name: s for s in [
 
 # Spellings in CALiSol-23 that name the same salt.
 SALT_ALIASES = {"LiN(CF3SO2)2": "LiTFSI"}
+
+
+def name_of(smiles: str) -> str:
+    """The common name of a solvent or salt in these tables (EC, LiPF6, …), or the SMILES itself when unknown."""
+    try:
+        return _names().get(canonical(smiles), smiles)
+    except InvalidSmilesError:
+        return smiles
+
+
+@cache
+def _names() -> dict[str, str]:
+    return {canonical(s.smiles): s.name for table in (SOLVENTS, SALTS) for s in table.values()}
 
 
 def salt_by_name(name: str) -> Salt:

@@ -10,20 +10,9 @@ import matplotlib.pyplot as plt
 import matplotlib.tri as mtri
 import numpy as np
 
-from model.chem import canonical
-from model.data.tables import SALTS, SOLVENTS
+from model.data.tables import name_of
 
 SQ3 = np.sqrt(3) / 2
-
-_NAMES = {canonical(s.smiles): s.name for s in SOLVENTS.values()} | {canonical(s.smiles): s.name for s in SALTS.values()}
-
-
-def name_of(smiles: str) -> str:
-    try:
-        return _NAMES.get(canonical(smiles), smiles)
-    except Exception:
-        return smiles
-
 
 def to_xy(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Barycentric (s0, s1, s2) → Cartesian: s0 at bottom-left, s1 at bottom-right, s2 at the top."""

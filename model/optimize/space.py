@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from rdkit import Chem
 
-from model.chem import canonical, mol_from_smiles, species
+from model.chem import canonical, formal_charge, species
 from model.errors import DiffMixInputError
 from model.optimize.simplex import check_bounds, project
 
@@ -35,14 +34,14 @@ class CompositionSpace:
         if len(set(canon)) != len(canon):
             raise DiffMixInputError("a solvent is listed twice")
         for s in self.solvents:
-            if Chem.GetFormalCharge(mol_from_smiles(s)) != 0 or species(s).is_salt:
+            if formal_charge(s) != 0 or species(s).is_salt:
                 raise DiffMixInputError(f"solvent {s!r} is charged or a salt; give salts with --salt")
         sp = species(self.salt)
         if not sp.is_salt:
             raise DiffMixInputError(f"--salt {self.salt!r} is not a salt: write it with its ions, e.g. '[Li+].F[P-](F)(F)(F)(F)F'")
         self.ions = [p for p, _ in sp.parts]
         counts = dict(sp.parts)
-        cations = [p for p in self.ions if Chem.GetFormalCharge(mol_from_smiles(p)) > 0]
+        cations = [p for p in self.ions if formal_charge(p) > 0]
         self.cation = cations[0]
         self.ion_per_cation = np.array([counts[p] / counts[self.cation] for p in self.ions])
         self.solvent_keys = canon

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from model.cell import kcl_standard_mS_cm, resistance_ohm
+from robot.eis import impedance
 from robot.sim.electrolyte import conductivity_mS_cm
 
 FAULTS = ("timeout", "garble", "disconnect", "pump_error", "air_bubble", "temperature_drift")
-KCL_STANDARD_MS_CM = 12.88  # 0.1 mol/L KCl at 25 °C; +2 %/K around it
 
 
 @dataclass
@@ -86,7 +87,7 @@ class World:
         fluids = {a: self.reservoirs[a] for a in self.cell}
         standards = [f.standard_mS_cm for f in fluids.values() if f.standard_mS_cm]
         if standards:
-            return standards[0] * (1 + 0.02 * (self.temperature_K - 298.15))
+            return kcl_standard_mS_cm(standards[0], self.temperature_K)
         solvent_g: dict[str, float] = {}
         salt_mol, salt_mm = 0.0, 151.905
         for a, grams in self.cell.items():
@@ -109,10 +110,8 @@ class World:
         if kappa is None or self.cell_has_bubble:
             r_b, q = 5e9, 1e-13  # open circuit: an empty cell or a bubble over the electrodes
         else:
-            r_b, q = 1000.0 * self.cell_constant_per_cm / kappa, 2e-6
-        c_stray, alpha = 8e-12, 0.88
-        w = 2 * np.pi * f
-        z = r_b / (1 + 1j * w * r_b * c_stray) + 1.0 / (q * (1j * w) ** alpha)
+            r_b, q = resistance_ohm(self.cell_constant_per_cm, kappa), 2e-6
+        z = impedance(r_b, 8e-12, q, 0.88, f)
         noise = 1 + 0.002 * (self.rng.standard_normal(len(f)) + 1j * self.rng.standard_normal(len(f)))
         return z * noise
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from db import crud
+from model.cell import cell_constant_per_cm
 from service.auth import Caller, require
 from service.schemas import MAX_ID, CalibrationIn, CalibrationOut, Id, Summary
 
@@ -59,7 +60,7 @@ def summary(campaign_id: Id, request: Request, _: Caller = Depends(reader)):
 @router.post("/calibrations", response_model=CalibrationOut, status_code=201)
 def calibrate(body: CalibrationIn, request: Request, caller: Caller = Depends(require("robot", "operator"))):
     """Store a single-point cell calibration: K_cell = κ_standard · R_measured (κ in S/cm)."""
-    k = body.standard_conductivity_mS_cm / 1000.0 * body.measured_resistance_ohm
+    k = cell_constant_per_cm(body.standard_conductivity_mS_cm, body.measured_resistance_ohm)
     with request.app.state.diffmix.sessions() as s:
         return crud.add_calibration(s, caller.key_id, cell_id=body.cell_id, cell_constant_per_cm=k,
                                     standard_conductivity_mS_cm=body.standard_conductivity_mS_cm,

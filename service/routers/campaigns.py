@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from db import crud
 from model.chem import canonical
+from model.data.tables import name_of
 from model.errors import DiffMixInputError
-from model.optimize.plots import name_of
 from model.optimize.proposals import propose
 from service.auth import Caller, require
 from service.routers.predict import objective_from

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from db import crud
+from model.cell import conductivity_mS_cm
 from model.errors import DiffMixInputError
 from service.auth import Caller, require
 from service.schemas import ExperimentOut, FailIn, Id, MeasurementOut, ResultIn
@@ -44,7 +45,7 @@ def result(experiment_id: Id, body: ResultIn, request: Request, response: Respon
     sp = body.spectrum
     if not (len(sp.frequency_Hz) == len(sp.z_real_ohm) == len(sp.z_imag_ohm)):
         raise DiffMixInputError("spectrum columns frequency_Hz, z_real_ohm and z_imag_ohm must have the same length")
-    expected = 1000.0 * body.cell_constant_per_cm / body.resistance_ohm
+    expected = conductivity_mS_cm(body.cell_constant_per_cm, body.resistance_ohm)
     if abs(body.conductivity_mS_cm - expected) > CONSISTENCY_TOL * expected:
         raise DiffMixInputError(f"conductivity_mS_cm {body.conductivity_mS_cm:.6g} does not equal 1000·K/R = {expected:.6g} "
                                 "(K in 1/cm, R in ohm): check units")
