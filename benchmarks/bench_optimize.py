@@ -17,9 +17,10 @@ import time
 import numpy as np
 import torch
 
+from model.optimize.design import DesignSpec
 from model.optimize.landscape import ternary
 from model.optimize.plots import name_of, ternary_plot
-from model.optimize.problem import build_objective, optimise
+from model.optimize.problem import optimise
 from model.predict import Predictor
 
 LIPF6 = "[Li+].F[P-](F)(F)(F)(F)F"
@@ -111,7 +112,7 @@ def botorch_calls(obj, target, seed, cap=60):
 def five_solvents(ens) -> dict:
     """PC:EC:DMC:EMC:DEC at x(Li+) = 0.08 (a 4-D simplex, no grid): the reference optimum is the best of 16 ascents."""
     solvents = [PC, EC, DMC, EMC, DEC]
-    obj = build_objective(ens, LIPF6, solvents, salt_fraction=0.08, temperature_K=303.15)
+    obj = DesignSpec.from_options(salt=LIPF6, solvents=solvents, salt_fraction=0.08, temperature_K=303.15).objective_for(ens)
     ref = optimise(obj, starts=16, start_mode="random", seed=123)
     target = ref.best_value * (1 - TOL)
     obj.calls = 0
@@ -154,7 +155,7 @@ def main():
     ens = Predictor.load("ionic_conductivity").ensemble
     report = {}
     for label, (solvents, f) in SPACES.items():
-        obj = build_objective(ens, LIPF6, solvents, salt_fraction=f, temperature_K=303.15)
+        obj = DesignSpec.from_options(salt=LIPF6, solvents=solvents, salt_fraction=f, temperature_K=303.15).objective_for(ens)
         obj.evaluate(obj.space.spread_points(4))  # warm the embedding cache
         t = time.perf_counter()
         land = ternary(obj)

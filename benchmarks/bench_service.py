@@ -114,10 +114,9 @@ def bench_claim() -> dict:
     e = make_engine(url)
     with make_sessionmaker(e)() as s:
         mv = crud.register_model_version(s, "ionic_conductivity", "bench", "f" * 64, "-", {})
-        c = crud.create_campaign(s, None, name="bench", property="ionic_conductivity", objective={}, space={},
-                                 temperature_K=303.15, temperature_range_K=None, model_version_id=mv.id,
+        c = crud.create_campaign(s, None, name="bench", design={"property": "ionic_conductivity"}, model_version_id=mv.id,
                                  strategy="gradient", budget=10_000)
-        rows = [{"composition": {"x": 1.0}, "recipe": {"z": [i]}, "temperature_K": 303.15, "predicted": 1.0,
+        rows = [{"composition": {"x": 1.0}, "recipe": {}, "point": [i], "temperature_K": 303.15, "predicted": 1.0,
                  "predicted_std": 0.1, "gradient": {}} for i in range(10_000)]
         crud.queue_experiments(s, c, rows, None, 3)
     e.dispose()

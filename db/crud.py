@@ -13,8 +13,9 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from db.enums import FINISHED, SPENDING, CampaignStatus, ExperimentStatus, Role
+from db.errors import Conflict, NotFound
 from db.models import (
-    ROLES,
     ApiKey,
     AuditLog,
     Campaign,
@@ -25,14 +26,6 @@ from db.models import (
     Molecule,
     utcnow,
 )
-
-
-class NotFound(LookupError):
-    pass
-
-
-class Conflict(RuntimeError):
-    pass
 
 
 def audit(s: Session, key_id: int | None, action: str, entity: str, entity_id: int | None, **detail) -> None:
@@ -50,10 +43,11 @@ def hash_key(key: str) -> str:
 
 
 def create_api_key(s: Session, role: str, name: str = "", by: int | None = None) -> tuple[ApiKey, str]:
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    """A new key of ``role``; returns the row and the key itself (stored only as its hash)."""
+    if role not in set(Role):
+        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(Role)}")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    row = ApiKey(name=name or role, role=role, prefix=key[:10], key_hash=hash_key(key), created_at=utcnow())
+    row = ApiKey(name=name or str(role), role=str(role), prefix=key[:10], key_hash=hash_key(key), created_at=utcnow())
     s.add(row)
     s.flush()
     audit(s, by, "create", "api_key", row.id, role=role, name=row.name)
@@ -119,8 +113,11 @@ def list_model_versions(s: Session) -> Sequence[ModelVersion]:
 
 
 # ----------------------------------------------------------------------------- campaigns
-def create_campaign(s: Session, by: int | None, **fields) -> Campaign:
-    c = Campaign(status="active", created_by=by, created_at=utcnow(), **fields)
+def create_campaign(s: Session, by: int | None, *, name: str, design: dict[str, Any], model_version_id: int,
+                    strategy: str, budget: int) -> Campaign:
+    """Store a campaign with its design (a DesignSpec as JSON); it starts active."""
+    c = Campaign(status=CampaignStatus.active, created_by=by, created_at=utcnow(), name=name, design=design,
+                 property=design["property"], model_version_id=model_version_id, strategy=strategy, budget=budget)
     s.add(c)
     s.flush()
     audit(s, by, "create", "campaign", c.id, name=c.name)
@@ -139,8 +136,9 @@ def list_campaigns(s: Session, status: str | None = None) -> Sequence[Campaign]:
     return s.scalars(q).all()
 
 
-TRANSITIONS = {"pause": ({"active"}, "paused"), "resume": ({"paused"}, "active"),
-               "cancel": ({"active", "paused"}, "cancelled")}
+TRANSITIONS = {"pause": ({CampaignStatus.active}, CampaignStatus.paused),
+               "resume": ({CampaignStatus.paused}, CampaignStatus.active),
+               "cancel": ({CampaignStatus.active, CampaignStatus.paused}, CampaignStatus.cancelled)}
 
 
 def set_campaign_status(s: Session, campaign_id: int, action: str, by: int | None) -> Campaign:
@@ -150,8 +148,9 @@ def set_campaign_status(s: Session, campaign_id: int, action: str, by: int | Non
         raise Conflict(f"campaign {campaign_id} is {c.status}; cannot {action} it")
     c.status = new
     if action == "cancel":  # queued work is withdrawn; leased work may still report its measurement
-        s.execute(update(Experiment).where(Experiment.campaign_id == campaign_id, Experiment.status == "queued")
-                  .values(status="cancelled", failure_reason="campaign cancelled", updated_at=utcnow()))
+        s.execute(update(Experiment)
+                  .where(Experiment.campaign_id == campaign_id, Experiment.status == ExperimentStatus.queued)
+                  .values(status=ExperimentStatus.cancelled, failure_reason="campaign cancelled", updated_at=utcnow()))
     audit(s, by, action, "campaign", campaign_id)
     s.commit()
     return c
@@ -167,15 +166,30 @@ def campaign_experiments(s: Session, campaign_id: int) -> Sequence[Experiment]:
     return s.scalars(select(Experiment).where(Experiment.campaign_id == campaign_id).order_by(Experiment.id)).all()
 
 
-def queue_experiments(s: Session, campaign: Campaign, proposals: list[dict], by: int | None, max_attempts: int) -> list[Experiment]:
+def open_for_proposals(s: Session, campaign_id: int) -> tuple[Campaign, int, list[Experiment]]:
+    """The campaign, how many experiments its budget has left, and every experiment it has made so far.
+
+    Refuses (Conflict) a campaign that is not active or whose budget is spent."""
+    c = get_campaign(s, campaign_id)
+    if c.status != CampaignStatus.active:
+        raise Conflict(f"campaign {campaign_id} is {c.status}; only active campaigns take proposals")
+    made = campaign_experiments(s, campaign_id)
+    left = c.budget - sum(1 for e in made if e.status in SPENDING)
+    if left <= 0:
+        raise Conflict(f"campaign {campaign_id} has spent its budget of {c.budget} experiments")
+    return c, left, list(made)
+
+
+def queue_experiments(s: Session, campaign: Campaign, proposals: list[dict[str, Any]], by: int | None,
+                      max_attempts: int) -> list[Experiment]:
     """Queue proposals atomically, re-checking the budget inside the transaction."""
     used = s.scalar(select(func.count()).select_from(Experiment).where(
-        Experiment.campaign_id == campaign.id, Experiment.status.in_(("queued", "leased", "measured"))))
+        Experiment.campaign_id == campaign.id, Experiment.status.in_(SPENDING)))
     if used + len(proposals) > campaign.budget:
         raise Conflict(f"campaign {campaign.id} has {campaign.budget - used} of {campaign.budget} experiments left; "
                        f"{len(proposals)} proposed")
     now = utcnow()
-    rows = [Experiment(campaign_id=campaign.id, model_version_id=campaign.model_version_id, status="queued",
+    rows = [Experiment(campaign_id=campaign.id, model_version_id=campaign.model_version_id, status=ExperimentStatus.queued,
                        attempts=0, max_attempts=max_attempts, created_at=now, updated_at=now, **p) for p in proposals]
     s.add_all(rows)
     s.flush()
@@ -197,14 +211,15 @@ def expire_leases(s: Session, now: datetime | None = None) -> dict[str, list[int
     now = now or utcnow()
     failed = s.scalars(
         update(Experiment)
-        .where(Experiment.status == "leased", Experiment.lease_expires_at < now, Experiment.attempts >= Experiment.max_attempts)
-        .values(status="failed", lease_owner=None, updated_at=now,
+        .where(Experiment.status == ExperimentStatus.leased, Experiment.lease_expires_at < now,
+               Experiment.attempts >= Experiment.max_attempts)
+        .values(status=ExperimentStatus.failed, lease_owner=None, updated_at=now,
                 failure_reason="lease expired on the last allowed attempt (robot went silent)")
         .returning(Experiment.id)).all()
     requeued = s.scalars(
         update(Experiment)
-        .where(Experiment.status == "leased", Experiment.lease_expires_at < now)
-        .values(status="queued", lease_owner=None, lease_expires_at=None, updated_at=now)
+        .where(Experiment.status == ExperimentStatus.leased, Experiment.lease_expires_at < now)
+        .values(status=ExperimentStatus.queued, lease_owner=None, lease_expires_at=None, updated_at=now)
         .returning(Experiment.id)).all()
     for i in failed:
         audit(s, None, "lease_expired_failed", "experiment", i)
@@ -223,12 +238,12 @@ def claim_next(s: Session, robot_key_id: int, lease_seconds: float, now: datetim
     now = now or utcnow()
     expire_leases(s, now)
     nxt = (select(Experiment.id).join(Campaign, Campaign.id == Experiment.campaign_id)
-           .where(Experiment.status == "queued", Campaign.status == "active")
+           .where(Experiment.status == ExperimentStatus.queued, Campaign.status == CampaignStatus.active)
            .order_by(Experiment.id).limit(1).with_for_update(skip_locked=True, of=Experiment))
     claimed = s.scalar(
         update(Experiment)
-        .where(Experiment.id == nxt.scalar_subquery(), Experiment.status == "queued")
-        .values(status="leased", lease_owner=robot_key_id, lease_expires_at=now + timedelta(seconds=lease_seconds),
+        .where(Experiment.id == nxt.scalar_subquery(), Experiment.status == ExperimentStatus.queued)
+        .values(status=ExperimentStatus.leased, lease_owner=robot_key_id, lease_expires_at=now + timedelta(seconds=lease_seconds),
                 attempts=Experiment.attempts + 1, updated_at=now)
         .returning(Experiment.id))
     if claimed is None:
@@ -243,9 +258,10 @@ def _leased_to(s: Session, experiment_id: int, robot_key_id: int, lock: bool = T
     exp = s.get(Experiment, experiment_id, with_for_update=lock, populate_existing=True)
     if exp is None:
         raise NotFound(f"experiment {experiment_id} not found")
-    if exp.status != "leased" or exp.lease_owner != robot_key_id:
+    if exp.status != ExperimentStatus.leased or exp.lease_owner != robot_key_id:
+        handed_on = exp.status in (ExperimentStatus.queued, ExperimentStatus.leased)
         raise Conflict(f"experiment {experiment_id} is {exp.status} and not leased to this robot"
-                       + (" (its lease expired and it was handed on)" if exp.status in ("queued", "leased") else ""))
+                       + (" (its lease expired and it was handed on)" if handed_on else ""))
     return exp
 
 
@@ -276,7 +292,7 @@ def record_result(s: Session, experiment_id: int, robot_key_id: int, idempotency
         raise NotFound(f"calibration {cal} not found: post it to /v1/calibrations first")
     m = Measurement(experiment_id=experiment_id, idempotency_key=idempotency_key, payload_hash=h, created_at=utcnow(), **fields)
     s.add(m)
-    exp.status = "measured"
+    exp.status = ExperimentStatus.measured
     exp.lease_owner = None
     exp.lease_expires_at = None
     exp.updated_at = utcnow()
@@ -298,10 +314,10 @@ def fail_experiment(s: Session, experiment_id: int, robot_key_id: int, reason: s
     exp = _leased_to(s, experiment_id, robot_key_id)
     now = utcnow()
     if retryable and exp.attempts < exp.max_attempts:
-        exp.status = "queued"
+        exp.status = ExperimentStatus.queued
         exp.failure_reason = f"attempt {exp.attempts} failed: {reason}"
     else:
-        exp.status = "failed"
+        exp.status = ExperimentStatus.failed
         exp.failure_reason = reason
     exp.lease_owner = None
     exp.lease_expires_at = None
@@ -315,15 +331,21 @@ def fail_experiment(s: Session, experiment_id: int, robot_key_id: int, reason: s
 def _maybe_complete(s: Session, campaign_id: int) -> None:
     c = s.get(Campaign, campaign_id)
     counts = campaign_counts(s, campaign_id)
-    done = counts.get("measured", 0) + counts.get("failed", 0)
-    if c.status == "active" and done >= c.budget and not counts.get("queued") and not counts.get("leased"):
-        c.status = "completed"
+    done = sum(counts.get(k, 0) for k in FINISHED)
+    running = counts.get(ExperimentStatus.queued) or counts.get(ExperimentStatus.leased)
+    if c.status == CampaignStatus.active and done >= c.budget and not running:
+        c.status = CampaignStatus.completed
         audit(s, None, "complete", "campaign", campaign_id)
         s.commit()
 
 
+def ping(s: Session) -> None:
+    """A round trip to the database (raises when it does not answer)."""
+    s.execute(text("SELECT 1"))
+
+
 def queue_depth(s: Session) -> int:
-    return s.scalar(select(func.count()).select_from(Experiment).where(Experiment.status == "queued"))
+    return s.scalar(select(func.count()).select_from(Experiment).where(Experiment.status == ExperimentStatus.queued))
 
 
 # ----------------------------------------------------------------------------- calibrations
@@ -358,3 +380,18 @@ def results(s: Session, campaign_id: int | None = None) -> list[dict]:
                     "measured": m.conductivity_mS_cm, "residual": m.conductivity_mS_cm - e.predicted,
                     "method": m.method, "quality_flags": m.quality_flags, "model_version": mvname})
     return out
+
+
+def campaign_summary(s: Session, campaign_id: int) -> dict[str, Any]:
+    """Counts, mean absolute residual of prediction vs measurement, and the best measured experiment so far."""
+    c = get_campaign(s, campaign_id)
+    rows = results(s, campaign_id)
+    mae = sum(abs(r["residual"]) for r in rows) / len(rows) if rows else None
+    best = None
+    if rows:
+        pick = max if c.design["objective"].get("maximize", True) else min
+        b = pick(rows, key=lambda r: r["measured"])
+        best = {"experiment_id": b["experiment_id"], "measured": b["measured"], "predicted": b["predicted"],
+                "composition": b["measured_composition"], "temperature_K": b["temperature_K"]}
+    return {"campaign_id": campaign_id, "status": c.status, "counts": campaign_counts(s, campaign_id),
+            "measured": len(rows), "mae": mae, "best": best}

@@ -8,17 +8,15 @@ from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, Strin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, JSONType, UTCDateTime
+from db.enums import CampaignStatus, ExperimentStatus, Role, check_in
 
 
 def utcnow() -> datetime:
+    """Now, in UTC, timezone-aware: every timestamp the service stores."""
     return datetime.now(UTC)
 
 
 TS = UTCDateTime()
-
-EXPERIMENT_STATUSES = ("queued", "leased", "measured", "failed", "cancelled")
-CAMPAIGN_STATUSES = ("active", "paused", "cancelled", "completed")
-ROLES = ("operator", "robot", "analyst", "admin")
 
 
 class Molecule(Base):
@@ -41,19 +39,16 @@ class ModelVersion(Base):
 
 class Campaign(Base):
     __tablename__ = "campaigns"
-    __table_args__ = (CheckConstraint("status IN ('active','paused','cancelled','completed')", name="status"),
+    __table_args__ = (CheckConstraint(check_in("status", CampaignStatus), name="status"),
                       CheckConstraint("budget > 0", name="budget_positive"))
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     property: Mapped[str] = mapped_column(String(64))
-    objective: Mapped[dict] = mapped_column(JSONType)  # maximize, aggregate, beta
-    space: Mapped[dict] = mapped_column(JSONType)  # salt, solvents, fractions, bounds
-    temperature_K: Mapped[float | None] = mapped_column(Float)
-    temperature_range_K: Mapped[list | None] = mapped_column(JSONType)
+    design: Mapped[dict] = mapped_column(JSONType)  # a versioned model.optimize.design.DesignSpec
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
     strategy: Mapped[str] = mapped_column(String(32), default="gradient")
     budget: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.active)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
     model_version: Mapped[ModelVersion] = relationship()
@@ -62,19 +57,20 @@ class Campaign(Base):
 class Experiment(Base):
     __tablename__ = "experiments"
     __table_args__ = (
-        CheckConstraint("status IN ('queued','leased','measured','failed','cancelled')", name="status"),
+        CheckConstraint(check_in("status", ExperimentStatus), name="status"),
         Index("ix_experiments_queue", "status", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
     composition: Mapped[dict] = mapped_column(JSONType)  # species SMILES → mole fraction (ions separately)
-    recipe: Mapped[dict] = mapped_column(JSONType)  # what the robot makes: salt, solvents, fractions, molality
+    recipe: Mapped[dict] = mapped_column(JSONType)  # what the robot makes: a versioned model.contract.Recipe
+    point: Mapped[list] = mapped_column(JSONType)  # the optimiser's coordinates z = (solvent ratio, cation fraction)
     temperature_K: Mapped[float] = mapped_column(Float)
     predicted: Mapped[float] = mapped_column(Float)
     predicted_std: Mapped[float] = mapped_column(Float)
     gradient: Mapped[dict] = mapped_column(JSONType)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=ExperimentStatus.queued)
     lease_owner: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     lease_expires_at: Mapped[datetime | None] = mapped_column(TS)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -121,7 +117,7 @@ class CellCalibration(Base):
 
 class ApiKey(Base):
     __tablename__ = "api_keys"
-    __table_args__ = (CheckConstraint("role IN ('operator','robot','analyst','admin')", name="role"),)
+    __table_args__ = (CheckConstraint(check_in("role", Role), name="role"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(16))

@@ -136,9 +136,9 @@ def _report(results, summary, experiments, out: Path, temperature_K: float, echo
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from model.optimize.design import DesignSpec
     from model.optimize.landscape import ternary
     from model.optimize.plots import ternary_plot
-    from model.optimize.problem import build_objective
     from model.predict import Predictor
 
     echo("")
@@ -173,7 +173,8 @@ def _report(results, summary, experiments, out: Path, temperature_K: float, echo
     plt.close(fig)
 
     ens = Predictor.load("ionic_conductivity").ensemble
-    obj = build_objective(ens, LIPF6, [PC, EC, DMC], salt_fraction=0.08, temperature_K=temperature_K)
+    obj = DesignSpec.from_options(salt=LIPF6, solvents=[PC, EC, DMC], salt_fraction=0.08,
+                                  temperature_K=temperature_K).objective_for(ens)
     land = ternary(obj)
     measured_pts = []
     for r in results:

@@ -32,9 +32,23 @@ def run_migrations_online() -> None:
 
 def _run(conn) -> None:
     # batch mode lets later migrations ALTER tables on SQLite (copy-and-move)
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        # A batch migration rebuilds a table (copy, drop, rename); with foreign keys enforced the drop would fail
+        # for every row that other tables reference. SQLite's manual (ALTER TABLE, "other kinds of table schema
+        # changes") says: switch them off for the rebuild, then check with foreign_key_check.
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.commit()
     context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True, compare_type=True)
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken[:5]}")
+    if sqlite:
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        conn.commit()
 
 
 if context.is_offline_mode():

@@ -70,3 +70,50 @@ def species(smiles: str) -> Species:
 def formal_charge(smiles: str) -> int:
     """The net formal charge of a molecule or ion (the sum over its atoms): non-zero for an ion."""
     return int(Chem.GetFormalCharge(mol_from_smiles(smiles)))
+
+
+@dataclass(frozen=True)
+class SaltFormula:
+    """A salt's stoichiometry in the paper's convention: its cation mole fraction f (ions counted separately)
+    fixes how much of the mixture is ions, how many formula units there are, and what is left for solvent."""
+
+    smiles: str  # the salt as the user wrote it
+    ions: tuple[str, ...]  # canonical SMILES of each ion, sorted
+    counts: tuple[int, ...]  # ions of each kind per formula unit
+    cation: str
+    molar_mass: float  # g/mol of one formula unit
+
+    @property
+    def ions_per_cation(self) -> tuple[float, ...]:
+        """Ions of each kind per cation (e.g. 1 and 1 for LiPF6, 1 and 2 for Mg(TFSI)2 per Mg²⁺)."""
+        nu = self.counts[self.ions.index(self.cation)]
+        return tuple(c / nu for c in self.counts)
+
+    def formula_units(self, cation_fraction: float) -> float:
+        """Moles of salt formula units per mole of mixture."""
+        return cation_fraction / self.counts[self.ions.index(self.cation)]
+
+    def solvent_share(self, cation_fraction: float) -> float:
+        """Mole fraction left for the solvents once every ion is counted."""
+        return 1.0 - cation_fraction * sum(self.ions_per_cation)
+
+    def molality(self, cation_fraction: float, solvent_molar_mass: float) -> float:
+        """mol of salt per kg of a solvent blend of mean molar mass ``solvent_molar_mass`` (g/mol)."""
+        return self.formula_units(cation_fraction) * 1000.0 / (self.solvent_share(cation_fraction) * solvent_molar_mass)
+
+    def cation_fraction(self, molality: float, solvent_molar_mass: float) -> float:
+        """The inverse of ``molality``: the cation fraction that gives ``molality`` mol/kg."""
+        nu = self.counts[self.ions.index(self.cation)]
+        b_m = molality * solvent_molar_mass * nu
+        return b_m / (1000.0 + b_m * sum(self.ions_per_cation))
+
+
+@lru_cache(maxsize=4096)
+def salt_formula(smiles: str) -> SaltFormula:
+    """The stoichiometry of a salt written with all its ions; an uncharged molecule is refused."""
+    sp = species(smiles)
+    cations = [p for p, _ in sp.parts if formal_charge(p) > 0]
+    if not sp.is_salt or not cations:
+        raise InvalidSmilesError(f"{smiles!r} is not a salt: write it with its ions, e.g. '[Li+].F[P-](F)(F)(F)(F)F'")
+    ions, counts = zip(*sp.parts)
+    return SaltFormula(smiles, tuple(ions), tuple(counts), cations[0], sp.molar_mass)

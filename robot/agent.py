@@ -15,6 +15,9 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
+
+from model.contract import RECIPE_VERSION, Recipe
 from robot.client import ServiceClient, ServiceError
 from robot.errors import RecipeError, RobotError
 from robot.journal import Journal
@@ -139,24 +142,30 @@ class Agent:
         exp_id = exp["id"]
         key = f"{self.name}-exp{exp_id}-attempt{exp['attempts']}"
         self.journal.write("claimed", exp_id, attempt=exp["attempts"], key=key, recipe=exp["recipe"])
-        self.log(f"experiment {exp_id} (attempt {exp['attempts']}): {exp['recipe']['fractions']}")
+        try:
+            recipe = Recipe.model_validate(exp["recipe"])
+        except ValidationError as e:  # a service speaking another contract version: nothing can be made
+            self._fail(exp_id, f"the recipe does not follow contract version {RECIPE_VERSION}: {e}", False)
+            return
+        self.log(f"experiment {exp_id} (attempt {exp['attempts']}): {recipe.fractions}")
         stop = threading.Event()
         hb = threading.Thread(target=self._heartbeat, args=(exp, stop), daemon=True)
         hb.start()
         try:
             self.journal.write("started", exp_id)
-            m = self.procedure.run(exp["recipe"], self.cell_constant, self.calibration_id)
+            m = self.procedure.run(recipe, self.cell_constant, self.calibration_id)
         except (RobotError, ValueError) as e:
             retryable = getattr(e, "retryable", False) and not isinstance(e, RecipeError)
             self._fail(exp_id, f"{type(e).__name__}: {e}", retryable)
             return
         finally:
             stop.set()
-        self.journal.write("measured", exp_id, key=key, result=m.result, log=m.log)
+        body = m.result.model_dump(mode="json")
+        self.journal.write("measured", exp_id, key=key, result=body, log=m.log)
         try:
-            self.client.result(exp_id, m.result, key)
+            self.client.result(exp_id, body, key)
             self.journal.write("posted", exp_id)
-            self.log(f"experiment {exp_id}: κ = {m.result['conductivity_mS_cm']:.3f} mS/cm posted")
+            self.log(f"experiment {exp_id}: κ = {m.result.conductivity_mS_cm:.3f} mS/cm posted")
         except ServiceError as e:
             self.log(f"experiment {exp_id}: the service refused the result ({e}); it stays in the journal")
             self.journal.write("abandoned", exp_id, detail=str(e))

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from model.cell import cell_constant_per_cm, kcl_standard_mS_cm
+from model.contract import Recipe, Result, Spectrum
 from robot import eis
 from robot.drivers.cavro import CavroPump
 from robot.drivers.mettler import Balance
@@ -48,7 +49,7 @@ class Inventory:
 
 @dataclass
 class Measurement:
-    result: dict  # the body of POST /v1/experiments/{id}/result
+    result: Result  # the body of POST /v1/experiments/{id}/result
     log: list[str] = field(default_factory=list)
 
 
@@ -94,7 +95,7 @@ class Procedure:
         return retry(fn, on_retry=again)
 
     # ------------------------------------------------------------------ steps
-    def plan(self, recipe: dict) -> dict[str, float]:
+    def plan(self, recipe: Recipe) -> dict[str, float]:
         # plan_masses already leaves out (or refuses) any stock below the pumps' smallest dispense
         masses = plan_masses(recipe, self.lab.stocks, self.lab.sample_volume_ml, self.lab.min_dispense_ul / 1000.0)
         for name, g in masses.items():
@@ -170,7 +171,7 @@ class Procedure:
         raise MeasurementInvalid(f"{last} (after {attempts} attempts)")
 
     # ------------------------------------------------------------------ the whole experiment
-    def run(self, recipe: dict, cell_constant_per_cm: float, calibration_id: int | None) -> Measurement:
+    def run(self, recipe: Recipe, cell_constant_per_cm: float, calibration_id: int | None) -> Measurement:
         started = datetime.now(UTC)
         self.log = []
         if self.needs_reconnect:
@@ -178,7 +179,7 @@ class Procedure:
         masses = self.plan(recipe)
         try:
             weighed = self.dispense_and_weigh(masses)
-            composition = composition_from_masses(weighed, self.lab.stocks, recipe["salt"])
+            composition = composition_from_masses(weighed, self.lab.stocks, recipe.salt)
             self.fill_cell()
             res, spectrum, sweeps, temperature, flags = self.measure()
         except (DeviceDisconnected, DeviceTimeout, PumpError):
@@ -192,20 +193,13 @@ class Procedure:
                 self.needs_reconnect = True
         kappa = res.conductivity_mS_cm(cell_constant_per_cm)
         self._note(f"R = {res.resistance_ohm:.4g} Ω ({res.method}), κ = {kappa:.4g} mS/cm at {temperature:.2f} K")
-        return Measurement({
-            "spectrum": {**spectrum, "sweeps": sweeps},
-            "resistance_ohm": res.resistance_ohm,
-            "cell_constant_per_cm": cell_constant_per_cm,
-            "calibration_id": calibration_id,
-            "temperature_K": temperature,
-            "conductivity_mS_cm": kappa,
-            "method": res.method,
-            "quality_flags": sorted(set(res.flags) | set(flags)),
-            "measured_composition": composition,
-            "instrument_ids": {**self.lab.instrument_ids, **self.dev.instrument_ids},
-            "started_at": started.isoformat(),
-            "finished_at": datetime.now(UTC).isoformat(),
-        }, list(self.log))
+        result = Result(
+            spectrum=Spectrum(**spectrum, sweeps=sweeps), resistance_ohm=res.resistance_ohm,
+            cell_constant_per_cm=cell_constant_per_cm, calibration_id=calibration_id, temperature_K=temperature,
+            conductivity_mS_cm=kappa, method=res.method, quality_flags=sorted(set(res.flags) | set(flags)),
+            measured_composition=composition, instrument_ids={**self.lab.instrument_ids, **self.dev.instrument_ids},
+            started_at=started, finished_at=datetime.now(UTC))
+        return Measurement(result, list(self.log))
 
     def calibrate(self) -> tuple[float, float, float]:
         """Single-point cell calibration with the conductivity standard: K = κ_std(T) · R."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import nnls
 
-from model.chem import canonical, formal_charge, species
+from model.chem import canonical, salt_formula, species
+from model.contract import Recipe
 from robot.errors import RecipeError
 from robot.lab import Stock
 
@@ -37,17 +38,14 @@ def moles_per_gram(stock: Stock, keys: list[str]) -> np.ndarray:
     return out
 
 
-def target_moles(recipe: dict, keys: list[str]) -> np.ndarray:
+def target_moles(recipe: Recipe, keys: list[str]) -> np.ndarray:
     """Component mole amounts (per mole of mixture) from a service recipe."""
-    salt = recipe["salt"]
-    sp = species(salt)
-    counts = dict(sp.parts)
-    f = recipe["salt_cation_fraction"]
-    cation = [p for p in counts if formal_charge(p) > 0][0]
+    formula = salt_formula(recipe.salt)
+    f = recipe.salt_cation_fraction
     n = np.zeros(len(keys))
-    n[0] = f / counts[cation]
-    share = 1.0 - f * sum(counts.values()) / counts[cation]
-    for smi, r in zip(recipe["solvents"], recipe["solvent_ratio"]):
+    n[0] = formula.formula_units(f)
+    share = formula.solvent_share(f)
+    for smi, r in zip(recipe.solvents, recipe.solvent_ratio):
         c = canonical(smi)
         if r > 1e-9:  # shares below this are rounding, not a request
             if c not in keys:
@@ -56,8 +54,8 @@ def target_moles(recipe: dict, keys: list[str]) -> np.ndarray:
     return n
 
 
-def _solve(recipe: dict, usable: list[Stock]) -> tuple[np.ndarray, float]:
-    keys = components(usable, recipe["salt"])
+def _solve(recipe: Recipe, usable: list[Stock]) -> tuple[np.ndarray, float]:
+    keys = components(usable, recipe.salt)
     a = np.column_stack([moles_per_gram(s, keys) for s in usable])  # [components, stocks]
     n = target_moles(recipe, keys)
     m, _ = nnls(a / n.sum(), n / n.sum())
@@ -67,12 +65,12 @@ def _solve(recipe: dict, usable: list[Stock]) -> tuple[np.ndarray, float]:
     return m, float(np.max(np.abs(made / made.sum() - n / n.sum())))
 
 
-def plan_masses(recipe: dict, stocks: list[Stock], total_volume_ml: float, min_volume_ml: float = 0.0) -> dict[str, float]:
+def plan_masses(recipe: Recipe, stocks: list[Stock], total_volume_ml: float, min_volume_ml: float = 0.0) -> dict[str, float]:
     """Grams of each stock that make the recipe in about `total_volume_ml`; refuses what the stocks cannot make.
 
     A stock whose share would fall below the pumps' smallest dispense is left out and the rest re-solved, as long
     as the composition still comes out within COMPOSITION_TOL; only then is the recipe refused."""
-    usable = [s for s in stocks if s.salt is None or canonical(s.salt) == canonical(recipe["salt"])]
+    usable = [s for s in stocks if s.salt is None or canonical(s.salt) == canonical(recipe.salt)]
     dropped = False
     while True:
         try:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import time
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from db.session import make_engine, make_sessionmaker
 from service import errors
@@ -17,30 +15,10 @@ from service.settings import Settings
 from service.state import ServiceState
 
 
-@dataclass
-class Metrics:
-    registry: CollectorRegistry
-    requests: Counter
-    latency: Histogram
-    queue_depth: Gauge
-
-    @classmethod
-    def create(cls) -> Metrics:
-        reg = CollectorRegistry()
-        return cls(
-            reg,
-            Counter("diffmix_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=reg),
-            Histogram("diffmix_http_request_seconds", "HTTP request latency", ["method", "route"], registry=reg,
-                      buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5)),
-            Gauge("diffmix_queue_depth", "Experiments waiting in the robot queue", registry=reg),
-        )
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
     state = ServiceState(settings, make_sessionmaker(engine))
-    state.metrics = Metrics.create()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

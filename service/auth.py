@@ -3,45 +3,64 @@ outside its rights 403. The admin role may do everything an operator or analyst 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from db import crud
+from db.enums import Role
+from service.deps import SessionDep, SettingsDep
 
 bearer = HTTPBearer(auto_error=False, description="An API key made with `diffmix admin create-key --role ROLE`")
 
-RIGHTS = {
-    "operator": {"operator"},
-    "robot": {"robot"},
-    "analyst": {"analyst"},
-    "admin": {"admin", "operator", "analyst"},
+# The roles a key of each role may act as.
+RIGHTS: dict[Role, frozenset[Role]] = {
+    Role.operator: frozenset({Role.operator}),
+    Role.robot: frozenset({Role.robot}),
+    Role.analyst: frozenset({Role.analyst}),
+    Role.admin: frozenset({Role.admin, Role.operator, Role.analyst}),
 }
 
 
 @dataclass(frozen=True)
 class Caller:
+    """Who is calling: the key's id and role (both None for an anonymous caller where that is allowed)."""
+
     key_id: int | None
-    role: str | None
+    role: Role | None
 
 
-def require(*roles: str, anonymous_flag: str | None = None):
-    def dep(request: Request, cred: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
-        # a plain def: FastAPI runs it in its thread pool, so the key lookup (blocking database I/O) never stalls
-        # the event loop that every other request is waiting on
-        state = request.app.state.diffmix
+def require(*roles: Role, anonymous_flag: str | None = None) -> Callable[..., Caller]:
+    """A dependency that admits a key whose role may act as one of ``roles`` (or anyone, when the named
+    setting is on), looked up in the request's own session."""
+
+    def dep(session: SessionDep, settings: SettingsDep,
+            cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
         if cred is None:
-            if anonymous_flag and getattr(state.settings, anonymous_flag):
+            if anonymous_flag and getattr(settings, anonymous_flag):
                 return Caller(None, None)
             raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'",
                                 headers={"WWW-Authenticate": "Bearer"})
-        with state.sessions() as s:
-            key = crud.key_for(s, cred.credentials)
+        key = crud.key_for(session, cred.credentials)
+        session.commit()  # end the read: the route's own writes start a fresh transaction
         if key is None:
             raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
-        if not any(r in RIGHTS[key.role] for r in roles):
-            raise HTTPException(403, f"the {key.role} role may not do this (needs {' or '.join(roles)})")
-        return Caller(key.id, key.role)
+        role = Role(key.role)
+        if not RIGHTS[role] & set(roles):
+            raise HTTPException(403, f"the {role} role may not do this (needs {' or '.join(roles)})")
+        return Caller(key.id, role)
 
     return dep
+
+
+# The callers routes declare, by what they may do.
+OperatorDep = Annotated[Caller, Depends(require(Role.operator))]
+RobotDep = Annotated[Caller, Depends(require(Role.robot))]
+ReaderDep = Annotated[Caller, Depends(require(Role.analyst, Role.operator))]
+AdminDep = Annotated[Caller, Depends(require(Role.admin))]
+CalibratorDep = Annotated[Caller, Depends(require(Role.robot, Role.operator))]
+AnyRoleDep = Annotated[Caller, Depends(require(Role.robot, Role.operator, Role.analyst))]
+PredictDep = Annotated[Caller, Depends(require(Role.operator, anonymous_flag="anonymous_predict"))]

@@ -51,12 +51,12 @@ def create_key(role: str = typer.Option(..., "--role", help="operator | robot | 
                name: str = typer.Option("", "--name"), url: str | None = typer.Option(None)):
     """Create an API key; it is printed once, alone on the last line."""
     from db import crud
+    from db.enums import Role
     from db.migrate import current
-    from db.models import ROLES
     from db.session import make_engine, make_sessionmaker
 
-    if role not in ROLES:
-        typer.echo(f"error: unknown role {role!r}; choose one of {', '.join(ROLES)}", err=True)
+    if role not in set(Role):
+        typer.echo(f"error: unknown role {role!r}; choose one of {', '.join(Role)}", err=True)
         raise typer.Exit(2)
     if current(url) is None:
         typer.echo("error: the database has no schema yet; run `diffmix db upgrade` first", err=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from db.crud import Conflict, NotFound
+from db.errors import Conflict, NotFound
 from model.errors import DiffMixInputError
 
 

@@ -8,13 +8,11 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from model.contract import MAX_ID, MeasuredTemperature, Recipe, Result
 from model.mixture import T_MAX_K, T_MIN_K
+from model.optimize.design import DesignSpec, PropertyName
 
-MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns on both databases
 Id = Annotated[int, Path(ge=1, le=MAX_ID, description="a positive id")]
-
-# a measured temperature: the range every record and the model accept
-MeasuredTemperature = Annotated[float, Field(ge=T_MIN_K, le=T_MAX_K)]
 
 
 class RequestBody(BaseModel):
@@ -22,9 +20,6 @@ class RequestBody(BaseModel):
     ``Basis`` or ``pressure_kpa`` would otherwise be dropped and the default used in its place, silently."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-PropertyName = Literal["ionic_conductivity", "excess_molar_enthalpy", "excess_molar_volume"]
 
 
 class Component(RequestBody):
@@ -63,32 +58,9 @@ class GradientResponse(BaseModel):
     predictions: list[GradientPrediction]
 
 
-class Space(RequestBody):
-    salt: str = Field(..., max_length=1000, examples=["[Li+].F[P-](F)(F)(F)(F)F"])
-    solvents: list[str] = Field(..., min_length=1, max_length=12, examples=[["CC1COC(=O)O1", "O=C1OCCO1", "COC(=O)OC"]])
-    salt_fraction: float | None = Field(None, examples=[0.08])
-    salt_fraction_range: list[float] | None = Field(None, min_length=2, max_length=2)
-    salt_molality: float | None = None
-    solvent_ratio: list[float] | None = None
-    lower: list[float] | None = None
-    upper: list[float] | None = None
-    exclude: list[str] = Field(default_factory=list)
-
-
-class ObjectiveSpec(RequestBody):
-    maximize: bool = True
-    aggregate: Literal["worst", "mean"] = "worst"
-    beta: float = Field(0.0, ge=0, le=10)
-
-
-class DesignSpec(RequestBody):
-    """What to design: a property over a composition space, an objective, and one temperature or a range."""
-
-    property: PropertyName = "ionic_conductivity"
-    space: Space
-    objective: ObjectiveSpec = ObjectiveSpec()
-    temperature_K: float | None = Field(None, examples=[303.15])
-    temperature_range_K: list[float] | None = Field(None, min_length=2, max_length=2)
+def design_of(body: DesignSpec) -> DesignSpec:
+    """The design alone, without a request's own fields (name, budget, starts, …)."""
+    return DesignSpec.model_validate(body.model_dump(include=set(DesignSpec.model_fields)))
 
 
 class OptimizeRequest(DesignSpec):
@@ -105,15 +77,12 @@ class CampaignCreate(DesignSpec):
     budget: int = Field(..., ge=1, le=100_000)
 
 
-class CampaignOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class CampaignOut(DesignSpec):
+    """A campaign as stored: its design (the fields of a DesignSpec) and its state."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
     id: int
     name: str
-    property: str
-    space: dict
-    objective: dict
-    temperature_K: float | None
-    temperature_range_K: list[float] | None
     model_version_id: int
     strategy: str
     budget: int
@@ -127,7 +96,7 @@ class ExperimentOut(BaseModel):
     id: int
     campaign_id: int
     composition: dict[str, float]
-    recipe: dict
+    recipe: Recipe
     temperature_K: float
     predicted: float
     predicted_std: float
@@ -140,26 +109,8 @@ class ExperimentOut(BaseModel):
     failure_reason: str | None
 
 
-class Spectrum(RequestBody):
-    frequency_Hz: list[float] = Field(..., min_length=1, max_length=10_000)
-    z_real_ohm: list[float] = Field(..., min_length=1, max_length=10_000)
-    z_imag_ohm: list[float] = Field(..., min_length=1, max_length=10_000)
-    sweeps: list[dict] = Field(default_factory=list, description="further raw sweeps (e.g. the wide sweep of a fit)")
-
-
-class ResultIn(RequestBody):
-    spectrum: Spectrum
-    resistance_ohm: float = Field(..., gt=0)
-    cell_constant_per_cm: float = Field(..., gt=0)
-    calibration_id: int | None = Field(None, ge=1, le=MAX_ID)
-    temperature_K: MeasuredTemperature
-    conductivity_mS_cm: float = Field(..., ge=0)
-    method: Literal["min-phase", "fit"]
-    quality_flags: list[str] = Field(default_factory=list, max_length=50)
-    measured_composition: dict[str, float] = Field(..., min_length=1)
-    instrument_ids: dict[str, str] = Field(default_factory=dict)
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+# What a robot posts is the contract's Result, validated by the very model the robot builds it with.
+ResultIn = Result
 
 
 class MeasurementOut(BaseModel):

@@ -10,8 +10,10 @@ from sqlalchemy.orm import sessionmaker
 
 from db import crud
 from model.errors import DiffMixInputError
+from model.optimize.design import DesignSpec
 from model.predict import Predictor, shipped_model_dir
 from model.properties import PROPERTIES, get_property
+from service.metrics import Metrics
 from service.settings import Settings
 
 
@@ -37,6 +39,7 @@ class ServiceState:
     settings: Settings
     sessions: sessionmaker
     models: dict[str, LoadedModel] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics.create)
 
     def load_models(self) -> None:
         for prop in PROPERTIES:
@@ -55,6 +58,14 @@ class ServiceState:
         if prop not in self.models:
             raise DiffMixInputError(f"no model for {prop} is loaded in this service")
         return self.models[prop]
+
+    def model_for_design(self, design: DesignSpec, version_id: int | None = None) -> LoadedModel:
+        """The model a design asks for: the given version, else the loaded model of its property."""
+        loaded = self.model_by_version(version_id) if version_id else self.model_for(design.property)
+        if loaded.predictor.property.name != design.property:
+            raise DiffMixInputError(f"model version {loaded.version_id} predicts {loaded.predictor.property.name}, "
+                                    f"not {design.property}")
+        return loaded
 
     def model_by_version(self, version_id: int) -> LoadedModel:
         for m in self.models.values():

@@ -69,7 +69,7 @@ def test_db_upgrade_and_create_key(tmp_path, monkeypatch):
     r = CliRunner().invoke(app, ["admin", "create-key", "--role", "robot", "--url", url])
     assert r.exit_code == 2 and "db upgrade" in r.output
     r = CliRunner().invoke(app, ["db", "upgrade", "--url", url])
-    assert r.exit_code == 0 and "0001" in r.output
+    assert r.exit_code == 0 and "0002" in r.output
     r = CliRunner().invoke(app, ["admin", "create-key", "--role", "robot", "--url", url])
     assert r.exit_code == 0
     key = r.output.strip().splitlines()[-1]

@@ -13,7 +13,8 @@ from model.errors import DiffMixInputError
 from model.nn.models import build
 from model.optimize import landscape
 from model.optimize.ascent import ascend
-from model.optimize.problem import build_objective, optimise, result_json
+from model.optimize.design import DesignSpec
+from model.optimize.problem import optimise, result_json
 from model.optimize.simplex import grid, project
 from model.optimize.space import CompositionSpace
 from model.properties import get_property
@@ -103,6 +104,10 @@ def tiny_ensemble(seed=0, members=2) -> Ensemble:
         torch.manual_seed(seed + k)
         ms.append(build("diffmix", "vft", log_scale=True, hidden=16, gnn_layers=2))
     return Ensemble(ms, prop, "diffmix", {"hidden": 16, "gnn_layers": 2})
+
+
+def build_objective(ensemble, salt, solvents, **options):
+    return DesignSpec.from_options(salt=salt, solvents=solvents, **options).objective_for(ensemble)
 
 
 def test_gradient_ascent_agrees_with_brute_force_grid():
@@ -211,3 +216,50 @@ def test_proposals_snap_traces_to_zero_and_stay_feasible():
         assert np.all((s == 0) | (s >= 0.01 - 1e-12)) and abs(s.sum() - 1) < 1e-12
         _, v, _, _ = obj.evaluate(p.z[None], gradient=False)
         assert p.value == pytest.approx(v[0])  # the prediction stored is the one at the snapped point
+
+
+SPEC = dict(salt=LIPF6, solvents=[PC, EC, DMC], salt_fraction=0.08, temperature_K=303.15)
+
+
+def test_design_spec_round_trips_through_json_and_is_frozen():
+    spec = DesignSpec.from_options(**SPEC, lower=[0, 0.1, 0], beta=0.5)
+    stored = json.loads(spec.model_dump_json())
+    assert stored["version"] == 1 and stored["space"]["lower"] == [0, 0.1, 0] and stored["objective"]["beta"] == 0.5
+    assert DesignSpec.parse(stored) == spec
+    with pytest.raises(Exception, match="frozen"):
+        spec.space.salt = "[Na+].[Cl-]"
+
+
+@pytest.mark.parametrize("change,match", [
+    (dict(salt_molality=1.0), "exactly one of salt_fraction"),
+    (dict(temperature_range_K=(280.0, 300.0)), "either temperature_K or temperature_range_K"),
+    (dict(lower=[0.1, 0.1]), "one lower value per solvent"),
+    (dict(exclude=["CCO"]), "not among the solvents"),
+    (dict(salt_fraction=None, salt_molality=1.0), "needs a fixed solvent_ratio"),
+    (dict(aggregate="median"), "objective.aggregate"),
+    (dict(beta=-1.0), "objective.beta"),
+])
+def test_design_spec_names_the_wrong_field(change, match):
+    with pytest.raises(DiffMixInputError, match=match):
+        DesignSpec.from_options(**{**SPEC, **change})
+
+
+def test_an_unknown_field_is_refused_not_ignored():
+    data = json.loads(DesignSpec.from_options(**SPEC).model_dump_json())
+    data["space"]["salt_fractoin"] = 0.1
+    with pytest.raises(DiffMixInputError, match="salt_fractoin"):
+        DesignSpec.parse(data)
+
+
+def test_every_field_of_the_design_is_a_cli_option():
+    from model.optimize.cli import SPACE_OPTIONS
+
+    assert set(SPACE_OPTIONS) == set(DesignSpec.option_fields()) | {"model"}
+
+
+def test_a_fixed_molality_with_a_fixed_ratio_leaves_nothing_to_optimise():
+    # a fixed molality fixes the salt, and it needs a fixed solvent ratio to be converted: both parts are fixed
+    spec = DesignSpec.from_options(salt=LIPF6, solvents=[DMC, EC], salt_molality=1.0, solvent_ratio=[0.7, 0.3],
+                                   temperature_K=298.15)
+    with pytest.raises(DiffMixInputError, match="nothing to optimise"):
+        spec.space.composition_space()

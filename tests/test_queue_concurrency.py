@@ -15,10 +15,9 @@ def seed_queue(sessions, n):
     with sessions() as s:
         mv = crud.register_model_version(s, "ionic_conductivity", "test", "0" * 64, "/nowhere", {})
         robots = [crud.create_api_key(s, "robot", f"robot {i}")[0].id for i in range(6)]
-        c = crud.create_campaign(s, None, name="c", property="ionic_conductivity", objective={}, space={},
-                                 temperature_K=303.15, temperature_range_K=None, model_version_id=mv.id,
+        c = crud.create_campaign(s, None, name="c", design={"property": "ionic_conductivity"}, model_version_id=mv.id,
                                  strategy="gradient", budget=n)
-        rows = [{"composition": {"A": 1.0}, "recipe": {"i": i}, "temperature_K": 303.15, "predicted": 1.0,
+        rows = [{"composition": {"A": 1.0}, "recipe": {"i": i}, "point": [i], "temperature_K": 303.15, "predicted": 1.0,
                  "predicted_std": 0.1, "gradient": {}} for i in range(n)]
         crud.queue_experiments(s, c, rows, None, max_attempts=3)
     return robots
@@ -78,7 +77,7 @@ def test_a_bulk_queue_refreshes_the_planner_statistics_on_postgres(pg_server):
             c = s.scalar(select(Campaign))
             c.budget = 10 * crud.BULK_ANALYZE_ROWS
             s.commit()
-            rows = [{"composition": {"A": 1.0}, "recipe": {"i": i}, "temperature_K": 303.15, "predicted": 1.0,
+            rows = [{"composition": {"A": 1.0}, "recipe": {"i": i}, "point": [i], "temperature_K": 303.15, "predicted": 1.0,
                      "predicted_std": 0.1, "gradient": {}} for i in range(crud.BULK_ANALYZE_ROWS)]
             crud.queue_experiments(s, c, rows, None, max_attempts=3)
         assert planned_rows() == 2 * crud.BULK_ANALYZE_ROWS - 1

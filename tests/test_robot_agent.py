@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from model.contract import Recipe
 from robot import lab as labmod
 from robot.agent import Agent
 from robot.client import ServiceClient
@@ -22,14 +23,21 @@ from robot.recipe import composition_from_masses, plan_masses
 
 LAB = Path(__file__).resolve().parent.parent / "robot" / "labs" / "sim.toml"
 ROOT = LAB.parent.parent.parent
-RECIPE = {"salt": "[Li+].F[P-](F)(F)(F)(F)F", "solvents": ["CC1COC(=O)O1", "O=C1OCCO1", "COC(=O)OC"],
-          "salt_cation_fraction": 0.08, "solvent_ratio": [0.0, 0.3, 0.7]}
+RECIPE_FIELDS = {"salt": "[Li+].F[P-](F)(F)(F)(F)F", "solvents": ["CC1COC(=O)O1", "O=C1OCCO1", "COC(=O)OC"],
+                 "salt_cation_fraction": 0.08, "solvent_ratio": [0.0, 0.3, 0.7]}
+
+
+def recipe(**change):
+    return Recipe.make(**{**RECIPE_FIELDS, **change})
+
+
+RECIPE = recipe()
 
 
 def test_recipe_round_trip_hand_checked():
     lab = labmod.load(LAB)
     masses = plan_masses(RECIPE, lab.stocks, 2.0)
-    comp = composition_from_masses(masses, lab.stocks, RECIPE["salt"])
+    comp = composition_from_masses(masses, lab.stocks, RECIPE.salt)
     assert comp["[Li+]"] == pytest.approx(0.08, abs=1e-6)
     assert comp["O=C1OCCO1"] / comp["COC(=O)OC"] == pytest.approx(0.3 / 0.7, rel=1e-5)
     assert "CC1COC(=O)O1" not in comp
@@ -39,11 +47,11 @@ def test_recipe_round_trip_hand_checked():
 
 def test_recipes_the_stocks_cannot_make_are_refused():
     lab = labmod.load(LAB)
-    too_salty = {**RECIPE, "salt_cation_fraction": 0.2}  # beyond the 2.5 mol/kg stocks
+    too_salty = recipe(salt_cation_fraction=0.2)  # beyond the 2.5 mol/kg stocks
     with pytest.raises(RecipeError, match="cannot make"):
         plan_masses(too_salty, lab.stocks, 2.0)
     with pytest.raises(RecipeError, match="no stock holds"):
-        plan_masses({**RECIPE, "solvents": ["CCO", "COC(=O)OC"], "solvent_ratio": [0.5, 0.5]}, lab.stocks, 2.0)
+        plan_masses(recipe(solvents=["CCO", "COC(=O)OC"], solvent_ratio=[0.5, 0.5]), lab.stocks, 2.0)
 
 
 def make_agent(live, tmp_path, faults=(), name="clio", inventory=None, lab_overrides=None, **kw):
@@ -146,10 +154,11 @@ def test_recovery_reposts_a_journaled_measurement_once(live, tmp_path):
         exp = agent.client.claim()
         # simulate a crash right after the measurement was journaled, before (or after) the post reached the service
         agent.journal.write("claimed", exp["id"], attempt=exp["attempts"])
-        m = agent.procedure.run(exp["recipe"], agent.cell_constant, agent.calibration_id)
+        m = agent.procedure.run(Recipe.model_validate(exp["recipe"]), agent.cell_constant, agent.calibration_id)
         key = f"clio-exp{exp['id']}-attempt{exp['attempts']}"
-        agent.journal.write("measured", exp["id"], key=key, result=m.result)
-        agent.client.result(exp["id"], m.result, key)  # it did reach the service…
+        body = m.result.model_dump(mode="json")
+        agent.journal.write("measured", exp["id"], key=key, result=body)
+        agent.client.result(exp["id"], body, key)  # it did reach the service…
         agent2, rig2 = make_agent(live, tmp_path)  # …and the restarted agent posts it again
         agent2.recover()
         rig2.close()
@@ -190,17 +199,17 @@ def test_sigkill_mid_experiment_then_restart_gives_exactly_one_result(live, tmp_
 def test_planner_avoids_stocks_below_the_pump_minimum():
     lab = labmod.load(LAB)
     # here the unconstrained plan wants a few µL of the DMC salt stock; the salt can come from the others instead
-    recipe = {**RECIPE, "solvent_ratio": [0.085, 0.33, 0.585]}
-    free = plan_masses(recipe, lab.stocks, 2.0)
+    r = recipe(solvent_ratio=[0.085, 0.33, 0.585])
+    free = plan_masses(r, lab.stocks, 2.0)
     assert 0 < free["LiPF6 2.5 m in DMC"] / lab.stock("LiPF6 2.5 m in DMC").density_g_ml < 0.02
-    masses = plan_masses(recipe, lab.stocks, 2.0, min_volume_ml=0.02)
+    masses = plan_masses(r, lab.stocks, 2.0, min_volume_ml=0.02)
     vols = {n: g / lab.stock(n).density_g_ml for n, g in masses.items()}
     assert min(vols.values()) >= 0.02
-    comp = composition_from_masses(masses, lab.stocks, RECIPE["salt"])
+    comp = composition_from_masses(masses, lab.stocks, RECIPE.salt)
     assert comp["[Li+]"] == pytest.approx(0.08, abs=2e-3)
     # a trace the pumps cannot dispense at all is refused with the reason
     with pytest.raises(RecipeError, match="volumes the pumps can dispense"):
-        plan_masses({**RECIPE, "solvent_ratio": [0.003, 0.33, 0.667]}, lab.stocks, 2.0, min_volume_ml=0.02)
+        plan_masses(recipe(solvent_ratio=[0.003, 0.33, 0.667]), lab.stocks, 2.0, min_volume_ml=0.02)
 
 
 def _agent_cmd(live, journal, *extra):
@@ -290,11 +299,11 @@ def test_a_measurement_over_either_pump_framing_records_what_the_instruments_rep
         m = proc.run(RECIPE, 1.12, None)
     finally:
         rig.close()
-    ids = m.result["instrument_ids"]
+    ids = m.result.instrument_ids
     assert ids["balance"] == mettler.SERIAL and ids["potentiostat"] == palmsens.SERIAL
     assert ids["pumps_firmware"] == cavro.FIRMWARE and ids["potentiostat_firmware"].startswith("es4_hr")
-    assert 2.0 < m.result["conductivity_mS_cm"] < 20.0
-    assert abs(sum(m.result["measured_composition"].values()) - 1) < 1e-9
+    assert 2.0 < m.result.conductivity_mS_cm < 20.0
+    assert abs(sum(m.result.measured_composition.values()) - 1) < 1e-9
 
 
 def test_lab_files_with_impossible_pump_addresses_or_protocols_are_refused():

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import typer
+from pydantic.fields import FieldInfo
 
 from model.errors import DiffMixInputError
 
@@ -25,39 +26,60 @@ def _floats(text: str | None, what: str) -> list[float] | None:
         raise DiffMixInputError(f"{what} must be comma-separated numbers, got {text!r}") from None
 
 
-def _objective(property, model, salt, salt_fraction, salt_fraction_range, salt_molality, solvents, solvent_ratio,
-               lower, upper, exclude, temperature_K, temperature_range_K, aggregate, minimize, beta):
-    from model.optimize.problem import build_objective
+def _objective(model: Path | None, **options: object):
+    from model.optimize.design import DesignSpec
     from model.predict import Predictor
 
-    if property != "ionic_conductivity":
+    spec = DesignSpec.from_options(**options)
+    if spec.property != "ionic_conductivity":
         raise DiffMixInputError("composition design is implemented for ionic_conductivity")
-    ens = Predictor.load(property, model).ensemble
-    return build_objective(
-        ens, salt, solvents.split(","), salt_fraction, salt_fraction_range, salt_molality,
-        _floats(solvent_ratio, "--solvent-ratio"), _floats(lower, "--lower"), _floats(upper, "--upper"),
-        exclude or [], temperature_K, temperature_range_K, aggregate, not minimize, beta)
+    return spec.objective_for(Predictor.load(spec.property, model).ensemble)
 
 
-# The composition space and objective, shared by `optimize` and `landscape`: name → (type, option).
-SPACE_OPTIONS: dict[str, tuple[object, object]] = dict(
-    property=(str, typer.Option("ionic_conductivity", "--property")),
-    model=(Path | None, typer.Option(None, "--model", help="Model directory (default: the shipped ensemble)")),
-    salt=(str, typer.Option(..., "--salt", help="Salt SMILES with its ions, e.g. '[Li+].F[P-](F)(F)(F)(F)F'")),
-    salt_fraction=(float | None, typer.Option(None, "--salt-fraction", help="Fixed cation mole fraction (ions counted separately)")),
-    salt_fraction_range=(tuple[float, float] | None, typer.Option(None, "--salt-fraction-range", help="Free cation fraction: LO HI")),
-    salt_molality=(float | None, typer.Option(None, "--salt-molality", help="Fixed salt molality in mol/kg (needs --solvent-ratio)")),
-    solvents=(str, typer.Option(..., "--solvents", help="Comma-separated solvent SMILES (2 to 6 or more)")),
-    solvent_ratio=(str | None, typer.Option(None, "--solvent-ratio", help="Fixed solvent ratio, e.g. 0.7,0.3 (salt is then optimised)")),
-    lower=(str | None, typer.Option(None, "--lower", help="Per-solvent lower bounds on the solvent ratio, comma-separated")),
-    upper=(str | None, typer.Option(None, "--upper", help="Per-solvent upper bounds, comma-separated")),
-    exclude=(list[str] | None, typer.Option(None, "--exclude", help="Solvent forced to zero (repeatable)")),
-    temperature_K=(float | None, typer.Option(None, "--temperature-K")),
-    temperature_range_K=(tuple[float, float] | None, typer.Option(None, "--temperature-range-K", help="LO HI: optimise over a range")),
-    aggregate=(str, typer.Option("worst", "--aggregate", help="worst | mean, over the temperature range")),
-    minimize=(bool, typer.Option(False, "--minimize")),
-    beta=(float, typer.Option(0.0, "--beta", help="Uncertainty bonus: mean + β·std")),
-)
+def _cli_option(name: str, field: FieldInfo) -> tuple[object, object]:
+    """The Typer option for one field of the design spec: its flag is the field's name, its help the field's
+    description; lists are typed comma-separated (``--lower 0,0.1,0``), ``exclude`` is repeated."""
+    flag, doc = "--" + name.replace("_", "-"), field.description or ""
+    if name == "maximize":
+        return bool, typer.Option(True, "--maximize/--minimize", help=doc)
+    if name == "exclude":
+        return list[str] | None, typer.Option(None, flag, help=f"{doc} (repeatable)")
+    if name in ("property", "aggregate"):
+        return str, typer.Option(field.default, flag, help=doc)
+    if name in ("salt_fraction_range", "temperature_range_K"):
+        return tuple[float, float] | None, typer.Option(None, flag, help=doc)
+    if name in ("salt_fraction", "salt_molality", "temperature_K"):
+        return float | None, typer.Option(None, flag, help=doc)
+    if name == "beta":
+        return float, typer.Option(field.default, flag, help=doc)
+    if field.is_required():  # the salt, the solvents
+        return str, typer.Option(..., flag, help=doc + ("" if name == "salt" else ", comma-separated"))
+    return str | None, typer.Option(None, flag, help=f"{doc}, comma-separated")  # ratio and bounds
+
+
+def _space_options() -> dict[str, tuple[object, object]]:
+    from model.optimize.design import DesignSpec
+
+    model = (Path | None, typer.Option(None, "--model", help="Model directory (default: the shipped ensemble)"))
+    return {"model": model} | {name: _cli_option(name, f) for name, f in DesignSpec.option_fields().items()}
+
+
+# The composition space and objective, shared by `optimize` and `landscape`: one option per field of DesignSpec
+# (name → (type, option)), so a field added to the spec is an option here without another line.
+SPACE_OPTIONS = _space_options()
+_FLOAT_LISTS = ("solvent_ratio", "lower", "upper")
+
+
+def _spec_options(values: dict[str, object]) -> dict[str, object]:
+    """CLI values → DesignSpec options: comma-separated text becomes lists."""
+    out = dict(values)
+    solvents = out.get("solvents")
+    if isinstance(solvents, str):
+        out["solvents"] = [s.strip() for s in solvents.split(",") if s.strip()]
+    for name in _FLOAT_LISTS:
+        text = out.get(name)
+        out[name] = _floats(text if isinstance(text, str) else None, "--" + name.replace("_", "-"))
+    return out
 
 
 def space_command(fn):
@@ -74,7 +96,8 @@ def space_command(fn):
     @functools.wraps(fn)
     def command(**kwargs):
         space = {name: kwargs.pop(name) for name in SPACE_OPTIONS}
-        return fn(objective=lambda: _objective(**space), **kwargs)
+        model = space.pop("model")
+        return fn(objective=lambda: _objective(model, **_spec_options(space)), **kwargs)
 
     hints = typing.get_type_hints(fn)
     command.__signature__ = inspect.Signature(shared + own)

@@ -11,6 +11,7 @@ feasible points uniformly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -22,10 +23,21 @@ STRATEGIES = ("gradient", "random")
 
 @dataclass
 class Proposal:
+    """A point chosen for the robot, with the objective's value, std and feasible gradient there."""
+
     z: np.ndarray
     value: float
     std: float
     gradient: np.ndarray
+
+    def experiment(self, objective: Objective) -> dict[str, Any]:
+        """The fields of the experiment that makes this point: species composition, the robot's recipe, the
+        optimiser's point, the temperature, the prediction and its gradient by solvent and salt fraction."""
+        space = objective.space
+        grad = {s: float(g) for s, g in zip(space.solvents, self.gradient[:-1])} | {"salt_fraction": float(self.gradient[-1])}
+        return {"composition": space.species_dict(self.z), "recipe": space.recipe(self.z).model_dump(mode="json"),
+                "point": [float(v) for v in self.z], "temperature_K": float(np.mean(objective.temperatures_K)),
+                "predicted": self.value, "predicted_std": self.std, "gradient": grad}
 
 
 def snap(space, z: np.ndarray, resolution: float) -> np.ndarray:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from model.chem import canonical, formal_charge, species
+from model.chem import canonical, formal_charge, salt_formula, species
+from model.contract import Recipe
 from model.errors import DiffMixInputError
 from model.optimize.simplex import check_bounds, project
 
@@ -36,14 +37,12 @@ class CompositionSpace:
         for s in self.solvents:
             if formal_charge(s) != 0 or species(s).is_salt:
                 raise DiffMixInputError(f"solvent {s!r} is charged or a salt; give salts with --salt")
-        sp = species(self.salt)
-        if not sp.is_salt:
+        if not species(self.salt).is_salt:
             raise DiffMixInputError(f"--salt {self.salt!r} is not a salt: write it with its ions, e.g. '[Li+].F[P-](F)(F)(F)(F)F'")
-        self.ions = [p for p, _ in sp.parts]
-        counts = dict(sp.parts)
-        cations = [p for p in self.ions if formal_charge(p) > 0]
-        self.cation = cations[0]
-        self.ion_per_cation = np.array([counts[p] / counts[self.cation] for p in self.ions])
+        self.formula = salt_formula(self.salt)
+        self.ions = list(self.formula.ions)
+        self.cation = self.formula.cation
+        self.ion_per_cation = np.array(self.formula.ions_per_cation)
         self.solvent_keys = canon
         n = len(self.solvents)
         self.solvent_lower = np.zeros(n) if self.solvent_lower is None else np.asarray(self.solvent_lower, float)
@@ -144,12 +143,12 @@ class CompositionSpace:
         x = self.species_fractions(torch.as_tensor(np.atleast_2d(z), dtype=torch.float64))[0].numpy()
         return {k: float(v) for k, v in zip(self.species, x)}
 
-    def recipe(self, z: np.ndarray) -> dict:
-        """What a robot needs to make the point: salt, solvents, their ratio, the cation fraction and molality."""
+    def recipe(self, z: np.ndarray) -> Recipe:
+        """What a robot needs to make the point: salt, solvents, their ratio, the cation fraction and molality.
+        The optimiser's coordinates z stay with the service; the robot gets chemistry only."""
         z = np.asarray(z, dtype=np.float64).reshape(-1)
-        return {"salt": self.salt, "solvents": list(self.solvents), "salt_cation_fraction": float(z[-1]),
-                "solvent_ratio": [float(v) for v in z[:-1]], "salt_molality_mol_kg": float(self.molality(z)[0]),
-                "fractions": self.report_fractions(z), "z": [float(v) for v in z]}
+        return Recipe.make(self.salt, list(self.solvents), float(z[-1]), [float(v) for v in z[:-1]],
+                           self.report_fractions(z))
 
     def report_fractions(self, z: np.ndarray) -> dict[str, float]:
         """Fractions keyed for people: the salt's SMILES → its cation's fraction; anions and solvents by SMILES."""
@@ -169,19 +168,11 @@ class CompositionSpace:
         z = np.atleast_2d(z)
         n = len(self.solvents)
         mm = np.array([species(s).molar_mass for s in self.solvents])
-        f = z[:, n]
-        ion_total = self.ion_per_cation.sum()
-        counts = dict(species(self.salt).parts)
-        salt_units = f / counts[self.cation]
-        solvent_grams = (1 - f * ion_total) * (z[:, :n] @ mm)
-        return salt_units * 1000.0 / solvent_grams
+        return self.formula.molality(z[:, n], z[:, :n] @ mm)
 
     def fraction_from_molality(self, b: float, solvent_ratio: np.ndarray) -> float:
         """Cation fraction that gives molality b (mol/kg) at the given solvent ratio."""
         if not (b > 0):
             raise DiffMixInputError(f"molality must be positive, got {b}")
         mm = float(np.asarray(solvent_ratio) / np.sum(solvent_ratio) @ np.array([species(s).molar_mass for s in self.solvents]))
-        counts = dict(species(self.salt).parts)
-        nu_c = counts[self.cation]
-        ion_total = self.ion_per_cation.sum()
-        return b * mm * nu_c / (1000.0 + b * mm * nu_c * ion_total)
+        return self.formula.cation_fraction(b, mm)

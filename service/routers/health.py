@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Any
+
+from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from db import crud
+from service.deps import StateDep
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz():
+def healthz() -> dict[str, str]:
+    """The process is alive."""
     return {"status": "ok"}
 
 
 @router.get("/readyz")
-def readyz(request: Request, response: Response):
-    state = request.app.state.diffmix
-    checks = {"models": sorted(state.models)}
+def readyz(state: StateDep, response: Response) -> dict[str, Any]:
+    """Ready when the database answers and at least one model is loaded (503 otherwise)."""
+    checks: dict[str, Any] = {"models": sorted(state.models)}
     try:
         with state.sessions() as s:
-            s.execute(text("SELECT 1"))
+            crud.ping(s)
         checks["database"] = "ok"
     except Exception as e:  # noqa: BLE001 - readiness reports any database failure
         checks["database"] = f"error: {type(e).__name__}"
@@ -32,8 +35,8 @@ def readyz(request: Request, response: Response):
 
 
 @router.get("/metrics")
-def metrics(request: Request):
-    state = request.app.state.diffmix
+def metrics(state: StateDep) -> Response:
+    """Prometheus metrics: requests, latency, queue depth."""
     try:
         with state.sessions() as s:
             state.metrics.queue_depth.set(crud.queue_depth(s))

@@ -1,0 +1,39 @@
+"""The states and roles the service knows, one enum each. Models, CHECK constraints, request schemas and the
+auth rules all use these; a new state or role is added here only."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    operator = "operator"
+    robot = "robot"
+    analyst = "analyst"
+    admin = "admin"
+
+
+class CampaignStatus(StrEnum):
+    active = "active"
+    paused = "paused"
+    cancelled = "cancelled"
+    completed = "completed"
+
+
+class ExperimentStatus(StrEnum):
+    queued = "queued"
+    leased = "leased"
+    measured = "measured"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+# Experiments that spend a campaign's budget (and that new proposals keep away from): waiting, running or done.
+SPENDING = (ExperimentStatus.queued, ExperimentStatus.leased, ExperimentStatus.measured)
+# Experiments that are finished, one way or the other.
+FINISHED = (ExperimentStatus.measured, ExperimentStatus.failed)
+
+
+def check_in(column: str, enum: type[StrEnum]) -> str:
+    """SQL for a CHECK constraint that keeps ``column`` to the enum's values."""
+    return f"{column} IN ({','.join(repr(str(v)) for v in enum)})"

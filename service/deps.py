@@ -1,0 +1,44 @@
+"""The service's typed dependencies, in the style of the FastAPI full-stack template.
+
+``StateDep`` is what the running service holds (settings, models), ``SessionDep`` the one database session of a
+request (the caller's key is looked up in it too), ``caller(...)`` the authenticated key with a role check.
+Routes declare what they need with these and never reach into ``request.app.state``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from service.settings import Settings
+from service.state import ServiceState
+
+
+def get_state(request: Request) -> ServiceState:
+    """The ServiceState the app was created with."""
+    state: ServiceState = request.app.state.diffmix
+    return state
+
+
+StateDep = Annotated[ServiceState, Depends(get_state)]
+
+
+def get_settings(state: StateDep) -> Settings:
+    """The service's settings."""
+    return state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    """One session per request, closed when the request is done (a plain generator: FastAPI runs it in its
+    thread pool, so blocking database I/O never stalls the event loop)."""
+    with state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]

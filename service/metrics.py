@@ -1,0 +1,26 @@
+"""The service's Prometheus metrics, in a registry of its own (one per app, so tests never share counters)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry
+    requests: Counter
+    latency: Histogram
+    queue_depth: Gauge
+
+    @classmethod
+    def create(cls) -> Metrics:
+        reg = CollectorRegistry()
+        return cls(
+            reg,
+            Counter("diffmix_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=reg),
+            Histogram("diffmix_http_request_seconds", "HTTP request latency", ["method", "route"], registry=reg,
+                      buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5)),
+            Gauge("diffmix_queue_depth", "Experiments waiting in the robot queue", registry=reg),
+        )
