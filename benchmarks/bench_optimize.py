@@ -17,6 +17,7 @@ import time
 import numpy as np
 import torch
 
+from diffmix.settings import Settings
 from model.optimize.design import DesignSpec
 from model.optimize.landscape import ternary
 from model.optimize.plots import name_of, ternary_plot
@@ -139,7 +140,7 @@ def measured_best(solvents, t=303.15, dt=3.0):
     from model.data.calisol import load
     from model.data.loaders import data_dir
 
-    df, mixtures, _ = load(data_dir() / "calisol23.csv")
+    df, mixtures, _ = load(data_dir(Settings().data_dir) / "calisol23.csv")
     allowed = set(solvents) | {"[Li+]", "F[P-](F)(F)(F)(F)F"}
     best = None
     for row, m in zip(df.itertuples(), mixtures):

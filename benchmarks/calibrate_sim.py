@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 from scipy.optimize import least_squares
 
+from diffmix.settings import Settings
 from model.data.calisol import FILE, blend_density, mass_fractions, molarity_to_molality
 from model.data.loaders import data_dir
 from model.data.tables import SOLVENTS as TABLE
@@ -23,7 +24,7 @@ NAMES = {s.name: s.smiles for s in SOLVENTS.values()}
 def rows():
     import pandas as pd
 
-    raw = pd.read_csv(data_dir() / FILE)
+    raw = pd.read_csv(data_dir(Settings().data_dir) / FILE)
     raw = raw[(raw["salt"].str.strip() == "LiPF6") & raw["k"].notna() & (raw["k"] > 0) & (raw["c"] > 0)]
     solvent_cols = [c for c in raw.columns[7:]]
     used = raw[solvent_cols].gt(0)

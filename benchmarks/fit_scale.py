@@ -15,6 +15,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from diffmix.settings import Settings
+
 BUCKETS_C = (30, 40, 50, 60)
 
 
@@ -29,7 +31,7 @@ def one_member(kind: str, offset: float, seed: int) -> dict:
     from model.train import TrainConfig, fit_member, predict_rows
 
     torch.set_num_threads(1)
-    table, _ = load_table("ionic_conductivity", None)
+    table, _ = load_table("ionic_conductivity", Settings().data_dir)
     split = make_split(table, "temperature", seed)
     cfg = TrainConfig(max_epochs=400, patience=40, batch_size=512, lr=3e-3, log_offset=offset)
     model, _, info = fit_member(table, split, get_property("ionic_conductivity"), kind, cfg, seed, progress=False)

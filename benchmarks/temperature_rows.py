@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from diffmix.settings import Settings
 from model.chem import formal_charge
 from model.data.dataset import Batcher
 from model.data.loaders import load_table
@@ -45,7 +46,7 @@ def main() -> None:
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--bucket", type=int, default=30, help="the bucket (°C) to break down")
     args = ap.parse_args()
-    table, _ = load_table("ionic_conductivity", None)
+    table, _ = load_table("ionic_conductivity", Settings().data_dir)
     batcher = Batcher(table)
     preds, test = {}, None
     for run in args.runs:

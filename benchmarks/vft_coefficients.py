@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from benchmarks.vft_extrapolation import composition_series, fit_vft
+from diffmix.settings import Settings
 from model.data.dataset import Batcher
 from model.data.loaders import load_table
 from model.ensemble import Ensemble
@@ -57,7 +58,7 @@ def main() -> None:
     ap.add_argument("run", type=Path, help="a DiffMix conductivity run (diffmix train --out)")
     ap.add_argument("--hot", type=float, default=125.0, help="test rows at or above this temperature (°C)")
     args = ap.parse_args()
-    table, _ = load_table("ionic_conductivity", None)
+    table, _ = load_table("ionic_conductivity", Settings().data_dir)
     fits = series_fits(table)
     print(f"VFT fitted per series ({len(fits)} series with ≥ {MIN_TEMPERATURES} temperatures), "
           f"percentiles {'/'.join(map(str, PERCENTILES))}:")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import least_squares
 
+from diffmix.settings import Settings
 from model.data.loaders import load_table
 from model.evaluate import T_SPLIT_K, bucket_of, mixture_keys
 from model.properties import KAPPA_FIT_OFFSET, VOGEL_T_MAX_K
@@ -76,7 +77,7 @@ def laws(t_cold: np.ndarray, k_cold: np.ndarray):
 
 
 def main(max_bucket_C: int = 60) -> dict:
-    table, _ = load_table("ionic_conductivity", None)
+    table, _ = load_table("ionic_conductivity", Settings().data_dir)
     series = composition_series(table)
     errors: dict[str, dict[int, list[float]]] = {}
     used = 0

@@ -1,18 +1,16 @@
-"""Engines and sessions. DATABASE_URL picks the database; the default is an SQLite file in the working directory."""
+"""Engines and sessions for a database URL (the caller's: see diffmix.settings for where it comes from)."""
 
 from __future__ import annotations
 
-import os
+from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
-
-DEFAULT_URL = "sqlite:///diffmix.db"
+from sqlalchemy.orm import Session, sessionmaker
 
 
-def database_url(url: str | None = None) -> str:
-    url = url or os.environ.get("DATABASE_URL") or DEFAULT_URL
+def database_url(url: str) -> str:
+    """The SQLAlchemy URL for a URL as users write it (postgresql:// means psycopg 3)."""
     # psycopg 3 is the PostgreSQL driver; accept the plain scheme users write.
     for plain in ("postgresql://", "postgres://"):
         if url.startswith(plain):
@@ -20,7 +18,8 @@ def database_url(url: str | None = None) -> str:
     return url
 
 
-def make_engine(url: str | None = None, **kw) -> Engine:
+def make_engine(url: str, **kw: Any) -> Engine:
+    """An engine for the URL: SQLite with foreign keys, WAL and a busy timeout; PostgreSQL with a pool."""
     url = database_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kw)
@@ -37,5 +36,6 @@ def make_engine(url: str | None = None, **kw) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kw)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker:
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose objects stay usable after commit (routes return them after crud has committed)."""
     return sessionmaker(engine, expire_on_commit=False)

@@ -7,13 +7,16 @@ from alembic import context
 from db import models  # noqa: F401  (registers the tables on Base.metadata)
 from db.base import Base
 from db.session import database_url, make_engine
+from diffmix.settings import Settings
 
 config = context.config
 target_metadata = Base.metadata
+# the caller's URL (db.migrate sets it); run as plain `alembic`, the project's settings (DATABASE_URL)
+URL = config.get_main_option("sqlalchemy.url") or Settings().database_url
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=database_url(config.get_main_option("sqlalchemy.url")), target_metadata=target_metadata,
+    context.configure(url=database_url(URL), target_metadata=target_metadata,
                       literal_binds=True, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
@@ -24,7 +27,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    engine = make_engine(URL)
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()

@@ -15,6 +15,22 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 data_app = typer.Typer(no_args_is_help=True, help="The public data sets: where they are, fetching them.")
 
 
+def data_dir_option(given: Path | None) -> Path:
+    """--data-dir, else the configured DIFFMIX_DATA_DIR, else the folder found beside the project."""
+    from diffmix.settings import Settings
+    from model.data.loaders import data_dir
+
+    return data_dir(given or Settings().data_dir)
+
+
+def models_option(prop: str, given: Path | None) -> Path:
+    """--model, else <DIFFMIX_MODELS_DIR>/<property>, else the shipped ensemble."""
+    from diffmix.settings import Settings
+    from model.predict import model_dir
+
+    return given or model_dir(prop, Settings().models_dir)
+
+
 def fail(message: str, code: int = 2) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
@@ -27,7 +43,7 @@ def data_info(data_dir: Path | None = typer.Option(None, help="Folder with the C
     from model.data import loaders
     from model.fetch import verify
 
-    d = data_dir or loaders.data_dir()
+    d = data_dir_option(data_dir)
     out = {"data_dir": str(d), "files": verify(d)}
     for prop in PROPERTIES:
         name = loaders.file_for(prop)
@@ -43,10 +59,11 @@ def data_fetch(
     allow_different: bool = typer.Option(False, help="Keep a download whose sha256 differs from the pinned one"),
 ):
     """Download the public originals (needs internet access)."""
-    from model.data import loaders
+    from diffmix import logs
     from model.fetch import fetch
 
-    status = fetch(data_dir or loaders.data_dir(), calisol_url, allow_different, log=lambda m: typer.echo(m, err=True))
+    logs.configure()
+    status = fetch(data_dir_option(data_dir), calisol_url, allow_different)
     typer.echo(json.dumps(status, indent=2))
     if any(v.startswith("refused") for v in status.values()):
         raise typer.Exit(1)
@@ -103,7 +120,7 @@ def train(
             fail(f"unknown model {model!r}; choose one of {', '.join(MODEL_KINDS)}")
         if split not in SPLITS:
             fail(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-        table, info = load_table(property, data_dir)
+        table, info = load_table(property, data_dir_option(data_dir))
     except (DiffMixInputError, FileNotFoundError) as e:
         fail(str(e))
     cfg = TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
@@ -134,7 +151,7 @@ def evaluate(
         fail(f"no trained runs under {runs} (train some with `diffmix train --out {runs}/NAME`)")
     props = {json.loads((r / "config.json").read_text())["property"] for r in found}
     try:
-        tables = {p: load_table(p, data_dir)[0] for p in props}
+        tables = {p: load_table(p, data_dir_option(data_dir))[0] for p in props}
         typer.echo(report(runs, tables, plots))
     except (DiffMixInputError, FileNotFoundError) as e:
         fail(str(e))
@@ -164,7 +181,7 @@ def predict(
     if errors:
         fail("; ".join(errors))
     try:
-        predictor = Predictor.load(property, model)
+        predictor = Predictor.load(property, models_option(property, model))
         rows = predictor.predict_records(records, gradient=gradient)
     except (DiffMixInputError, FileNotFoundError) as e:
         fail(str(e))

@@ -8,10 +8,13 @@ user passes ``allow_different`` (and numbers will differ from benchmarks/RESULTS
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,8 @@ def verify(directory: Path) -> dict[str, str]:
     return out
 
 
-def fetch(directory: Path, calisol_url: str | None = None, allow_different: bool = False, log=print) -> dict[str, str]:
+def fetch(directory: Path, calisol_url: str | None = None, allow_different: bool = False) -> dict[str, str]:
+    """Download each missing file, verify its sha256 and say per file what happened."""
     directory.mkdir(parents=True, exist_ok=True)
     status = {}
     for s in SOURCES:
@@ -66,7 +70,7 @@ def fetch(directory: Path, calisol_url: str | None = None, allow_different: bool
         if url is None:
             status[s.file] = f"skipped: no pinned URL ({s.citation})"
             continue
-        log(f"downloading {s.file} from {url}")
+        log.info(f"downloading {s.file} from {url}")
         tmp = target.with_suffix(".part")
         with httpx.stream("GET", url, follow_redirects=True, timeout=60) as r:
             r.raise_for_status()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,11 +15,10 @@ from model.properties import check_temperature_for, get_property
 SHIPPED = Path(__file__).resolve().parent.parent / "models"
 
 
-def shipped_model_dir(prop: str) -> Path:
-    """models/<property> of this checkout, or of $DIFFMIX_MODELS_DIR when set."""
+def model_dir(prop: str, models_dir: str | Path | None = None) -> Path:
+    """<models_dir>/<property>, by default models/<property> of this checkout (the shipped ensembles)."""
     get_property(prop)
-    root = Path(os.environ["DIFFMIX_MODELS_DIR"]) if os.environ.get("DIFFMIX_MODELS_DIR") else SHIPPED
-    return root / prop
+    return Path(models_dir or SHIPPED) / prop
 
 
 def validate_for(prop: str, mixture: Mixture) -> Mixture:
@@ -42,8 +40,9 @@ class Predictor:
         self.property = ensemble.property
 
     @classmethod
-    def load(cls, prop: str, model_dir: str | Path | None = None) -> Predictor:
-        d = Path(model_dir) if model_dir else shipped_model_dir(prop)
+    def load(cls, prop: str, directory: str | Path | None = None) -> Predictor:
+        """The ensemble saved in ``directory`` (default: the shipped one), checked to predict ``prop``."""
+        d = Path(directory) if directory else model_dir(prop)
         ens = Ensemble.load(d)
         if ens.property.name != prop:
             raise DiffMixInputError(f"model in {d} predicts {ens.property.name}, not {prop}")

@@ -10,6 +10,7 @@ SIGUSR1 is the emergency stop: pumps halt at once and the current experiment fai
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
@@ -23,6 +24,8 @@ from robot.errors import RecipeError, RobotError
 from robot.journal import Journal
 from robot.procedure import Procedure
 
+log = logging.getLogger(__name__)
+
 
 class EmergencyStop(RobotError):
     retryable = False
@@ -30,8 +33,7 @@ class EmergencyStop(RobotError):
 
 class Agent:
     def __init__(self, client: ServiceClient, procedure: Procedure, journal: Journal, name: str = "clio",
-                 poll_s: float = 1.0, max_experiments: int | None = None, idle_exit_s: float | None = None,
-                 log=print):
+                 poll_s: float = 1.0, max_experiments: int | None = None, idle_exit_s: float | None = None):
         self.client = client
         self.procedure = procedure
         self.journal = journal
@@ -39,7 +41,6 @@ class Agent:
         self.poll_s = poll_s
         self.max_experiments = max_experiments
         self.idle_exit_s = idle_exit_s
-        self.log = log
         self.stopping = False
         self.done = 0
         self.cell_constant: float | None = None
@@ -52,7 +53,7 @@ class Agent:
         signal.signal(signal.SIGUSR1, self._on_estop)
 
     def _on_term(self, *_):
-        self.log("stop requested: finishing the current experiment, then exiting")
+        log.info("stop requested: finishing the current experiment, then exiting")
         self.stopping = True
 
     def _on_estop(self, *_):
@@ -68,7 +69,7 @@ class Agent:
                 continue
             try:
                 if last == "measured":
-                    self.log(f"experiment {exp_id}: re-posting the journaled measurement (key {st['key']})")
+                    log.info(f"experiment {exp_id}: re-posting the journaled measurement (key {st['key']})")
                     self.client.result(exp_id, st["result"], st["key"])
                     self.journal.write("posted", exp_id)
                 elif last == "failing":
@@ -81,7 +82,7 @@ class Agent:
                     self.journal.write("failed", exp_id)
             except ServiceError as e:
                 if e.status in (404, 409):
-                    self.log(f"experiment {exp_id}: the service no longer holds it for us ({e}); journal kept")
+                    log.warning(f"experiment {exp_id}: the service no longer holds it for us ({e}); journal kept")
                     self.journal.write("abandoned", exp_id, detail=str(e))
                 else:
                     raise
@@ -94,20 +95,20 @@ class Agent:
             return
         cal = self.client.latest_calibration(lab.cell_id)
         if cal is None:
-            self.log(f"no stored calibration for {lab.cell_id}: calibrating with the {lab.standard_mS_cm} mS/cm standard")
+            log.info(f"no stored calibration for {lab.cell_id}: calibrating with the {lab.standard_mS_cm} mS/cm standard")
             k, kappa_std, r = self.procedure.calibrate()
             temperature = self.procedure.dev.thermometer()
             cal = self.client.post_calibration({"cell_id": lab.cell_id, "standard_conductivity_mS_cm": kappa_std,
                                                 "measured_resistance_ohm": r, "temperature_K": temperature})
         self.cell_constant, self.calibration_id = cal["cell_constant_per_cm"], cal["id"]
-        self.log(f"cell {lab.cell_id}: K = {self.cell_constant:.5f} 1/cm (calibration {self.calibration_id})")
+        log.info(f"cell {lab.cell_id}: K = {self.cell_constant:.5f} 1/cm (calibration {self.calibration_id})")
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> int:
         try:
             return self._loop()
         except EmergencyStop as e:  # pressed between experiments: nothing in flight to fail
-            self.log(str(e))
+            log.warning(str(e))
             return self.done
 
     def _loop(self) -> int:
@@ -120,7 +121,7 @@ class Agent:
             exp = self.client.claim()
             if exp is None:
                 if self.idle_exit_s is not None and time.monotonic() - idle_since > self.idle_exit_s:
-                    self.log("queue empty: exiting")
+                    log.info("queue empty: exiting")
                     break
                 time.sleep(self.poll_s)
                 continue
@@ -136,7 +137,7 @@ class Agent:
             try:
                 self.client.heartbeat(exp["id"])
             except ServiceError as e:
-                self.log(f"heartbeat for {exp['id']} failed: {e}")
+                log.warning(f"heartbeat for {exp['id']} failed: {e}")
 
     def process(self, exp: dict) -> None:
         exp_id = exp["id"]
@@ -147,7 +148,7 @@ class Agent:
         except ValidationError as e:  # a service speaking another contract version: nothing can be made
             self._fail(exp_id, f"the recipe does not follow contract version {RECIPE_VERSION}: {e}", False)
             return
-        self.log(f"experiment {exp_id} (attempt {exp['attempts']}): {recipe.fractions}")
+        log.info(f"experiment {exp_id} (attempt {exp['attempts']}): {recipe.fractions}")
         stop = threading.Event()
         hb = threading.Thread(target=self._heartbeat, args=(exp, stop), daemon=True)
         hb.start()
@@ -165,13 +166,13 @@ class Agent:
         try:
             self.client.result(exp_id, body, key)
             self.journal.write("posted", exp_id)
-            self.log(f"experiment {exp_id}: κ = {m.result.conductivity_mS_cm:.3f} mS/cm posted")
+            log.info(f"experiment {exp_id}: κ = {m.result.conductivity_mS_cm:.3f} mS/cm posted")
         except ServiceError as e:
-            self.log(f"experiment {exp_id}: the service refused the result ({e}); it stays in the journal")
+            log.error(f"experiment {exp_id}: the service refused the result ({e}); it stays in the journal")
             self.journal.write("abandoned", exp_id, detail=str(e))
 
     def _fail(self, exp_id: int, reason: str, retryable: bool) -> None:
-        self.log(f"experiment {exp_id} failed ({'will retry' if retryable else 'final'}): {reason}")
+        log.warning(f"experiment {exp_id} failed ({'will retry' if retryable else 'final'}): {reason}")
         self.journal.write("failing", exp_id, reason=reason, retryable=retryable)
         try:
             self.client.fail(exp_id, reason, retryable)

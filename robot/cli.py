@@ -33,7 +33,7 @@ def _procedure(lab_path: Path, backend: str, seed: int, faults: list[str], inven
 
 @robot_app.command("run")
 def run(service: str = typer.Option(..., "--service", help="Service URL, e.g. http://127.0.0.1:8000"),
-        key: str = typer.Option(..., "--key", envvar="DIFFMIX_ROBOT_KEY", help="A robot API key"),
+        key: str | None = typer.Option(None, "--key", help="A robot API key (default: $DIFFMIX_ROBOT_KEY)"),
         backend: str = typer.Option("sim", "--backend", help="sim | serial"),
         lab: Path = typer.Option(DEFAULT_LAB, "--lab", help="Lab configuration (TOML)"),
         journal: Path = typer.Option(Path("clio-journal.jsonl"), "--journal"),
@@ -42,25 +42,34 @@ def run(service: str = typer.Option(..., "--service", help="Service URL, e.g. ht
         max_experiments: int | None = typer.Option(None, "--max-experiments"),
         idle_exit: float | None = typer.Option(None, "--idle-exit", help="Exit after this many idle seconds"),
         seed: int = typer.Option(0, "--seed", help="Simulated lab's random seed"),
-        fault: list[str] | None = typer.Option(None, "--fault", help="Sim fault to inject, NAME[=COUNT] (repeatable)")):
+        fault: list[str] | None = typer.Option(None, "--fault", help="Sim fault to inject, NAME[=COUNT] (repeatable)"),
+        log_json: bool | None = typer.Option(None, "--log-json/--log-text",
+                                             help="Log one JSON object per line (default: $DIFFMIX_LOG_JSON)")):
     """Poll the service, make and measure each experiment, report it; journaled for crash recovery."""
+    import logging
+
+    from diffmix import logs
+    from diffmix.settings import Settings
     from robot.agent import Agent
     from robot.client import ServiceClient
     from robot.journal import Journal
 
-    def log(m):
-        typer.echo(f"[{name}] {m}", err=True)
-
+    settings = Settings()
+    logs.configure(settings.log_json if log_json is None else log_json, settings.log_level, prefix=f"[{name}] ")
+    key = key or settings.robot_key
+    if not key:
+        typer.echo("error: give a robot API key with --key or DIFFMIX_ROBOT_KEY", err=True)
+        raise typer.Exit(2)
     rig, proc = _procedure(lab, backend, seed, fault, None)
-    client = ServiceClient(service, key, log=log)
-    agent = Agent(client, proc, Journal(journal), name, poll, max_experiments, idle_exit, log)
+    client = ServiceClient(service, key)
+    agent = Agent(client, proc, Journal(journal), name, poll, max_experiments, idle_exit)
     agent.install_signals()
     try:
         n = agent.run()
     finally:
         rig.close()
         client.close()
-    log(f"stopped after {n} experiments")
+    logging.getLogger("robot.agent").info(f"stopped after {n} experiments")
 
 
 @eis_app.command("analyze")

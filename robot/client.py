@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 
 import httpx
+
+log = logging.getLogger(__name__)
 
 
 class ServiceError(RuntimeError):
@@ -15,12 +18,10 @@ class ServiceError(RuntimeError):
 
 
 class ServiceClient:
-    def __init__(self, base_url: str, key: str, timeout: float = 10.0, max_backoff: float = 10.0,
-                 log=lambda m: None):
+    def __init__(self, base_url: str, key: str, timeout: float = 10.0, max_backoff: float = 10.0):
         self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout,
                                  headers={"Authorization": f"Bearer {key}"})
         self.max_backoff = max_backoff
-        self.log = log
 
     def request(self, method: str, path: str, attempts: int | None = 8, **kw) -> httpx.Response:
         """Retries connection errors and 5xx with exponential backoff and jitter; `attempts=None` retries forever
@@ -43,7 +44,7 @@ class ServiceClient:
                 problem = f"{type(e).__name__}: {e}"
             if attempts is not None and i >= attempts:
                 raise ServiceError(503, f"service unreachable after {i} attempts ({problem})")
-            self.log(f"{method} {path}: {problem}; retrying in {delay:.1f} s")
+            log.warning(f"{method} {path}: {problem}; retrying in {delay:.1f} s")
             time.sleep(delay * (0.8 + 0.4 * random.random()))
             delay = min(self.max_backoff, delay * 2)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from contextlib import asynccontextmanager
 
@@ -9,10 +10,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from db.session import make_engine, make_sessionmaker
+from diffmix.settings import Settings
 from service import errors
 from service.routers import admin, analysts, campaigns, health, predict, robot
-from service.settings import Settings
 from service.state import ServiceState
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -23,6 +26,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         state.load_models()  # once, at start-up
+        for prop, m in state.models.items():
+            log.info("model for %s: %s (version %d)", prop, m.name, m.version_id, extra={"property": prop})
         yield
         engine.dispose()
 

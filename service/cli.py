@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
+
+from diffmix.settings import Settings
 
 app = typer.Typer(add_completion=False)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema (Alembic migrations) on $DATABASE_URL.")
@@ -12,20 +16,30 @@ admin_app = typer.Typer(no_args_is_help=True, help="Administration: API keys.")
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port"),
           upgrade: bool = typer.Option(True, help="Apply pending migrations first"),
-          workers: int = typer.Option(1, "--workers")):
+          workers: int = typer.Option(1, "--workers"),
+          log_json: bool | None = typer.Option(None, "--log-json/--log-text",
+                                               help="Log one JSON object per line (default: $DIFFMIX_LOG_JSON)")):
     """Serve the API on DATABASE_URL (default: SQLite file diffmix.db in the working directory)."""
     import uvicorn
 
     from db.migrate import upgrade as do_upgrade
+    from diffmix import logs
 
+    settings = Settings()
+    json_lines = settings.log_json if log_json is None else log_json
+    logs.configure(json_lines, settings.log_level)
     if upgrade:
-        do_upgrade()
+        do_upgrade(settings.database_url)
+    # log_config=None: uvicorn's own loggers (startup, access lines) go through the handler configured above
     if workers > 1:
-        uvicorn.run("service.main:app", host=host, port=port, workers=workers, log_level="info")
+        # each worker process imports service.main and reads its settings (and so this choice) from the environment
+        os.environ["DIFFMIX_LOG_JSON"] = "true" if json_lines else "false"
+        uvicorn.run("service.main:app", host=host, port=port, workers=workers, log_config=None,
+                    log_level=settings.log_level.lower())
     else:
         from service.app import create_app
 
-        uvicorn.run(create_app(), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, log_level=settings.log_level.lower())
 
 
 @db_app.command("upgrade")
@@ -33,6 +47,7 @@ def db_upgrade(revision: str = typer.Argument("head"), url: str | None = typer.O
     """Apply the migrations up to REVISION (default: the newest)."""
     from db.migrate import current, upgrade
 
+    url = url or Settings().database_url
     upgrade(url, revision)
     typer.echo(f"database at revision {current(url)}")
 
@@ -42,6 +57,7 @@ def db_downgrade(revision: str = typer.Argument(...), url: str | None = typer.Op
     """Revert the migrations down to REVISION ('base' = empty)."""
     from db.migrate import current, downgrade
 
+    url = url or Settings().database_url
     downgrade(url, revision)
     typer.echo(f"database at revision {current(url)}")
 
@@ -58,6 +74,7 @@ def create_key(role: str = typer.Option(..., "--role", help="operator | robot | 
     if role not in set(Role):
         typer.echo(f"error: unknown role {role!r}; choose one of {', '.join(Role)}", err=True)
         raise typer.Exit(2)
+    url = url or Settings().database_url
     if current(url) is None:
         typer.echo("error: the database has no schema yet; run `diffmix db upgrade` first", err=True)
         raise typer.Exit(2)

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from service.settings import Settings
+from diffmix.settings import Settings
 from service.state import ServiceState
 
 

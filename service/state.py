@@ -9,12 +9,12 @@ from pathlib import Path
 from sqlalchemy.orm import sessionmaker
 
 from db import crud
+from diffmix.settings import Settings
 from model.errors import DiffMixInputError
 from model.optimize.design import DesignSpec
-from model.predict import Predictor, shipped_model_dir
+from model.predict import Predictor, model_dir
 from model.properties import PROPERTIES, get_property
 from service.metrics import Metrics
-from service.settings import Settings
 
 
 def checkpoint_hash(directory: Path) -> str:
@@ -43,7 +43,7 @@ class ServiceState:
 
     def load_models(self) -> None:
         for prop in PROPERTIES:
-            d = (self.settings.models_dir / prop) if self.settings.models_dir else shipped_model_dir(prop)
+            d = model_dir(prop, self.settings.models_dir)
             if not (d / "config.json").exists():
                 continue
             predictor = Predictor.load(prop, d)

@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def shared_data_dir() -> Path | None:
-    d = Path(os.environ.get("DIFFMIX_DATA_DIR", ROOT.parent / "shared" / "data"))
+    from diffmix.settings import Settings
+
+    d = Settings().data_dir or ROOT.parent / "shared" / "data"
     return d if (d / "calisol23.csv").exists() else None
 
 
@@ -122,8 +124,8 @@ class LiveService:
         import httpx
         import uvicorn
 
+        from diffmix.settings import Settings
         from service.app import create_app
-        from service.settings import Settings
         from tests.helpers import make_keys
 
         self.keys = _keys or make_keys(db_url)

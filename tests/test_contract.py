@@ -56,8 +56,8 @@ def test_result_refuses_an_inconsistent_measurement(change, match):
 
 def test_openapi_documents_the_contract(tmp_path, tiny_models_dir):
     from db.migrate import upgrade
+    from diffmix.settings import Settings
     from service.app import create_app
-    from service.settings import Settings
 
     url = f"sqlite:///{tmp_path / 'o.db'}"
     upgrade(url)

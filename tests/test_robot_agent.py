@@ -62,7 +62,7 @@ def make_agent(live, tmp_path, faults=(), name="clio", inventory=None, lab_overr
     inv = Inventory(inventory or {s.name: s.volume_ml for s in lab.stocks})
     proc = Procedure(rig.lab, rig.devices, inv, rig.reconnect)
     client = ServiceClient(live.url, live.keys["robot"])
-    agent = Agent(client, proc, Journal(tmp_path / f"{name}.jsonl"), name, poll_s=0.05, log=lambda m: None, **kw)
+    agent = Agent(client, proc, Journal(tmp_path / f"{name}.jsonl"), name, poll_s=0.05, **kw)
     return agent, rig
 
 

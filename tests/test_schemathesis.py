@@ -7,8 +7,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from db.migrate import upgrade
+from diffmix.settings import Settings
 from service.app import create_app
-from service.settings import Settings
 from tests.helpers import make_keys
 
 from .conftest import save_tiny_models

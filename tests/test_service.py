@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from db import crud
 from db.session import make_engine, make_sessionmaker
+from diffmix.settings import Settings
 from service.app import create_app
-from service.settings import Settings
 from tests.helpers import make_keys
 
 LIPF6, PC, EC, DMC = "[Li+].F[P-](F)(F)(F)(F)F", "CC1COC(=O)O1", "O=C1OCCO1", "COC(=O)OC"

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from model.data import calisol, thermoml
 from model.data.dataset import MixtureTable
 from model.properties import get_property
 
-ENV_VAR = "DIFFMIX_DATA_DIR"
+ENV_VAR = "DIFFMIX_DATA_DIR"  # where users configure it (diffmix.settings reads it; this module never does)
 
 
-def data_dir() -> Path:
-    """$DIFFMIX_DATA_DIR, else ../shared/data beside the project, else ./data."""
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR])
+def data_dir(configured: str | Path | None = None) -> Path:
+    """The configured folder, else ../shared/data beside the project, else ./data."""
+    if configured:
+        return Path(configured)
     root = Path(__file__).resolve().parents[2]
     for cand in (root.parent / "shared" / "data", root / "data"):
         if cand.exists():
@@ -30,7 +29,7 @@ def file_for(prop: str) -> str:
 
 def load_table(prop: str, directory: str | Path | None = None) -> tuple[MixtureTable, dict]:
     """The property's data as a table, and a dict describing what was read (file, rows, drops)."""
-    d = Path(directory) if directory else data_dir()
+    d = data_dir(directory)
     path = d / file_for(prop)
     if not path.exists():
         raise FileNotFoundError(

@@ -27,13 +27,14 @@ def _floats(text: str | None, what: str) -> list[float] | None:
 
 
 def _objective(model: Path | None, **options: object):
+    from model.cli import models_option
     from model.optimize.design import DesignSpec
     from model.predict import Predictor
 
     spec = DesignSpec.from_options(**options)
     if spec.property != "ionic_conductivity":
         raise DiffMixInputError("composition design is implemented for ionic_conductivity")
-    return spec.objective_for(Predictor.load(spec.property, model).ensemble)
+    return spec.objective_for(Predictor.load(spec.property, models_option(spec.property, model)).ensemble)
 
 
 def _cli_option(name: str, field: FieldInfo) -> tuple[object, object]:

@@ -1,0 +1,36 @@
+"""Every setting the project reads from the environment, in one place (pydantic-settings).
+
+Variables are ``DIFFMIX_<FIELD>`` (``DIFFMIX_LEASE_SECONDS=60``); the database URL is also read from the
+conventional ``DATABASE_URL``. Entry points (the CLI, the service's app factory, Alembic's env.py) make one
+``Settings`` and pass what each part needs down as arguments; no library module reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///diffmix.db"  # the embedded default: an SQLite file in the working directory
+
+
+class Settings(BaseSettings):
+    """The project's configuration; every field can be set as DIFFMIX_<FIELD> in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="DIFFMIX_", extra="ignore")
+
+    database_url: str = Field(DEFAULT_DATABASE_URL,
+                              validation_alias=AliasChoices("DATABASE_URL", "DIFFMIX_DATABASE_URL", "database_url"))
+    # Folder holding one model directory per property (models/<property>/); default: the shipped models.
+    models_dir: Path | None = None
+    # Folder holding the public data (calisol23.csv, eme_bin.csv, emv_bin.csv); default: ../shared/data or ./data.
+    data_dir: Path | None = None
+    anonymous_predict: bool = False  # let anyone call /v1/predict, /v1/gradient and /v1/optimize
+    max_body_bytes: int = 2_000_000
+    max_records: int = 10_000
+    lease_seconds: float = 120.0
+    max_attempts: int = 3
+    robot_key: str | None = None  # the API key `diffmix robot run` uses when --key is not given
+    log_json: bool = False  # one JSON object per log line (service and agent), for log collectors
+    log_level: str = "INFO"
