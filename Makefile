@@ -17,7 +17,8 @@ test: install
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check model service robot db tests
+	$(BIN)/ruff check model service robot db diffmix migrations benchmarks tests
+	$(BIN)/mypy
 
 demo: install
 	$(BIN)/diffmix demo

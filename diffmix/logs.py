@@ -31,3 +31,5 @@ def configure(json_lines: bool = False, level: str = "INFO", prefix: str = "") -
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for chatty in ("httpx", "httpcore"):  # a line per HTTP request the agent makes: only their warnings
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

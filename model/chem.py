@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
+import numpy as np
 from rdkit import Chem, RDLogger
 from rdkit.Chem import Descriptors
 
 from model.errors import InvalidSmilesError
 
 RDLogger.DisableLog("rdApp.*")
+
+F = TypeVar("F", float, np.ndarray)  # a number, or an array of them computed elementwise
 
 
 @lru_cache(maxsize=65536)
@@ -89,15 +93,15 @@ class SaltFormula:
         nu = self.counts[self.ions.index(self.cation)]
         return tuple(c / nu for c in self.counts)
 
-    def formula_units(self, cation_fraction: float) -> float:
+    def formula_units(self, cation_fraction: F) -> F:
         """Moles of salt formula units per mole of mixture."""
         return cation_fraction / self.counts[self.ions.index(self.cation)]
 
-    def solvent_share(self, cation_fraction: float) -> float:
+    def solvent_share(self, cation_fraction: F) -> F:
         """Mole fraction left for the solvents once every ion is counted."""
         return 1.0 - cation_fraction * sum(self.ions_per_cation)
 
-    def molality(self, cation_fraction: float, solvent_molar_mass: float) -> float:
+    def molality(self, cation_fraction: F, solvent_molar_mass: F) -> F:
         """mol of salt per kg of a solvent blend of mean molar mass ``solvent_molar_mass`` (g/mol)."""
         return self.formula_units(cation_fraction) * 1000.0 / (self.solvent_share(cation_fraction) * solvent_molar_mass)
 

@@ -38,7 +38,7 @@ class Message(BaseModel):
 class Recipe(Message):
     """One electrolyte to make: a salt in a solvent blend, by cation mole fraction (ions counted separately)."""
 
-    version: Literal[1] = RECIPE_VERSION
+    version: Literal[1] = 1  # RECIPE_VERSION
     salt: Smiles = Field(..., description="the salt as one SMILES with all its ions")
     solvents: list[Smiles] = Field(..., min_length=1, max_length=12)
     salt_cation_fraction: float = Field(..., gt=0, lt=1, description="mole fraction of the salt's cation")
@@ -86,7 +86,7 @@ class Spectrum(Message):
 class Result(Message):
     """One measured experiment: the raw spectrum, the bulk resistance and conductivity, and what was made."""
 
-    version: Literal[1] = RESULT_VERSION
+    version: Literal[1] = 1  # RESULT_VERSION
     spectrum: Spectrum
     resistance_ohm: float = Field(..., gt=0)
     cell_constant_per_cm: float = Field(..., gt=0)

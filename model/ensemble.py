@@ -133,7 +133,7 @@ class Ensemble:
         Small batches (one mixture with its gradient, a handful of optimizer starts) are dominated by the cost of
         launching each small operation once per member, so they run all members at once as one vectorised call
         over stacked weights (torch.func.vmap); large batches are dominated by arithmetic, which the plain loop
-        over members does with less copying. Both give the same numbers (tests/test_models.py).
+        over members does with less copying. Both give the same numbers (tests/model/test_models.py).
         """
         emb = self.embeddings(list(vocab))
         idx_t = torch.as_tensor(idx)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,8 @@ class Predictor:
                 raise DiffMixInputError(f"record {i + 1}: {e}") from None
         return out
 
-    def predict_records(self, records: list[Mapping[str, Any]], gradient: bool = False) -> list[dict]:
+    def predict_records(self, records: Sequence[Mapping[str, Any]], gradient: bool = False) -> list[dict[str, Any]]:
+        """One row per record: prediction, std and unit (and ∂P/∂x with the fractions when gradient is set)."""
         mixtures = self.mixtures(records)
         pred = self.ensemble.predict(mixtures, gradient=gradient)
         out = []

@@ -177,9 +177,9 @@ def train_ensemble(table: MixtureTable, prop: Property, kind: str, split_kind: s
     """Train `members` members, member k on split seed+k with seed seed+k.
 
     With workers > 1 the members train in that many spawned processes, the cores shared out between them. Small
-    graph networks use a second thread poorly (most of an epoch is many small kernels), so on this 2-core machine
-    two single-threaded members at once train nearly twice as fast as one member on two threads. A member's result
-    depends only on its seed and its thread count, not on which process trained it.
+    graph networks use a second thread poorly (most of an epoch is many small kernels), so single-threaded members
+    side by side train faster than one member on several threads (benchmarks/RESULTS.md has the timings). A member's
+    result depends only on its seed and its thread count, not on which process trained it.
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from db.session import make_engine, make_sessionmaker
 from diffmix.settings import Settings
@@ -19,12 +20,13 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The FastAPI application on the given settings (default: from the environment)."""
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
     state = ServiceState(settings, make_sessionmaker(engine))
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.load_models()  # once, at start-up
         for prop, m in state.models.items():
             log.info("model for %s: %s (version %d)", prop, m.name, m.version_id, extra={"property": prop})
@@ -37,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
 
     @app.middleware("http")
-    async def limit_and_measure(request: Request, call_next):
+    async def limit_and_measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         length = request.headers.get("content-length")
         if length is not None:
             try:

@@ -32,6 +32,13 @@ class Caller:
     key_id: int | None
     role: Role | None
 
+    @property
+    def key(self) -> int:
+        """The caller's key id, for routes no anonymous caller can reach (their dependency refuses one)."""
+        if self.key_id is None:
+            raise HTTPException(401, "this needs an API key")
+        return self.key_id
+
 
 def require(*roles: Role, anonymous_flag: str | None = None) -> Callable[..., Caller]:
     """A dependency that admits a key whose role may act as one of ``roles`` (or anyone, when the named

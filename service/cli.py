@@ -18,7 +18,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Opt
           upgrade: bool = typer.Option(True, help="Apply pending migrations first"),
           workers: int = typer.Option(1, "--workers"),
           log_json: bool | None = typer.Option(None, "--log-json/--log-text",
-                                               help="Log one JSON object per line (default: $DIFFMIX_LOG_JSON)")):
+                                               help="Log one JSON object per line (default: $DIFFMIX_LOG_JSON)")) -> None:
     """Serve the API on DATABASE_URL (default: SQLite file diffmix.db in the working directory)."""
     import uvicorn
 
@@ -43,7 +43,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Opt
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head"), url: str | None = typer.Option(None, help="Overrides DATABASE_URL")):
+def db_upgrade(revision: str = typer.Argument("head"), url: str | None = typer.Option(None, help="Overrides DATABASE_URL")) -> None:
     """Apply the migrations up to REVISION (default: the newest)."""
     from db.migrate import current, upgrade
 
@@ -53,7 +53,7 @@ def db_upgrade(revision: str = typer.Argument("head"), url: str | None = typer.O
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: str = typer.Argument(...), url: str | None = typer.Option(None)):
+def db_downgrade(revision: str = typer.Argument(...), url: str | None = typer.Option(None)) -> None:
     """Revert the migrations down to REVISION ('base' = empty)."""
     from db.migrate import current, downgrade
 
@@ -64,7 +64,7 @@ def db_downgrade(revision: str = typer.Argument(...), url: str | None = typer.Op
 
 @admin_app.command("create-key")
 def create_key(role: str = typer.Option(..., "--role", help="operator | robot | analyst | admin"),
-               name: str = typer.Option("", "--name"), url: str | None = typer.Option(None)):
+               name: str = typer.Option("", "--name"), url: str | None = typer.Option(None)) -> None:
     """Create an API key; it is printed once, alone on the last line."""
     from db import crud
     from db.enums import Role

@@ -16,6 +16,7 @@ class Metrics:
 
     @classmethod
     def create(cls) -> Metrics:
+        """Fresh counters, histogram and gauge in a registry of their own."""
         reg = CollectorRegistry()
         return cls(
             reg,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
@@ -172,4 +172,4 @@ class Summary(BaseModel):
     counts: dict[str, int]
     measured: int
     mae: float | None
-    best: dict | None
+    best: dict[str, Any] | None

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from db import crud
 from diffmix.settings import Settings
@@ -18,6 +18,7 @@ from service.metrics import Metrics
 
 
 def checkpoint_hash(directory: Path) -> str:
+    """sha256 over a model directory's weights and config: the model version's identity."""
     h = hashlib.sha256()
     for p in sorted(directory.iterdir()):
         if p.is_file() and (p.suffix in (".safetensors", ".json")):
@@ -37,11 +38,12 @@ class LoadedModel:
 @dataclass
 class ServiceState:
     settings: Settings
-    sessions: sessionmaker
+    sessions: sessionmaker[Session]
     models: dict[str, LoadedModel] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics.create)
 
     def load_models(self) -> None:
+        """Load every property's ensemble once and register its version in the database."""
         for prop in PROPERTIES:
             d = model_dir(prop, self.settings.models_dir)
             if not (d / "config.json").exists():
@@ -54,6 +56,7 @@ class ServiceState:
                 self.models[prop] = LoadedModel(predictor, mv.id, mv.name, digest)
 
     def model_for(self, prop: str) -> LoadedModel:
+        """The loaded model of a property (422 when the service has none)."""
         get_property(prop)  # unknown property → a clear 422
         if prop not in self.models:
             raise DiffMixInputError(f"no model for {prop} is loaded in this service")
@@ -68,6 +71,7 @@ class ServiceState:
         return loaded
 
     def model_by_version(self, version_id: int) -> LoadedModel:
+        """The loaded model with this version id (422 when it is not loaded here)."""
         for m in self.models.values():
             if m.version_id == version_id:
                 return m

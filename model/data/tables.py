@@ -1,6 +1,6 @@
 """Names used in CALiSol-23 → verified structures, molar masses and pure-liquid densities.
 
-Every SMILES is checked in ``tests/test_tables.py`` against the literature molar mass below (RDKit's
+Every SMILES is checked in ``tests/model/test_chem.py`` against the literature molar mass below (RDKit's
 average molecular weight of the structure must agree within 0.05 g/mol) — a wrong structure nearly always
 shows as a wrong mass.
 

@@ -38,6 +38,7 @@ class Result:
 
 
 def starts_for(objective: Objective, k: int, how: str, seed: int, given: np.ndarray | None = None) -> np.ndarray:
+    """Start points: given (projected onto the space), spread over it, or drawn at random with ``seed``."""
     space = objective.space
     if how == "given":
         if given is None or len(given) == 0:
@@ -50,6 +51,7 @@ def starts_for(objective: Objective, k: int, how: str, seed: int, given: np.ndar
 
 def ascend(objective: Objective, starts: np.ndarray, max_iter: int = 200, tol: float = 1e-5,
            step0: float = 0.05, armijo: float = 1e-4, min_step: float = 1e-9, min_gain: float = 1e-10) -> Result:
+    """Projected gradient ascent with backtracking (Armijo) from every start at once; one trajectory each."""
     space = objective.space
     z = space.project(starts)
     S = len(z)
@@ -58,7 +60,7 @@ def ascend(objective: Objective, starts: np.ndarray, max_iter: int = 200, tol: f
     trajs = [Trajectory() for _ in range(S)]
     active = np.ones(S, dtype=bool)
 
-    def record(i):
+    def record(i: int) -> None:
         t = trajs[i]
         t.points.append(z[i].copy())
         t.values.append(float(value[i]))
@@ -71,9 +73,9 @@ def ascend(objective: Objective, starts: np.ndarray, max_iter: int = 200, tol: f
     for _ in range(max_iter):
         pg = space.project(z + grad) - z  # projected gradient (unit step)
         pg_norm = np.linalg.norm(pg, axis=1)
-        for i in np.flatnonzero(active & (pg_norm < tol)):
-            active[i] = False
-            trajs[i].converged, trajs[i].reason = True, "projected gradient below tolerance"
+        for k in np.flatnonzero(active & (pg_norm < tol)):
+            active[k] = False
+            trajs[k].converged, trajs[k].reason = True, "projected gradient below tolerance"
         if not active.any():
             break
         pending = active.copy()
@@ -100,10 +102,10 @@ def ascend(objective: Objective, starts: np.ndarray, max_iter: int = 200, tol: f
                         trajs[r].converged, trajs[r].reason = True, "no improving step (step size collapsed)"
         improved = np.flatnonzero((new_score != score) & active)
         z, score, value, std, grad = new_z, new_score, new_value, new_std, new_grad
-        for i in improved:
-            record(i)
-    for i in np.flatnonzero(active):
-        trajs[i].reason = f"stopped after {max_iter} iterations"
+        for k in improved:
+            record(int(k))
+    for k in np.flatnonzero(active):
+        trajs[k].reason = f"stopped after {max_iter} iterations"
     best_i = int(np.argmax([t.scores[-1] for t in trajs]))
     bt = trajs[best_i]
     return Result(trajs, bt.points[-1], bt.values[-1], bt.stds[-1], objective.calls)

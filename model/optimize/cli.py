@@ -6,13 +6,20 @@ import functools
 import inspect
 import json
 import typing
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import typer
 from pydantic.fields import FieldInfo
 
 from model.errors import DiffMixInputError
+
+if TYPE_CHECKING:  # the CLI imports the model lazily, so that `--help` stays fast
+    from model.optimize.ascent import Trajectory
+    from model.optimize.landscape import Landscape
+    from model.optimize.objective import Objective
 
 app = typer.Typer(add_completion=False)
 
@@ -26,7 +33,7 @@ def _floats(text: str | None, what: str) -> list[float] | None:
         raise DiffMixInputError(f"{what} must be comma-separated numbers, got {text!r}") from None
 
 
-def _objective(model: Path | None, **options: object):
+def _objective(model: Path | None, **options: object) -> Objective:
     from model.cli import models_option
     from model.optimize.design import DesignSpec
     from model.predict import Predictor
@@ -61,8 +68,11 @@ def _cli_option(name: str, field: FieldInfo) -> tuple[object, object]:
 def _space_options() -> dict[str, tuple[object, object]]:
     from model.optimize.design import DesignSpec
 
-    model = (Path | None, typer.Option(None, "--model", help="Model directory (default: the shipped ensemble)"))
-    return {"model": model} | {name: _cli_option(name, f) for name, f in DesignSpec.option_fields().items()}
+    out: dict[str, tuple[object, object]] = {
+        "model": (Path | None, typer.Option(None, "--model", help="Model directory (default: the shipped ensemble)"))}
+    for name, f in DesignSpec.option_fields().items():
+        out[name] = _cli_option(name, f)
+    return out
 
 
 # The composition space and objective, shared by `optimize` and `landscape`: one option per field of DesignSpec
@@ -83,7 +93,10 @@ def _spec_options(values: dict[str, object]) -> dict[str, object]:
     return out
 
 
-def space_command(fn):
+Command = Callable[..., None]
+
+
+def space_command(fn: Command) -> Command:
     """Register ``fn`` as a command that takes the composition-space options as well as its own.
 
     Typer reads a command's options from its signature; this prepends SPACE_OPTIONS to ``fn``'s own parameters
@@ -95,22 +108,24 @@ def space_command(fn):
               for name, (kind, option) in SPACE_OPTIONS.items()]
 
     @functools.wraps(fn)
-    def command(**kwargs):
+    def command(**kwargs: Any) -> None:
         space = {name: kwargs.pop(name) for name in SPACE_OPTIONS}
         model = space.pop("model")
-        return fn(objective=lambda: _objective(model, **_spec_options(space)), **kwargs)
+        fn(objective=lambda: _objective(model, **_spec_options(space)), **kwargs)
 
-    hints = typing.get_type_hints(fn)
-    command.__signature__ = inspect.Signature(shared + own)
+    # the model's classes are imported for type checking only (lazily at run time); Typer needs none of them
+    hints = typing.get_type_hints(fn, localns={"Objective": object})
+    command.__signature__ = inspect.Signature(shared + own)  # type: ignore[attr-defined]  # read by Typer
     command.__annotations__ = {**{n: k for n, (k, _) in SPACE_OPTIONS.items()},
                                **{p.name: hints[p.name] for p in own if p.name in hints}}
     del command.__wrapped__  # Typer must see the merged signature, not fn's
-    return app.command(name=fn.__name__)(command)
+    registered: Command = app.command(name=fn.__name__)(command)
+    return registered
 
 
 @space_command
 def optimize(
-    objective,
+    objective: Callable[[], Objective],
     starts: int = typer.Option(4, "--starts"),
     start_mode: str = typer.Option("random", "--start-mode", help="random | spread | given"),
     start: list[str] | None = typer.Option(None, "--start", help="A start: solvent ratio and cation fraction, 's1,s2,s3,f' (repeatable; implies --start-mode given)"),
@@ -118,7 +133,7 @@ def optimize(
     max_iter: int = typer.Option(200, "--max-iter"),
     plot: Path | None = typer.Option(None, "--plot", help="Write the landscape with the trajectories as PNG"),
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON"),
-):
+) -> None:
     """Batch gradient ascent over a composition space; prints trajectories and the best point."""
     from model.cli import fail
     from model.optimize.problem import optimise, result_json
@@ -147,7 +162,7 @@ def optimize(
             typer.echo(f"  {v:.4f}  {k}")
 
 
-def _plot(obj, path, trajectories=None):
+def _plot(obj: Objective, path: Path, trajectories: Sequence[Trajectory] | None = None) -> Landscape:
     from model.optimize import landscape, plots
 
     prop, unit = obj.ensemble.property.name, obj.ensemble.property.unit
@@ -165,10 +180,10 @@ def _plot(obj, path, trajectories=None):
 
 @space_command
 def landscape(
-    objective,
+    objective: Callable[[], Objective],
     csv: Path = typer.Option(Path("landscape.csv"), "--csv", help="Where to write the grid"),
     plot: Path = typer.Option(Path("landscape.png"), "--plot", help="Where to write the figure"),
-):
+) -> None:
     """The property and its feasible gradient over a ternary grid (step 0.01) or along the salt fraction."""
     from model.cli import fail
     from model.optimize.landscape import to_csv

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 
 from model.ensemble import Ensemble
 from model.errors import DiffMixInputError
@@ -86,9 +87,13 @@ class SpaceSpec(Spec):
         ratio = None if self.solvent_ratio is None else np.asarray(self.solvent_ratio, dtype=float)
         if self.salt_molality is not None:
             probe = CompositionSpace(self.salt, solvents, (0.01, 0.01), lo, hi, ratio)
-            f = probe.fraction_from_molality(self.salt_molality, probe.solvent_ratio)
+            f = probe.fraction_from_molality(self.salt_molality, probe.solvent_ratio)  # type: ignore[arg-type]
             return CompositionSpace(self.salt, solvents, (f, f), lo, hi, probe.solvent_ratio)
-        frange = self.salt_fraction_range or (self.salt_fraction, self.salt_fraction)
+        if self.salt_fraction_range is not None:
+            frange = self.salt_fraction_range
+        else:
+            f = float(self.salt_fraction)  # type: ignore[arg-type]  # the validator made sure one of them is set
+            frange = (f, f)
         return CompositionSpace(self.salt, solvents, (float(frange[0]), float(frange[1])), lo, hi, ratio)
 
 
@@ -104,7 +109,7 @@ class ObjectiveSpec(Spec):
 class DesignSpec(Spec):
     """What to design: a property over a composition space, an objective, and one temperature or a range."""
 
-    version: Literal[1] = Field(DESIGN_VERSION, description="version of this specification's layout")
+    version: Literal[1] = Field(1, description="version of this specification's layout (DESIGN_VERSION)")
     property: PropertyName = Field("ionic_conductivity", description="the property to optimise")
     space: SpaceSpec
     objective: ObjectiveSpec = ObjectiveSpec()
@@ -143,9 +148,9 @@ class DesignSpec(Spec):
         return cls.parse({**top, **parts})
 
     @classmethod
-    def option_fields(cls) -> dict[str, object]:
+    def option_fields(cls) -> dict[str, FieldInfo]:
         """Every flat option ``from_options`` takes, with its pydantic field (for CLIs and forms)."""
-        out: dict[str, object] = {k: f for k, f in cls.model_fields.items() if k not in ("space", "objective", "version")}
+        out: dict[str, FieldInfo] = {k: f for k, f in cls.model_fields.items() if k not in ("space", "objective", "version")}
         out |= SpaceSpec.model_fields | ObjectiveSpec.model_fields
         return out
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from model.errors import DiffMixInputError
 from model.optimize.objective import Objective
 from model.optimize.simplex import grid
+from model.optimize.space import CompositionSpace
 
 
 @dataclass
@@ -20,7 +22,7 @@ class Landscape:
     kind: str  # "ternary" or "salt"
 
 
-def tangent(space, grad: np.ndarray) -> np.ndarray:
+def tangent(space: CompositionSpace, grad: np.ndarray) -> np.ndarray:
     """Gradient restricted to the directions the space lets move: on the solvent simplex Σ ds = 0."""
     g = grad.copy()
     n = len(space.solvents)
@@ -33,7 +35,8 @@ def tangent(space, grad: np.ndarray) -> np.ndarray:
     return g
 
 
-def _value_gradient(objective: Objective, z: np.ndarray, chunk: int = 8192):
+def _value_gradient(objective: Objective, z: np.ndarray, chunk: int = 8192
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     vals, stds, grads = [], [], []
     sign = 1.0 if objective.maximize else -1.0
     beta = objective.beta
@@ -50,6 +53,7 @@ def _value_gradient(objective: Objective, z: np.ndarray, chunk: int = 8192):
 
 
 def ternary(objective: Objective, steps: int = 100) -> Landscape:
+    """The objective and its feasible gradient on a ternary grid of step 1/steps."""
     space = objective.space
     if len(space.solvents) != 3 or not space.solvents_free:
         raise DiffMixInputError("a ternary landscape needs exactly three free solvents")
@@ -65,6 +69,7 @@ def ternary(objective: Objective, steps: int = 100) -> Landscape:
 
 
 def salt_curve(objective: Objective, points: int = 200) -> Landscape:
+    """The objective and its derivative along the free salt fraction, at ``points`` fractions."""
     space = objective.space
     if not space.salt_free:
         raise DiffMixInputError("a salt-concentration curve needs a salt fraction range (--salt-fraction-range LO HI)")
@@ -76,7 +81,8 @@ def salt_curve(objective: Objective, points: int = 200) -> Landscape:
     return Landscape(z, v, s, g, "salt")
 
 
-def to_csv(land: Landscape, objective: Objective, path) -> None:
+def to_csv(land: Landscape, objective: Objective, path: str | Path) -> None:
+    """The grid as CSV: decision variables, molality, mole fractions, the property, its std and gradient."""
     space = objective.space
     mol = space.molality(land.z)
     header = [f"s[{s}]" for s in space.solvents] + ["salt_cation_fraction", "salt_molality_mol_kg"]

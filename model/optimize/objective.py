@@ -4,6 +4,7 @@ temperature range; maximise or minimise; optional uncertainty bonus (mean + β·
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ class Objective:
     beta: float = 0.0  # uncertainty bonus: value = mean + β·std (in the direction of improvement)
     pressure_kPa: float = 101.325
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.aggregate not in AGGREGATES:
             raise DiffMixInputError(f"aggregate {self.aggregate!r} is not one of {', '.join(AGGREGATES)}")
         self.temperatures_K = tuple(check_temperature_for(self.ensemble.property, check_temperature(t))
@@ -41,6 +42,7 @@ class Objective:
 
     @staticmethod
     def temperature_grid(t_lo: float, t_hi: float, step: float = 10.0) -> tuple[float, ...]:
+        """Temperatures from t_lo to t_hi (inclusive), about ``step`` K apart."""
         if t_hi < t_lo:
             raise DiffMixInputError(f"temperature range [{t_lo}, {t_hi}] is empty")
         n = max(2, int(round((t_hi - t_lo) / step)) + 1)
@@ -67,7 +69,16 @@ class Objective:
         # worst case: the minimum when maximising, the maximum when minimising
         return per_t.min(-1).values if self.maximize else per_t.max(-1).values
 
-    def evaluate(self, z: np.ndarray, gradient: bool = True):
+    @overload
+    def evaluate(self, z: np.ndarray, gradient: Literal[True] = ...) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        ...
+
+    @overload
+    def evaluate(self, z: np.ndarray, gradient: Literal[False]) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
+        ...
+
+    def evaluate(self, z: np.ndarray, gradient: bool = True
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         """Returns (score [S] to be maximised, value [S], std [S], ∂score/∂z [S, dim] or None)."""
         zt = torch.as_tensor(np.atleast_2d(z), dtype=self.ensemble.dtype).clone().requires_grad_(gradient)
         with torch.set_grad_enabled(gradient):

@@ -6,11 +6,17 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
+from collections.abc import Sequence
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import matplotlib.tri as mtri
 import numpy as np
 
 from model.data.tables import name_of
+from model.optimize.ascent import Trajectory
+from model.optimize.landscape import Landscape
+from model.optimize.space import CompositionSpace
 
 SQ3 = np.sqrt(3) / 2
 
@@ -20,8 +26,10 @@ def to_xy(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return s[:, 1] + 0.5 * s[:, 2], SQ3 * s[:, 2]
 
 
-def ternary_plot(land, space, unit: str, prop: str, temperature_K: float, path, trajectories=None,
-                 measured=None, title: str | None = None, arrows: int = 12):
+def ternary_plot(land: Landscape, space: CompositionSpace, unit: str, prop: str, temperature_K: float, path: Path,
+                 trajectories: Sequence[Trajectory] | None = None, measured: np.ndarray | None = None,
+                 title: str | None = None, arrows: int = 12) -> Path:
+    """The property over the ternary with feasible-gradient arrows, trajectories and measured points (PNG)."""
     s = land.z[:, :3]
     x, y = to_xy(s)
     fig, ax = plt.subplots(figsize=(6.4, 5.6))
@@ -74,7 +82,9 @@ def ternary_plot(land, space, unit: str, prop: str, temperature_K: float, path, 
     return path
 
 
-def salt_plot(land, space, unit: str, prop: str, temperature_K: float, path, trajectories=None):
+def salt_plot(land: Landscape, space: CompositionSpace, unit: str, prop: str, temperature_K: float, path: Path,
+              trajectories: Sequence[Trajectory] | None = None) -> Path:
+    """The property and its derivative along the salt fraction, with trajectories (PNG)."""
     f = land.z[:, -1]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot(f, land.value, color="tab:red", lw=2, label=prop.replace("_", " "))

@@ -3,6 +3,8 @@ data; shared by the CLI and the service."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from model.errors import DiffMixInputError
@@ -14,6 +16,7 @@ START_MODES = ("random", "spread", "given")
 
 def optimise(objective: Objective, starts: int = 4, start_mode: str = "random", seed: int = 0,
              given_starts: np.ndarray | None = None, max_iter: int = 200, tol: float = 1e-5) -> Result:
+    """Batch gradient ascent of ``objective`` from ``starts`` start points chosen by ``start_mode``."""
     if start_mode not in START_MODES:
         raise DiffMixInputError(f"start mode {start_mode!r} is not one of {', '.join(START_MODES)}")
     if starts < 1 or starts > 256:
@@ -22,9 +25,10 @@ def optimise(objective: Objective, starts: int = 4, start_mode: str = "random", 
     return ascend(objective, z0, max_iter=max_iter, tol=tol)
 
 
-def point_json(objective: Objective, z: np.ndarray, value: float, std: float, gradient: np.ndarray | None = None) -> dict:
+def point_json(objective: Objective, z: np.ndarray, value: float, std: float, gradient: np.ndarray | None = None) -> dict[str, Any]:
+    """One point for people: fractions, value, std, molality and (if given) the gradient by solvent and salt."""
     space = objective.space
-    out = {"fractions": space.report_fractions(z), "value": float(value), "std": float(std),
+    out: dict[str, Any] = {"fractions": space.report_fractions(z), "value": float(value), "std": float(std),
            "salt_molality_mol_kg": float(space.molality(z)[0])}
     if gradient is not None:
         n = len(space.solvents)
@@ -34,7 +38,8 @@ def point_json(objective: Objective, z: np.ndarray, value: float, std: float, gr
     return out
 
 
-def result_json(objective: Objective, result: Result) -> dict:
+def result_json(objective: Objective, result: Result) -> dict[str, Any]:
+    """Every trajectory and the best point, JSON-ready."""
     return {
         "property": objective.ensemble.property.name,
         "unit": objective.ensemble.property.unit,

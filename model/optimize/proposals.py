@@ -17,6 +17,7 @@ import numpy as np
 
 from model.optimize.ascent import ascend, starts_for
 from model.optimize.objective import Objective
+from model.optimize.space import CompositionSpace
 
 STRATEGIES = ("gradient", "random")
 
@@ -40,7 +41,7 @@ class Proposal:
                 "predicted": self.value, "predicted_std": self.std, "gradient": grad}
 
 
-def snap(space, z: np.ndarray, resolution: float) -> np.ndarray:
+def snap(space: CompositionSpace, z: np.ndarray, resolution: float) -> np.ndarray:
     """Solvent shares below `resolution` become zero (a lab cannot dispense traces), then back onto the space."""
     z = np.atleast_2d(np.asarray(z, dtype=float)).copy()
     n = len(space.solvents)
@@ -68,7 +69,7 @@ def propose(objective: Objective, n: int, seed: int, strategy: str = "gradient",
     return [Proposal(z[i], float(v[i]), float(s[i]), g[i]) for i in range(len(chosen))]
 
 
-def _propose(objective: Objective, n: int, seed: int, strategy: str, avoid, min_distance: float,
+def _propose(objective: Objective, n: int, seed: int, strategy: str, avoid: list[np.ndarray] | None, min_distance: float,
              max_iter: int) -> list[Proposal]:
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")

@@ -17,6 +17,7 @@ from model.errors import DiffMixInputError
 
 
 def check_bounds(lo: np.ndarray, hi: np.ndarray, total: float = 1.0, names: list[str] | None = None) -> None:
+    """Refuse bounds outside [0, 1], crossed, or leaving no point whose parts sum to ``total``."""
     names = names or [f"component {i + 1}" for i in range(len(lo))]
     for n, a, b in zip(names, lo, hi):
         if not (0.0 <= a <= b <= 1.0):
@@ -48,7 +49,8 @@ def project(v: np.ndarray, lo: np.ndarray, hi: np.ndarray, total: float = 1.0, i
     free = (out > lo + 1e-15) & (out < hi - 1e-15)
     nfree = free.sum(axis=1)
     adj = np.where(nfree > 0, err / np.maximum(nfree, 1), 0.0)
-    return np.clip(out - free * adj[:, None], lo, hi)
+    projected: np.ndarray = np.clip(out - free * adj[:, None], lo, hi)
+    return projected
 
 
 def grid(n_per_side: int) -> np.ndarray:

@@ -24,11 +24,11 @@ class CompositionSpace:
     salt: str  # the salt as the user wrote it (its SMILES keys the cation fraction in outputs)
     solvents: list[str]
     salt_fraction: tuple[float, float]  # (lo, hi); lo == hi → fixed
-    solvent_lower: np.ndarray = field(default=None)
-    solvent_upper: np.ndarray = field(default=None)
+    solvent_lower: np.ndarray = field(default=None)  # type: ignore[arg-type]  # None → 0 (set in __post_init__)
+    solvent_upper: np.ndarray = field(default=None)  # type: ignore[arg-type]  # None → 1
     solvent_ratio: np.ndarray | None = None  # fixed solvent ratio (None → the solvents are free)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if len(self.solvents) < 1:
             raise DiffMixInputError("give at least one solvent")
         canon = [canonical(s) for s in self.solvents]
@@ -70,27 +70,33 @@ class CompositionSpace:
     # ------------------------------------------------------------------ shape of the space
     @property
     def solvents_free(self) -> bool:
+        """Whether the solvent ratio is a decision variable."""
         return self.solvent_ratio is None
 
     @property
     def salt_free(self) -> bool:
+        """Whether the salt fraction is a decision variable."""
         return self.salt_fraction[1] > self.salt_fraction[0]
 
     @property
     def n_free(self) -> int:
+        """How many of the two parts (solvent ratio, salt fraction) are free."""
         return int(self.solvents_free) + int(self.salt_free)
 
     @property
     def dim(self) -> int:
+        """Length of a point z: one share per solvent, then the cation fraction."""
         return len(self.solvents) + 1  # z = (s_1..s_n, f); fixed parts simply never move
 
     @property
     def species(self) -> list[str]:
+        """Canonical SMILES of every species (ions separately), sorted: the order of species_fractions."""
         return sorted(set(self.ions) | set(self.solvent_keys))
 
     # ------------------------------------------------------------------ feasibility
     def project(self, z: np.ndarray) -> np.ndarray:
-        z = np.atleast_2d(np.asarray(z, dtype=np.float64)).copy()
+        """The nearest feasible point to each row of z (fixed parts set, the simplex and bounds enforced)."""
+        z = np.array(np.atleast_2d(np.asarray(z, dtype=np.float64)))
         n = len(self.solvents)
         if self.solvents_free:
             z[:, :n] = project(z[:, :n], self.solvent_lower, self.solvent_upper)
@@ -100,13 +106,16 @@ class CompositionSpace:
         return z
 
     def is_feasible(self, z: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+        """Whether each row of z lies in the space (within ``tol``)."""
         z = np.atleast_2d(z)
         n = len(self.solvents)
         s, f = z[:, :n], z[:, n]
         ok = (np.abs(s.sum(1) - 1) <= tol) & np.all(s >= self.solvent_lower - tol, 1) & np.all(s <= self.solvent_upper + tol, 1)
-        return ok & (f >= self.salt_fraction[0] - tol) & (f <= self.salt_fraction[1] + tol)
+        feasible: np.ndarray = ok & (f >= self.salt_fraction[0] - tol) & (f <= self.salt_fraction[1] + tol)
+        return feasible
 
     def random_points(self, k: int, rng: np.random.Generator) -> np.ndarray:
+        """k points drawn uniformly over the simplex and the salt range, projected onto the bounds."""
         n = len(self.solvents)
         z = np.zeros((k, n + 1))
         z[:, :n] = rng.dirichlet(np.ones(n), size=k)

@@ -65,10 +65,12 @@ def frame(address: int, command: str, execute: bool = True) -> bytes:
 
 
 def dt_frame(char: str, command: str, execute: bool = True) -> bytes:
+    """A DT-protocol frame: '/', the address, the command (with R to execute it), CR."""
     return f"/{char}{command}{'R' if execute else ''}\r".encode("ascii")
 
 
 def checksum(data: bytes) -> int:
+    """The OEM protocol's checksum: the XOR of every byte of the frame before it."""
     c = 0
     for b in data:
         c ^= b
@@ -137,6 +139,7 @@ class CavroPump:
 
     @property
     def ul_per_step(self) -> float:
+        """Microlitres per plunger step at this syringe size and step resolution."""
         return self.syringe_ul / self.steps
 
     def _exchange_dt(self, cmd: str, execute: bool) -> tuple[bool, int, str]:
@@ -174,6 +177,7 @@ class CavroPump:
         return self.command(report, execute=False)[1]
 
     def wait_ready(self, timeout: float = 60.0, poll: float = 0.01) -> None:
+        """Poll the pump's status until it is idle; still busy after ``timeout`` s raises PumpError."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             ready, _ = self.command("Q", execute=False)
@@ -188,15 +192,18 @@ class CavroPump:
         self.wait_ready()
 
     def steps_for(self, volume_ul: float) -> int:
+        """The whole number of plunger steps nearest to ``volume_ul``."""
         return int(round(volume_ul / self.ul_per_step))
 
     def aspirate(self, volume_ul: float) -> float:
+        """Draw ``volume_ul`` from the input port; returns the volume the steps actually moved."""
         n = self.steps_for(volume_ul)
         self.command(f"IP{n}")
         self.wait_ready()
         return n * self.ul_per_step
 
     def dispense(self, volume_ul: float) -> float:
+        """Push ``volume_ul`` out of the output port; returns the volume the steps actually moved."""
         n = self.steps_for(volume_ul)
         self.command(f"OD{n}")
         self.wait_ready()
@@ -244,6 +251,7 @@ class CavroPump:
         self.port.write(stop)
 
     def close(self) -> None:
+        """Close the serial line."""
         self.port.close()
 
 

@@ -41,6 +41,7 @@ def encode_value(value: float) -> str:
 
 
 def decode_value(field: str) -> float:
+    """A MethodSCRIPT variable value: 7 hex digits offset by 2^27, then an SI prefix character."""
     if field[:8] == "     nan":
         return math.nan
     if len(field) < 8:
@@ -52,6 +53,7 @@ def decode_value(field: str) -> float:
 
 
 def encode_packet(values: dict[str, float]) -> str:
+    """A data packet line as an instrument writes it (for emulators and tests)."""
     return "P" + ";".join(f"{k}{encode_value(v)}" for k, v in values.items()) + "\n"
 
 
@@ -99,6 +101,7 @@ def parse_packet(line: str) -> dict[str, float]:
 
 
 def status_flags(status: int) -> list[str]:
+    """Names of the status bits set in a metadata status value (overload, underload, …)."""
     return [name for bit, name in STATUS_FLAGS.items() if status & bit]
 
 
@@ -115,7 +118,7 @@ class OutputParser:
 
     CLOSES = {"*": "M", "+": "L"}
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.out = Output()
         self.open: list[str] = []
         self.done = False

@@ -81,6 +81,7 @@ class Balance:
         return self._single_string("@", "I4")
 
     def serial_number(self) -> str:
+        """The balance's serial number (I4)."""
         return self._single_string("I4")
 
     def model(self) -> str:
@@ -88,6 +89,7 @@ class Balance:
         return self._single_string("I2")
 
     def software(self) -> str:
+        """The balance's software version (I3)."""
         return self._single_string("I3")
 
     def sics_levels(self) -> list[str]:
@@ -170,4 +172,5 @@ class Balance:
         return value
 
     def close(self) -> None:
+        """Close the serial line."""
         self.port.close()

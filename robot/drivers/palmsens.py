@@ -16,7 +16,8 @@ class Spectrum:
     z_imag_ohm: list[float]
     flags: list[str] = field(default_factory=list)  # instrument status of any point (overload, underload, …)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, list[float]]:
+        """The three columns, as the robot contract's Spectrum has them."""
         return {"frequency_Hz": self.frequency_Hz, "z_real_ohm": self.z_real_ohm, "z_imag_ohm": self.z_imag_ohm}
 
 
@@ -51,12 +52,14 @@ class Potentiostat:
         return (first[1:] + second).replace("\n", " ").strip().rstrip("*").strip()
 
     def serial_number(self) -> str:
+        """The instrument's serial number (i)."""
         line = self._command("i")
         if not line.startswith("i") or len(line.strip()) < 2:
             raise ProtocolError(f"answer to the serial-number query is {line!r}")
         return line[1:].strip()
 
     def identity(self) -> dict[str, str]:
+        """Firmware version and serial number, keyed for a result's instrument_ids."""
         return {"potentiostat": self.serial_number(), "potentiostat_firmware": self.firmware()}
 
     def abort(self) -> bool:
@@ -78,6 +81,7 @@ class Potentiostat:
         return [{v.type: v.value for v in p} for p in self.run_output(script).packets]
 
     def run_output(self, script: str) -> ms.Output:
+        """Send a script and parse its whole output; a refused script or an error line raises."""
         self.port.drain()
         self.port.write(script.encode("ascii"))
         first = self._line()
@@ -96,6 +100,7 @@ class Potentiostat:
         return parser.out
 
     def eis(self, f_max_hz: float, f_min_hz: float, n: int, amplitude_v: float = 0.01) -> Spectrum:
+        """An impedance sweep at 0 V DC from f_max_hz down to f_min_hz at n frequencies, amplitude amplitude_v."""
         out = self.run_output(ms.eis_script(f_max_hz, f_min_hz, n, amplitude_v))
         if len(out.packets) != n:
             raise ProtocolError(f"expected {n} impedance points, got {len(out.packets)}")
@@ -113,4 +118,5 @@ class Potentiostat:
                         [f"potentiostat_{f}" for f in ms.status_flags(status)])
 
     def close(self) -> None:
+        """Close the serial line."""
         self.port.close()

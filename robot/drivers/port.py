@@ -19,6 +19,7 @@ class Port:
             raise DeviceDisconnected(f"cannot open {url}: {e}") from e
 
     def write(self, data: bytes) -> None:
+        """Write and flush; a failing line raises DeviceDisconnected."""
         try:
             self.ser.write(data)
             self.ser.flush()
@@ -26,6 +27,7 @@ class Port:
             raise DeviceDisconnected(f"{self.url}: write failed: {e}") from e
 
     def read_until(self, terminator: bytes, timeout: float | None = None) -> bytes:
+        """Bytes up to and including ``terminator``; DeviceTimeout when it does not come in time."""
         deadline = time.monotonic() + (timeout or self.timeout)
         buf = bytearray()
         while time.monotonic() < deadline:
@@ -53,12 +55,14 @@ class Port:
         return bytes(buf)
 
     def drain(self) -> None:
+        """Discard whatever waits in the input buffer (a stale reply from an earlier command)."""
         try:
             self.ser.reset_input_buffer()
         except (serial.SerialException, OSError):
             pass
 
     def close(self) -> None:
+        """Close the serial line."""
         try:
             self.ser.close()
         except Exception:  # noqa: BLE001 - closing a dead port must not raise

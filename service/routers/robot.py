@@ -18,14 +18,14 @@ router = APIRouter(prefix="/v1", tags=["robot"])
 @router.post("/robot/claim", response_model=ExperimentOut, responses={204: {"description": "nothing queued"}})
 def claim(s: SessionDep, settings: SettingsDep, caller: RobotDep) -> Experiment | Response:
     """Lease the next queued experiment to this robot (204 when the queue is empty)."""
-    exp = crud.claim_next(s, caller.key_id, settings.lease_seconds)
+    exp = crud.claim_next(s, caller.key, settings.lease_seconds)
     return Response(status_code=204) if exp is None else exp
 
 
 @router.post("/experiments/{experiment_id}/heartbeat", response_model=ExperimentOut)
 def heartbeat(experiment_id: Id, s: SessionDep, settings: SettingsDep, caller: RobotDep) -> Experiment:
     """Extend the lease while the robot works."""
-    return crud.heartbeat(s, experiment_id, caller.key_id, settings.lease_seconds)
+    return crud.heartbeat(s, experiment_id, caller.key, settings.lease_seconds)
 
 
 @router.post("/experiments/{experiment_id}/result", response_model=MeasurementOut,
@@ -38,7 +38,7 @@ def result(experiment_id: Id, body: ResultIn, s: SessionDep, response: Response,
     payload = body.model_dump(mode="json")
     fields = {k: v for k, v in body.model_dump().items() if k not in ("spectrum", "version")}
     fields["spectrum"] = payload["spectrum"]
-    m, created = crud.record_result(s, experiment_id, caller.key_id, idempotency_key, payload, fields)
+    m, created = crud.record_result(s, experiment_id, caller.key, idempotency_key, payload, fields)
     response.status_code = 201 if created else 200
     return m
 
@@ -46,4 +46,4 @@ def result(experiment_id: Id, body: ResultIn, s: SessionDep, response: Response,
 @router.post("/experiments/{experiment_id}/fail", response_model=ExperimentOut)
 def fail(experiment_id: Id, body: FailIn, s: SessionDep, caller: RobotDep) -> Experiment:
     """Report a failed attempt with its reason; retryable failures go back in the queue while attempts remain."""
-    return crud.fail_experiment(s, experiment_id, caller.key_id, body.reason, body.retryable)
+    return crud.fail_experiment(s, experiment_id, caller.key, body.reason, body.retryable)

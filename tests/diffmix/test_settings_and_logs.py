@@ -10,7 +10,7 @@ from pathlib import Path
 from diffmix import logs
 from diffmix.settings import DEFAULT_DATABASE_URL, Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_no_library_module_reads_the_environment():

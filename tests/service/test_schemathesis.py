@@ -9,9 +9,8 @@ from hypothesis import HealthCheck, settings
 from db.migrate import upgrade
 from diffmix.settings import Settings
 from service.app import create_app
+from tests.conftest import save_tiny_models
 from tests.helpers import make_keys
-
-from .conftest import save_tiny_models
 
 _tmp = Path(tempfile.mkdtemp(prefix="diffmix-schemathesis-"))
 (_tmp / "models").mkdir()

@@ -11,8 +11,7 @@ from model.nn.models import build
 from model.properties import CONDUCTIVITY_MIN_T_K, VOGEL_T_MAX_K, get_property
 from model.splits import make_split
 from model.train import TrainConfig, fit_member, hyperparameters, loss_fn, offset_log, predict_rows
-
-from .helpers import IONS, SOLVENTS, synthetic_conductivity_table, synthetic_excess_table
+from tests.helpers import IONS, SOLVENTS, synthetic_conductivity_table, synthetic_excess_table
 
 VOCAB = SOLVENTS + IONS
 MOLS = MoleculeSet(VOCAB)

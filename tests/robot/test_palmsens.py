@@ -11,7 +11,7 @@ from robot.drivers.palmsens import Potentiostat
 from robot.errors import PotentiostatError, ProtocolError
 from robot.sim.palmsens import FIRMWARE, SERIAL, PotentiostatEmulator
 from robot.sim.world import Fluid, World
-from tests.wire import RecordedPort, exchange
+from tests.robot.wire import RecordedPort, exchange
 
 SCRIPT_OUTPUT = [
     b"e\n",

@@ -21,7 +21,7 @@ from robot.journal import Journal
 from robot.procedure import Inventory, Procedure
 from robot.recipe import composition_from_masses, plan_masses
 
-LAB = Path(__file__).resolve().parent.parent / "robot" / "labs" / "sim.toml"
+LAB = Path(__file__).resolve().parents[2] / "robot" / "labs" / "sim.toml"
 ROOT = LAB.parent.parent.parent
 RECIPE_FIELDS = {"salt": "[Li+].F[P-](F)(F)(F)(F)F", "solvents": ["CC1COC(=O)O1", "O=C1OCCO1", "COC(=O)OC"],
                  "salt_cation_fraction": 0.08, "solvent_ratio": [0.0, 0.3, 0.7]}
@@ -260,7 +260,7 @@ def test_emergency_stop_halts_and_fails_the_experiment_with_the_reason(live, tmp
 
 
 def test_client_retries_until_the_service_comes_up(db_url, tiny_models_dir):
-    from .conftest import LiveService, free_port
+    from tests.conftest import LiveService, free_port
 
     port = free_port()
     client_result = {}

@@ -11,7 +11,7 @@ from robot.drivers.mettler import LEVEL0, Balance, parse_strings, parse_weight
 from robot.errors import BalanceError, ProtocolError
 from robot.sim.mettler import CAPACITY_G, MODEL, SERIAL, SOFTWARE, BalanceEmulator
 from robot.sim.world import World
-from tests.wire import RecordedPort, exchange
+from tests.robot.wire import RecordedPort, exchange
 
 
 @pytest.fixture

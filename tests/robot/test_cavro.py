@@ -20,7 +20,7 @@ from robot.drivers.cavro import (
 from robot.errors import DeviceTimeout, ProtocolError, PumpError
 from robot.sim.cavro import FIRMWARE, CavroEmulator
 from robot.sim.world import Fluid, World
-from tests.wire import RecordedPort, exchange
+from tests.robot.wire import RecordedPort, exchange
 
 READY, BUSY = 0x60, 0x40  # status byte: bit 6 always, bit 5 ready
 

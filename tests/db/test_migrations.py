@@ -46,7 +46,7 @@ def test_upgrade_downgrade_upgrade(db_url):
 def test_analyst_role_is_read_only(pg_server):
     import psycopg
 
-    from .conftest import fresh_pg_database
+    from tests.conftest import fresh_pg_database
 
     url, drop = fresh_pg_database(pg_server)
     try:
