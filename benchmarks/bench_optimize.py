@@ -18,9 +18,10 @@ import numpy as np
 import torch
 
 from diffmix.settings import Settings
+from model.data.tables import name_of
 from model.optimize.design import DesignSpec
 from model.optimize.landscape import ternary
-from model.optimize.plots import name_of, ternary_plot
+from model.optimize.plots import ternary_plot
 from model.optimize.problem import optimise
 from model.predict import Predictor
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from db.enums import CampaignStatus, ExperimentStatus, Role
 from model.contract import MAX_ID, MeasuredTemperature, Recipe, Result
 from model.mixture import T_MAX_K, T_MIN_K
 from model.optimize.design import DesignSpec, PropertyName
@@ -86,7 +87,7 @@ class CampaignOut(DesignSpec):
     model_version_id: int
     strategy: str
     budget: int
-    status: str
+    status: CampaignStatus
     created_at: datetime
     counts: dict[str, int] = Field(default_factory=dict)
 
@@ -102,7 +103,7 @@ class ExperimentOut(BaseModel):
     predicted_std: float
     gradient: dict[str, float]
     model_version_id: int
-    status: str
+    status: ExperimentStatus
     attempts: int
     max_attempts: int
     lease_expires_at: datetime | None
@@ -148,7 +149,7 @@ class CalibrationOut(BaseModel):
 
 
 class KeyCreate(RequestBody):
-    role: Literal["operator", "robot", "analyst", "admin"]
+    role: Role
     name: str = Field("", max_length=128)
 
 
@@ -156,7 +157,7 @@ class KeyOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
     name: str
-    role: str
+    role: Role
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
@@ -168,7 +169,7 @@ class KeyCreated(KeyOut):
 
 class Summary(BaseModel):
     campaign_id: int
-    status: str
+    status: CampaignStatus
     counts: dict[str, int]
     measured: int
     mae: float | None

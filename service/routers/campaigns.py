@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from db import crud
-from db.enums import SPENDING
+from db.enums import SPENDING, CampaignStatus
 from db.models import Campaign, Experiment
 from model.chem import canonical
 from model.data.tables import name_of
@@ -42,8 +42,7 @@ def create(body: CampaignCreate, s: SessionDep, state: StateDep, caller: Operato
 
 
 @router.get("", response_model=list[CampaignOut])
-def list_(s: SessionDep, _: ReaderDep,
-          status: str | None = Query(None, pattern="^(active|paused|cancelled|completed)$")) -> list[CampaignOut]:
+def list_(s: SessionDep, _: ReaderDep, status: CampaignStatus | None = None) -> list[CampaignOut]:
     """Every campaign, optionally only those in one status."""
     return [_out(s, c) for c in crud.list_campaigns(s, status)]
 

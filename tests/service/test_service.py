@@ -259,3 +259,27 @@ def test_calibration_single_point(api):
     assert api("GET", "/v1/calibrations/cell-1/latest", "robot").json()["id"] == r.json()["id"]
     assert api("GET", "/v1/calibrations/nope/latest", "robot").status_code == 404
     assert not math.isnan(r.json()["cell_constant_per_cm"])
+
+
+def test_a_request_uses_one_database_session(api):
+    """The caller's key is looked up in the route's own session, not in a second one."""
+    state = api.client.app.state.diffmix
+    made = []
+    real = state.sessions
+
+    def counting():
+        made.append(1)
+        return real()
+
+    state.sessions = counting
+    try:
+        c = api("POST", "/v1/campaigns", "operator", json=CAMPAIGN)
+        assert c.status_code == 201, c.text
+        assert len(made) == 1
+        made.clear()
+        r = api("POST", f"/v1/campaigns/{c.json()['id']}/proposals?n=2", "operator")
+        assert r.status_code == 201 and len(made) == 1
+        made.clear()
+        assert api("POST", "/v1/robot/claim", "robot").status_code == 200 and len(made) == 1
+    finally:
+        state.sessions = real
