@@ -142,9 +142,13 @@ TRANSITIONS = {"pause": ({CampaignStatus.active}, CampaignStatus.paused),
 
 
 def set_campaign_status(s: Session, campaign_id: int, action: str, by: int | None) -> Campaign:
-    c = get_campaign(s, campaign_id)
+    """Pause, resume or cancel (TRANSITIONS); cancelling withdraws the queued work. Serialised with proposers."""
+    lock_campaign(s, campaign_id)
+    c = s.get(Campaign, campaign_id, populate_existing=True)
+    assert c is not None  # lock_campaign found it
     allowed, new = TRANSITIONS[action]
     if c.status not in allowed:
+        s.rollback()
         raise Conflict(f"campaign {campaign_id} is {c.status}; cannot {action} it")
     c.status = new
     if action == "cancel":  # queued work is withdrawn; leased work may still report its measurement
@@ -166,6 +170,19 @@ def campaign_experiments(s: Session, campaign_id: int) -> Sequence[Experiment]:
     return s.scalars(select(Experiment).where(Experiment.campaign_id == campaign_id).order_by(Experiment.id)).all()
 
 
+def lock_campaign(s: Session, campaign_id: int) -> str:
+    """Lock the campaign's row until the transaction ends and return its status as of now.
+
+    A no-op UPDATE: on PostgreSQL it takes the row lock (concurrent writers of this campaign wait, then see what the
+    first committed); on SQLite it takes the database write lock before anything is read, which the default
+    deferred transaction would only take at the first insert, after the budget had been counted."""
+    status = s.scalar(update(Campaign).where(Campaign.id == campaign_id).values(status=Campaign.status)
+                      .returning(Campaign.status))
+    if status is None:
+        raise NotFound(f"campaign {campaign_id} not found")
+    return str(status)
+
+
 def open_for_proposals(s: Session, campaign_id: int) -> tuple[Campaign, int, list[Experiment]]:
     """The campaign, how many experiments its budget has left, and every experiment it has made so far.
 
@@ -182,10 +199,17 @@ def open_for_proposals(s: Session, campaign_id: int) -> tuple[Campaign, int, lis
 
 def queue_experiments(s: Session, campaign: Campaign, proposals: list[dict[str, Any]], by: int | None,
                       max_attempts: int) -> list[Experiment]:
-    """Queue proposals atomically, re-checking the budget inside the transaction."""
+    """Queue proposals atomically: the campaign's status and budget are checked inside the inserting transaction,
+    under a lock that serialises every writer of this campaign, so concurrent proposers never overspend and a
+    campaign paused or cancelled while its proposals were computed queues nothing."""
+    status = lock_campaign(s, campaign.id)
+    if status != CampaignStatus.active:
+        s.rollback()
+        raise Conflict(f"campaign {campaign.id} became {status} while its proposals were computed; nothing queued")
     used = s.scalar(select(func.count()).select_from(Experiment).where(
         Experiment.campaign_id == campaign.id, Experiment.status.in_(SPENDING)))
     if used + len(proposals) > campaign.budget:
+        s.rollback()
         raise Conflict(f"campaign {campaign.id} has {campaign.budget - used} of {campaign.budget} experiments left; "
                        f"{len(proposals)} proposed")
     now = utcnow()
@@ -209,23 +233,37 @@ def queue_experiments(s: Session, campaign: Campaign, proposals: list[dict[str, 
 def expire_leases(s: Session, now: datetime | None = None) -> dict[str, list[int]]:
     """Expired leases go back in the queue, keeping their attempt count; after max_attempts they fail with a reason."""
     now = now or utcnow()
+    cancelled_campaigns = select(Campaign.id).where(Campaign.status == CampaignStatus.cancelled)
+    withdrawn = s.scalars(  # the campaign was cancelled while this was out: it is not handed to anyone again
+        update(Experiment)
+        .where(Experiment.status == ExperimentStatus.leased, Experiment.lease_expires_at < now,
+               Experiment.campaign_id.in_(cancelled_campaigns))
+        .values(status=ExperimentStatus.cancelled, lease_owner=None, lease_token=None, updated_at=now,
+                failure_reason="campaign cancelled; the lease expired without a result")
+        .execution_options(synchronize_session=False)
+        .returning(Experiment.id)).all()
     failed = s.scalars(
         update(Experiment)
         .where(Experiment.status == ExperimentStatus.leased, Experiment.lease_expires_at < now,
-               Experiment.attempts >= Experiment.max_attempts)
-        .values(status=ExperimentStatus.failed, lease_owner=None, updated_at=now,
+               Experiment.attempts - Experiment.restarts >= Experiment.max_attempts)
+        .values(status=ExperimentStatus.failed, lease_owner=None, lease_token=None, updated_at=now,
                 failure_reason="lease expired on the last allowed attempt (robot went silent)")
         .returning(Experiment.id)).all()
     requeued = s.scalars(
         update(Experiment)
         .where(Experiment.status == ExperimentStatus.leased, Experiment.lease_expires_at < now)
-        .values(status=ExperimentStatus.queued, lease_owner=None, lease_expires_at=None, updated_at=now)
+        .values(status=ExperimentStatus.queued, lease_owner=None, lease_token=None, lease_expires_at=None, updated_at=now)
         .returning(Experiment.id)).all()
+    for i in withdrawn:
+        audit(s, None, "lease_expired_cancelled", "experiment", i)
     for i in failed:
         audit(s, None, "lease_expired_failed", "experiment", i)
     for i in requeued:
         audit(s, None, "lease_expired_requeued", "experiment", i)
-    return {"failed": list(failed), "requeued": list(requeued)}
+    out = {"failed": list(failed), "requeued": list(requeued)}
+    if withdrawn:
+        out["cancelled"] = list(withdrawn)
+    return out
 
 
 def claim_next(s: Session, robot_key_id: int, lease_seconds: float, now: datetime | None = None) -> Experiment | None:
@@ -243,8 +281,9 @@ def claim_next(s: Session, robot_key_id: int, lease_seconds: float, now: datetim
     claimed = s.scalar(
         update(Experiment)
         .where(Experiment.id == nxt.scalar_subquery(), Experiment.status == ExperimentStatus.queued)
-        .values(status=ExperimentStatus.leased, lease_owner=robot_key_id, lease_expires_at=now + timedelta(seconds=lease_seconds),
-                attempts=Experiment.attempts + 1, updated_at=now)
+        .values(status=ExperimentStatus.leased, lease_owner=robot_key_id, lease_token=secrets.token_urlsafe(24),
+                lease_expires_at=now + timedelta(seconds=lease_seconds), attempts=Experiment.attempts + 1,
+                updated_at=now)
         .returning(Experiment.id))
     if claimed is None:
         s.commit()
@@ -254,19 +293,34 @@ def claim_next(s: Session, robot_key_id: int, lease_seconds: float, now: datetim
     return s.get(Experiment, claimed, populate_existing=True)
 
 
-def _leased_to(s: Session, experiment_id: int, robot_key_id: int, lock: bool = True) -> Experiment:
-    exp = s.get(Experiment, experiment_id, with_for_update=lock, populate_existing=True)
+def _leased_to(s: Session, experiment_id: int, robot_key_id: int, lease_token: str) -> Experiment:
+    """The experiment, locked, if ``lease_token`` is its current, unexpired lease held by this robot; else a
+    Conflict that says what became of the lease. A lease found expired is swept at once (requeued or failed)."""
+    exp = s.get(Experiment, experiment_id, with_for_update=True, populate_existing=True)
     if exp is None:
         raise NotFound(f"experiment {experiment_id} not found")
-    if exp.status != ExperimentStatus.leased or exp.lease_owner != robot_key_id:
-        handed_on = exp.status in (ExperimentStatus.queued, ExperimentStatus.leased)
-        raise Conflict(f"experiment {experiment_id} is {exp.status} and not leased to this robot"
-                       + (" (its lease expired and it was handed on)" if handed_on else ""))
+    if exp.lease_owner != robot_key_id or exp.lease_token != lease_token or exp.status != ExperimentStatus.leased:
+        s.rollback()
+        if exp.status == ExperimentStatus.leased:
+            what = f"it was claimed again (attempt {exp.attempts}) after this lease expired"
+        elif exp.status == ExperimentStatus.queued:
+            what = "this lease expired and the experiment went back in the queue"
+        else:
+            what = f"the experiment is {exp.status}"
+        raise Conflict(f"the lease token is not experiment {experiment_id}'s current lease: {what}")
+    now = utcnow()
+    if exp.lease_expires_at is not None and exp.lease_expires_at < now:
+        expired_at = exp.lease_expires_at
+        expire_leases(s, now)
+        s.commit()
+        raise Conflict(f"the lease on experiment {experiment_id} expired at {expired_at.isoformat(timespec='seconds')} "
+                       "(no heartbeat in time); it was put back in the queue or failed, and this attempt is void")
     return exp
 
 
-def heartbeat(s: Session, experiment_id: int, robot_key_id: int, lease_seconds: float) -> Experiment:
-    exp = _leased_to(s, experiment_id, robot_key_id)
+def heartbeat(s: Session, experiment_id: int, robot_key_id: int, lease_token: str, lease_seconds: float) -> Experiment:
+    """Extend the lease by lease_seconds from now."""
+    exp = _leased_to(s, experiment_id, robot_key_id, lease_token)
     exp.lease_expires_at = utcnow() + timedelta(seconds=lease_seconds)
     s.commit()
     return exp
@@ -276,17 +330,32 @@ def payload_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def record_result(s: Session, experiment_id: int, robot_key_id: int, idempotency_key: str, payload: dict[str, Any],
-                  fields: dict[str, Any]) -> tuple[Measurement, bool]:
+def record_result(s: Session, experiment_id: int, robot_key_id: int, lease_token: str, idempotency_key: str,
+                  payload: dict[str, Any], fields: dict[str, Any]) -> tuple[Measurement, bool]:
     """Store the measurement once. Returns (measurement, created). A retry with the same key and payload returns
     the stored row; the same key with a different payload is a Conflict; nothing is written twice."""
     h = payload_hash(payload)
-    existing = s.scalar(select(Measurement).where(Measurement.idempotency_key == idempotency_key))
-    if existing is not None:
+
+    def replay() -> Measurement | None:
+        existing = s.scalar(select(Measurement).where(Measurement.idempotency_key == idempotency_key))
+        if existing is None:
+            return None
         if existing.payload_hash == h and existing.experiment_id == experiment_id:
-            return existing, False
+            return existing
+        s.rollback()
         raise Conflict("this Idempotency-Key was already used with a different result payload")
-    exp = _leased_to(s, experiment_id, robot_key_id)
+
+    if (stored := replay()) is not None:
+        return stored, False
+    # Lock the experiment, then look again: a first post of this very result may have been committing while we
+    # looked (the lock waits for it), and its retry must get the stored answer, not "not leased". A no-op UPDATE
+    # locks the row on PostgreSQL and takes the write lock on SQLite, where SELECT … FOR UPDATE does nothing.
+    s.execute(update(Experiment).where(Experiment.id == experiment_id).values(id=Experiment.id)
+              .execution_options(synchronize_session=False))
+    if (stored := replay()) is not None:
+        s.commit()
+        return stored, False
+    exp = _leased_to(s, experiment_id, robot_key_id, lease_token)
     cal = fields.get("calibration_id")
     if cal is not None and s.get(CellCalibration, cal) is None:
         raise NotFound(f"calibration {cal} not found: post it to /v1/calibrations first")
@@ -294,6 +363,7 @@ def record_result(s: Session, experiment_id: int, robot_key_id: int, idempotency
     s.add(m)
     exp.status = ExperimentStatus.measured
     exp.lease_owner = None
+    exp.lease_token = None
     exp.lease_expires_at = None
     exp.updated_at = utcnow()
     try:
@@ -310,19 +380,34 @@ def record_result(s: Session, experiment_id: int, robot_key_id: int, idempotency
     return m, True
 
 
-def fail_experiment(s: Session, experiment_id: int, robot_key_id: int, reason: str, retryable: bool) -> Experiment:
-    exp = _leased_to(s, experiment_id, robot_key_id)
+def fail_experiment(s: Session, experiment_id: int, robot_key_id: int, lease_token: str, reason: str,
+                    retryable: bool, cause: str = "measurement", max_restarts: int = 5) -> Experiment:
+    """End an attempt. A failed measurement goes back in the queue if retryable and chemistry attempts remain.
+    An attempt cut short by the agent's restart (cause "robot_restart") is made again without using up a chemistry
+    attempt, up to max_restarts times; then it fails, saying so."""
+    exp = _leased_to(s, experiment_id, robot_key_id, lease_token)
     now = utcnow()
-    if retryable and exp.attempts < exp.max_attempts:
+    if cause == "robot_restart":
+        exp.restarts += 1
+        if exp.restarts > max_restarts:
+            exp.status = ExperimentStatus.failed
+            exp.failure_reason = (f"the robot restarted in the middle of this experiment {exp.restarts} times; "
+                                  f"not made again ({reason})")
+        else:
+            exp.status = ExperimentStatus.queued
+            exp.failure_reason = f"attempt {exp.attempts} interrupted: {reason}"
+    elif retryable and exp.attempts - exp.restarts < exp.max_attempts:
         exp.status = ExperimentStatus.queued
         exp.failure_reason = f"attempt {exp.attempts} failed: {reason}"
     else:
         exp.status = ExperimentStatus.failed
         exp.failure_reason = reason
     exp.lease_owner = None
+    exp.lease_token = None
     exp.lease_expires_at = None
     exp.updated_at = now
-    audit(s, robot_key_id, "fail", "experiment", experiment_id, reason=reason, retryable=retryable, status=exp.status)
+    audit(s, robot_key_id, "fail", "experiment", experiment_id, reason=reason, retryable=retryable, cause=cause,
+          status=exp.status)
     s.commit()
     _maybe_complete(s, exp.campaign_id)
     return exp
@@ -345,7 +430,8 @@ def ping(s: Session) -> None:
 
 
 def queue_depth(s: Session) -> int:
-    return s.scalar(select(func.count()).select_from(Experiment).where(Experiment.status == ExperimentStatus.queued))
+    return s.scalar(select(func.count()).select_from(Experiment).join(Campaign, Campaign.id == Experiment.campaign_id)
+                    .where(Experiment.status == ExperimentStatus.queued, Campaign.status == CampaignStatus.active))
 
 
 # ----------------------------------------------------------------------------- calibrations

@@ -73,7 +73,9 @@ class Experiment(Base):
     status: Mapped[str] = mapped_column(String(16), default=ExperimentStatus.queued)
     lease_owner: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     lease_expires_at: Mapped[datetime | None] = mapped_column(TS)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_token: Mapped[str | None] = mapped_column(String(64))  # this claim's; a new claim makes a new one
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims so far
+    restarts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # claims ended by an agent restart
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
     failure_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     max_records: int = 10_000
     lease_seconds: float = 120.0
     max_attempts: int = 3
+    max_restarts: int = 5  # agent restarts mid-experiment before the experiment fails (they use up no attempt)
+    # plausible ranges for what robots post (results, calibrations); outside → 422 naming the field
+    cell_constant_range_per_cm: tuple[float, float] = (1e-3, 100.0)
+    resistance_range_ohm: tuple[float, float] = (1e-2, 1e7)
     robot_key: str | None = None  # the API key `diffmix robot run` uses when --key is not given
     log_json: bool = False  # one JSON object per log line (service and agent), for log collectors
     log_level: str = "INFO"

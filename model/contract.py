@@ -10,10 +10,10 @@ change of meaning. Chemistry a robot needs (ions per formula unit, molality) is 
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, Strict, model_validator
 
 from model.cell import conductivity_mS_cm
 from model.chem import salt_formula, species
@@ -25,14 +25,49 @@ MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns on both databases
 CONSISTENCY_TOL = 0.01  # a posted κ must equal 1000·K/R of its own K and R within 1 %
 COMPOSITION_TOL = 1e-3  # measured mole fractions must sum to 1 within this
 
-Smiles = Annotated[str, Field(min_length=1, max_length=1000)]
-MeasuredTemperature = Annotated[float, Field(ge=T_MIN_K, le=T_MAX_K, description=f"{T_MIN_K:g}–{T_MAX_K:g} K")]
+
+
+def storable(text: str) -> str:
+    """Refuse what no database can store in a text or JSON column: NUL characters and lone UTF-16 surrogates."""
+    if "\x00" in text:
+        raise ValueError("text must not contain NUL characters")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        raise ValueError("text must not contain unpaired surrogate code points (invalid Unicode)")
+    return text
+
+
+Text = Annotated[str, AfterValidator(storable)]
+Smiles = Annotated[Text, Field(min_length=1, max_length=1000)]
+# JSON numbers only: true, false and "1.5" are refused rather than read as 1.0 and 1.5 (and, in a Message, NaN and
+# infinities are refused too)
+Number = Annotated[float, Strict()]
+Positive = Annotated[float, Strict(), Field(gt=0)]
+MeasuredTemperature = Annotated[float, Strict(), Field(ge=T_MIN_K, le=T_MAX_K, description=f"{T_MIN_K:g}–{T_MAX_K:g} K")]
 
 
 class Message(BaseModel):
-    """A message between service and robot: immutable, and a field the contract does not have is refused."""
+    """A message between service and robot: immutable, finite numbers only, and a field the contract does not have
+    is refused."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What is physically plausible for a conductivity cell and its readings; outside → refused, naming the field.
+
+    The defaults span cells from micro-electrodes to dip cells (K 0.001–100 /cm) and bulk resistances from a
+    concentrated aqueous electrolyte in a small cell to a nearly empty one (0.01 Ω–10 MΩ)."""
+
+    cell_constant_per_cm: tuple[float, float] = (1e-3, 100.0)
+    resistance_ohm: tuple[float, float] = (1e-2, 1e7)
+
+    def check(self, field: str, value: float) -> str | None:
+        """A message when ``value`` of ``field`` is outside its range, else None."""
+        lo, hi = getattr(self, field)
+        if not lo <= value <= hi:
+            return f"{value:.6g} is outside the plausible range [{lo:g}, {hi:g}] (configurable)"
+        return None
 
 
 class Recipe(Message):
@@ -67,14 +102,29 @@ class Recipe(Message):
         return self
 
 
+class Sweep(Message):
+    """A further sweep the robot made for this measurement, and why."""
+
+    purpose: Text = Field(..., max_length=200)
+    frequency_Hz: list[Positive] = Field(..., min_length=1, max_length=10_000)
+    z_real_ohm: list[Number] = Field(..., min_length=1, max_length=10_000)
+    z_imag_ohm: list[Number] = Field(..., min_length=1, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _columns(self) -> Sweep:
+        if not len(self.frequency_Hz) == len(self.z_real_ohm) == len(self.z_imag_ohm):
+            raise ValueError("sweep columns frequency_Hz, z_real_ohm and z_imag_ohm must have the same length")
+        return self
+
+
 class Spectrum(Message):
     """A raw impedance spectrum; capacitive reactance is negative."""
 
-    frequency_Hz: list[float] = Field(..., min_length=1, max_length=10_000)
-    z_real_ohm: list[float] = Field(..., min_length=1, max_length=10_000)
-    z_imag_ohm: list[float] = Field(..., min_length=1, max_length=10_000)
-    sweeps: list[dict[str, Any]] = Field(default_factory=list,
-                                         description="further raw sweeps (e.g. the wide sweep of a fit)")
+    frequency_Hz: list[Positive] = Field(..., min_length=1, max_length=10_000)
+    z_real_ohm: list[Number] = Field(..., min_length=1, max_length=10_000)
+    z_imag_ohm: list[Number] = Field(..., min_length=1, max_length=10_000)
+    sweeps: list[Sweep] = Field(default_factory=list, max_length=10,
+                                description="further raw sweeps (e.g. the wide sweep of a fit)")
 
     @model_validator(mode="after")
     def _columns(self) -> Spectrum:
@@ -88,21 +138,25 @@ class Result(Message):
 
     version: Literal[1] = 1  # RESULT_VERSION
     spectrum: Spectrum
-    resistance_ohm: float = Field(..., gt=0)
-    cell_constant_per_cm: float = Field(..., gt=0)
-    calibration_id: int | None = Field(None, ge=1, le=MAX_ID)
+    resistance_ohm: Positive
+    cell_constant_per_cm: Positive
+    calibration_id: Annotated[int, Strict(), Field(ge=1, le=MAX_ID)] | None = None
     temperature_K: MeasuredTemperature
-    conductivity_mS_cm: float = Field(..., ge=0)
+    conductivity_mS_cm: Annotated[float, Strict(), Field(ge=0)]
     method: Literal["min-phase", "fit"]
-    quality_flags: list[str] = Field(default_factory=list, max_length=50)
-    measured_composition: dict[str, float] = Field(..., min_length=1,
-                                                   description="species mole fractions of what was weighed in")
-    instrument_ids: dict[str, str] = Field(default_factory=dict)
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    quality_flags: list[Annotated[Text, Field(max_length=500)]] = Field(default_factory=list, max_length=50)
+    measured_composition: dict[Smiles, Annotated[float, Strict(), Field(ge=0, le=1)]] = Field(
+        ..., min_length=1, max_length=64, description="species mole fractions of what was weighed in")
+    instrument_ids: dict[Annotated[Text, Field(max_length=64)], Annotated[Text, Field(max_length=200)]] = Field(
+        default_factory=dict, max_length=20)
+    started_at: AwareDatetime | None = Field(None, description="with its time zone (ISO 8601, e.g. …Z)")
+    finished_at: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Result:
+        if self.started_at and self.finished_at and self.started_at > self.finished_at:
+            raise ValueError(f"started_at {self.started_at.isoformat()} is after finished_at "
+                             f"{self.finished_at.isoformat()}")
         expected = conductivity_mS_cm(self.cell_constant_per_cm, self.resistance_ohm)
         if abs(self.conductivity_mS_cm - expected) > CONSISTENCY_TOL * expected:
             raise ValueError(f"conductivity_mS_cm {self.conductivity_mS_cm:.6g} does not equal 1000·K/R = "

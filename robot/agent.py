@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from model.contract import RECIPE_VERSION, Recipe
 from robot.client import ServiceClient, ServiceError
-from robot.errors import RecipeError, RobotError
+from robot.errors import RecipeError, RobotError, VesselsNotClean
 from robot.journal import Journal
 from robot.procedure import Procedure
 
@@ -45,6 +45,10 @@ class Agent:
         self.done = 0
         self.cell_constant: float | None = None
         self.calibration_id: int | None = None
+        self.stopped: str | None = None  # why the robot refused further work, when it did
+        # the vessels' state survives restarts: restored from the journal, every change journaled before acting on
+        procedure.vessels.update(journal.vessels() or {})
+        procedure.on_vessels = lambda states: journal.write("vessels", None, **states)
 
     # ------------------------------------------------------------------ signals
     def install_signals(self) -> None:
@@ -68,17 +72,18 @@ class Agent:
             if last in ("posted", "failed", "abandoned"):
                 continue
             try:
+                token = st.get("lease_token", "")
                 if last == "measured":
                     log.info(f"experiment {exp_id}: re-posting the journaled measurement (key {st['key']})")
-                    self.client.result(exp_id, st["result"], st["key"])
+                    self.client.result(exp_id, st["result"], st["key"], token)
                     self.journal.write("posted", exp_id)
                 elif last == "failing":
-                    self.client.fail(exp_id, st["reason"], st["retryable"])
+                    self.client.fail(exp_id, st["reason"], st["retryable"], token, st.get("cause", "measurement"))
                     self.journal.write("failed", exp_id)
                 else:  # claimed or started: interrupted before a measurement existed
-                    reason = "robot restarted mid-experiment; the sample's state is unknown, so it is made again"
-                    self.journal.write("failing", exp_id, reason=reason, retryable=True)
-                    self.client.fail(exp_id, reason, retryable=True)
+                    reason = "robot restarted mid-experiment; the sample's state is unknown"
+                    self.journal.write("failing", exp_id, reason=reason, retryable=True, cause="robot_restart")
+                    self.client.fail(exp_id, reason, True, token, "robot_restart")
                     self.journal.write("failed", exp_id)
             except ServiceError as e:
                 if e.status in (404, 409):
@@ -110,6 +115,10 @@ class Agent:
         except EmergencyStop as e:  # pressed between experiments: nothing in flight to fail
             log.warning(str(e))
             return self.done
+        except VesselsNotClean as e:  # during the calibration, before any experiment was claimed
+            self.stopped = str(e)
+            log.error(f"stopped taking work: {e}")
+            return self.done
 
     def _loop(self) -> int:
         self.recover()
@@ -117,6 +126,12 @@ class Agent:
         idle_since = time.monotonic()
         while not self.stopping:
             if self.max_experiments is not None and self.done >= self.max_experiments:
+                break
+            try:
+                self.procedure.make_clean()  # before taking work: a robot that cannot rinse takes none
+            except VesselsNotClean as e:
+                self.stopped = str(e)
+                log.error(f"stopped taking work: {e}")
                 break
             exp = self.client.claim()
             if exp is None:
@@ -135,18 +150,20 @@ class Agent:
         interval = max(0.2, (expires - datetime.now(UTC)).total_seconds() / 3)
         while not stop.wait(interval):
             try:
-                self.client.heartbeat(exp["id"])
+                self.client.heartbeat(exp["id"], exp["lease_token"])
             except ServiceError as e:
                 log.warning(f"heartbeat for {exp['id']} failed: {e}")
 
     def process(self, exp: dict) -> None:
         exp_id = exp["id"]
         key = f"{self.name}-exp{exp_id}-attempt{exp['attempts']}"
-        self.journal.write("claimed", exp_id, attempt=exp["attempts"], key=key, recipe=exp["recipe"])
+        token = exp["lease_token"]
+        self.journal.write("claimed", exp_id, attempt=exp["attempts"], key=key, lease_token=token,
+                           recipe=exp["recipe"])
         try:
             recipe = Recipe.model_validate(exp["recipe"])
         except ValidationError as e:  # a service speaking another contract version: nothing can be made
-            self._fail(exp_id, f"the recipe does not follow contract version {RECIPE_VERSION}: {e}", False)
+            self._fail(exp_id, token, f"the recipe does not follow contract version {RECIPE_VERSION}: {e}", False)
             return
         log.info(f"experiment {exp_id} (attempt {exp['attempts']}): {recipe.fractions}")
         stop = threading.Event()
@@ -154,28 +171,34 @@ class Agent:
         hb.start()
         try:
             self.journal.write("started", exp_id)
-            m = self.procedure.run(recipe, self.cell_constant, self.calibration_id)
+            m = self.procedure.run(recipe, self.cell_constant, self.calibration_id, exp.get("temperature_K"))
+        except VesselsNotClean as e:  # not this experiment's fault: it goes back to the queue, the robot stops
+            self._fail(exp_id, token, f"{type(e).__name__}: {e}", True, cause="robot_restart")
+            self.stopped = str(e)
+            self.stopping = True
+            log.error(f"stopped taking work: {e}")
+            return
         except (RobotError, ValueError) as e:
             retryable = getattr(e, "retryable", False) and not isinstance(e, RecipeError)
-            self._fail(exp_id, f"{type(e).__name__}: {e}", retryable)
+            self._fail(exp_id, token, f"{type(e).__name__}: {e}", retryable)
             return
         finally:
             stop.set()
         body = m.result.model_dump(mode="json")
         self.journal.write("measured", exp_id, key=key, result=body, log=m.log)
         try:
-            self.client.result(exp_id, body, key)
+            self.client.result(exp_id, body, key, token)
             self.journal.write("posted", exp_id)
             log.info(f"experiment {exp_id}: κ = {m.result.conductivity_mS_cm:.3f} mS/cm posted")
         except ServiceError as e:
             log.error(f"experiment {exp_id}: the service refused the result ({e}); it stays in the journal")
             self.journal.write("abandoned", exp_id, detail=str(e))
 
-    def _fail(self, exp_id: int, reason: str, retryable: bool) -> None:
+    def _fail(self, exp_id: int, token: str, reason: str, retryable: bool, cause: str = "measurement") -> None:
         log.warning(f"experiment {exp_id} failed ({'will retry' if retryable else 'final'}): {reason}")
-        self.journal.write("failing", exp_id, reason=reason, retryable=retryable)
+        self.journal.write("failing", exp_id, reason=reason, retryable=retryable, cause=cause)
         try:
-            self.client.fail(exp_id, reason, retryable)
+            self.client.fail(exp_id, reason, retryable, token, cause)
             self.journal.write("failed", exp_id)
         except ServiceError as e:
             self.journal.write("abandoned", exp_id, detail=str(e))

@@ -70,6 +70,9 @@ def run(service: str = typer.Option(..., "--service", help="Service URL, e.g. ht
         rig.close()
         client.close()
     logging.getLogger("robot.agent").info(f"stopped after {n} experiments")
+    if agent.stopped:
+        typer.echo(f"error: the robot stopped taking work: {agent.stopped}", err=True)
+        raise typer.Exit(3)
 
 
 @eis_app.command("analyze")

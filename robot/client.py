@@ -52,16 +52,19 @@ class ServiceClient:
         r = self.request("POST", "/v1/robot/claim")
         return None if r.status_code == 204 else r.json()
 
-    def heartbeat(self, experiment_id: int) -> None:
-        self.request("POST", f"/v1/experiments/{experiment_id}/heartbeat", attempts=3)
+    def heartbeat(self, experiment_id: int, lease_token: str) -> None:
+        self.request("POST", f"/v1/experiments/{experiment_id}/heartbeat", attempts=3,
+                     headers={"Lease-Token": lease_token})
 
-    def result(self, experiment_id: int, body: dict, key: str) -> dict:
+    def result(self, experiment_id: int, body: dict, key: str, lease_token: str) -> dict:
         return self.request("POST", f"/v1/experiments/{experiment_id}/result", attempts=None, json=body,
-                            headers={"Idempotency-Key": key}).json()
+                            headers={"Idempotency-Key": key, "Lease-Token": lease_token}).json()
 
-    def fail(self, experiment_id: int, reason: str, retryable: bool) -> None:
+    def fail(self, experiment_id: int, reason: str, retryable: bool, lease_token: str,
+             cause: str = "measurement") -> None:
         self.request("POST", f"/v1/experiments/{experiment_id}/fail", attempts=None,
-                     json={"reason": reason[:4000], "retryable": retryable})
+                     json={"reason": reason[:4000], "retryable": retryable, "cause": cause},
+                     headers={"Lease-Token": lease_token})
 
     def latest_calibration(self, cell_id: str) -> dict | None:
         try:

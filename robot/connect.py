@@ -33,15 +33,21 @@ class Rig:
             self.sim = SimLab(lab, world or World(seed=seed))
             lab = self.sim.lab
             thermometer = self.sim.world.read_temperature_K
+            reference = self.sim.world.read_reference_temperature_K if lab.reference_thermometer else None
         elif backend == "serial":
             if lab.temperature_K is None:
                 raise ValueError("the serial backend needs temperature_K in the lab file (no sensor driver configured)")
+            if lab.reference_thermometer:
+                raise ValueError("reference_thermometer = true: the serial backend has no reference thermometer "
+                                 "driver yet; set it to false")
             const = float(lab.temperature_K)
             thermometer = lambda: const  # noqa: E731
+            reference = None
         else:
             raise ValueError(f"unknown backend {backend!r}; choose sim or serial")
         self.lab = lab
         self.thermometer = thermometer
+        self.reference = reference
         self.devices = None
         self.reconnect()
 
@@ -55,7 +61,8 @@ class Rig:
             addresses.append(lab.standard_pump)
         pumps = {a: CavroPump(lab.pump_url, a, lab.syringe_ul, lab.pump_steps, port=port, protocol=lab.pump_protocol)
                  for a in addresses}
-        self.devices = Devices(pumps, Balance(lab.balance_url), Potentiostat(lab.potentiostat_url), self.thermometer)
+        self.devices = Devices(pumps, Balance(lab.balance_url), Potentiostat(lab.potentiostat_url), self.thermometer,
+                               reference_thermometer=self.reference)
         for p in pumps.values():
             p.initialize()
         self.devices.instrument_ids = identify(self.devices)

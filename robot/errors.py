@@ -44,6 +44,10 @@ class RecipeError(RobotError):
     """The composition cannot be made with these stocks, pumps or inventory; retrying will not help."""
 
 
+class VesselsNotClean(RobotError):
+    """The cell and vial could not be rinsed: no sample may be made until they are (the robot stops taking work)."""
+
+
 class MeasurementInvalid(RobotError):
     """The measurement is not trustworthy (open circuit, temperature drift); re-measure or fail, never record it."""
 

@@ -46,5 +46,13 @@ class Journal:
             cur["last"] = e["event"]
         return st
 
+    def vessels(self) -> dict[str, str] | None:
+        """What the vial and the cell held at the last journaled change (None: never journaled)."""
+        last = None
+        for e in self.entries():
+            if e.get("event") == "vessels":
+                last = {k: v for k, v in e.items() if k in ("vial", "cell")}
+        return last
+
     def close(self) -> None:
         os.close(self.fd)

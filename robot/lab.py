@@ -44,10 +44,15 @@ class LabConfig:
     wide_f_min_hz: float = 10.0
     wide_points: int = 31
     max_temperature_drift_K: float = 0.5
+    temperature_tolerance_K: float = 0.5  # the cell must be this close to the experiment's planned temperature
+    reference_thermometer: bool = False  # an independent thermometer the cell's reading is checked against
+    rinse_attempts: int = 3  # rinses tried before the robot stops taking work
     pump_protocol: str = "dt"  # Cavro framing: "dt" (plain ASCII) or "oem" (checksummed, retransmitted)
     instrument_ids: dict[str, str] = field(default_factory=dict)  # extra ids; the instruments' own are read at start-up
 
     def __post_init__(self):
+        if self.temperature_tolerance_K <= 0 or self.rinse_attempts < 1:
+            raise RecipeError("temperature_tolerance_K must be positive and rinse_attempts at least 1")
         if self.pump_protocol not in ("dt", "oem"):
             raise RecipeError(f"pump_protocol = {self.pump_protocol!r}: choose \"dt\" or \"oem\"")
         addresses = [s.pump_address for s in self.stocks] + [self.transfer_pump, self.rinse_pump]

@@ -20,11 +20,21 @@ from robot import eis
 from robot.drivers.cavro import CavroPump
 from robot.drivers.mettler import Balance
 from robot.drivers.palmsens import Potentiostat
-from robot.errors import DeviceDisconnected, DeviceTimeout, MeasurementInvalid, ProtocolError, PumpError, RecipeError
+from robot.errors import (
+    DeviceDisconnected,
+    DeviceTimeout,
+    MeasurementInvalid,
+    ProtocolError,
+    PumpError,
+    RecipeError,
+    VesselsNotClean,
+)
 from robot.lab import LabConfig
 from robot.recipe import composition_from_masses, plan_masses
 
 OPEN_CIRCUIT_OHM = 1e6  # a bulk resistance above this means the electrodes are not both wetted
+CLEAN, DIRTY, UNKNOWN = "clean", "dirty", "unknown"  # what the vial and the cell hold: nothing, a sample, or who knows
+LINE_FAULTS = (DeviceDisconnected, DeviceTimeout, ProtocolError, PumpError)
 
 
 @dataclass
@@ -34,6 +44,7 @@ class Devices:
     potentiostat: Potentiostat
     thermometer: Callable[[], float]
     instrument_ids: dict[str, str] = field(default_factory=dict)  # as the instruments identified themselves
+    reference_thermometer: Callable[[], float] | None = None  # independent of the cell's own sensor
 
 
 @dataclass
@@ -75,6 +86,10 @@ class Procedure:
         self.needs_reconnect = False
         self.halted = False  # set by an emergency stop: no pump moves again in this process
         self.log: list[str] = []
+        # the vial and the cell: a sample is only made into vessels known to be clean; the agent journals every
+        # change (on_vessels) and restores the last state after a restart, so a crash never hides a dirty cell
+        self.vessels = {"vial": UNKNOWN, "cell": UNKNOWN}
+        self.on_vessels: Callable[[dict[str, str]], None] | None = None
 
     def reconnect(self) -> None:
         """Reopen every line (after a dropped connection) and use the new handles."""
@@ -130,6 +145,53 @@ class Procedure:
         pump = self.dev.pumps[self.lab.rinse_pump]
         pump.transfer(min(self.lab.syringe_ul, 1000.0))
 
+    def mark(self, **states: str) -> None:
+        """Record what the vial and the cell now hold (journaled by the agent)."""
+        self.vessels.update(states)
+        if self.on_vessels is not None:
+            self.on_vessels(dict(self.vessels))
+
+    @property
+    def clean(self) -> bool:
+        """Whether both vessels are known to be clean."""
+        return all(v == CLEAN for v in self.vessels.values())
+
+    def make_clean(self) -> None:
+        """Rinse until the vessels are known clean, reconnecting between tries; VesselsNotClean when it cannot."""
+        last: Exception | None = None
+        for i in range(self.lab.rinse_attempts):
+            if self.clean:
+                return
+            if self.halted:
+                raise VesselsNotClean("emergency stop: the vessels are not rinsed and nothing moves")
+            try:
+                if self.needs_reconnect:
+                    self.reconnect()
+                self.rinse()
+                self.mark(vial=CLEAN, cell=CLEAN)
+                return
+            except LINE_FAULTS as e:
+                last = e
+                self.needs_reconnect = True
+                self.mark(vial=UNKNOWN, cell=UNKNOWN)  # the rinse may have run in part
+                self._note(f"rinse {i + 1} of {self.lab.rinse_attempts} failed: {type(e).__name__}: {e}")
+                time.sleep(0.05 * 2**i)
+        raise VesselsNotClean(f"the cell and vial could not be rinsed after {self.lab.rinse_attempts} attempts "
+                              f"(last: {type(last).__name__}: {last}); no sample is made until they are")
+
+    def _rinse_after(self) -> None:
+        """The rinse after a sample: its failure leaves the vessels marked unknown for the next make_clean, and
+        never discards the measurement that was already made."""
+        if self.halted:  # after an emergency stop nothing moves, not even the rinse
+            return
+        try:
+            self.rinse()
+            self.mark(vial=CLEAN, cell=CLEAN)
+        except LINE_FAULTS as e:
+            self.needs_reconnect = True
+            self.mark(vial=UNKNOWN, cell=UNKNOWN)
+            self._note(f"rinse after the sample failed ({type(e).__name__}: {e}); it is retried before the next")
+
     def measure_resistance(self) -> tuple[eis.EisResult, dict, list[dict]]:
         lab = self.lab
         sp = self._retry(lambda: self.dev.potentiostat.eis(lab.eis_f_max_hz, lab.eis_f_min_hz, lab.eis_points))
@@ -151,8 +213,26 @@ class Procedure:
             raise MeasurementInvalid(f"the equivalent circuit does not describe the spectrum (residual {res.fit_residual:.1%})")
         return res, sp.as_dict(), sweeps
 
-    def measure(self, attempts: int = 2) -> tuple[eis.EisResult, dict, list[dict], float, list[str]]:
-        """Impedance and temperature, re-measured (refilling the cell) on a bubble or a temperature drift."""
+    def check_temperature(self, t0: float, t1: float, planned_K: float | None) -> float:
+        """The cell's temperature over the sweep, refused (MeasurementInvalid) when it drifted, is off the planned
+        temperature or disagrees with the reference thermometer, by more than the lab file's tolerances."""
+        lab = self.lab
+        if abs(t1 - t0) > lab.max_temperature_drift_K:
+            raise MeasurementInvalid(f"cell temperature drifted {t1 - t0:+.2f} K during the sweep")
+        t = 0.5 * (t0 + t1)
+        if planned_K is not None and abs(t - planned_K) > lab.temperature_tolerance_K:
+            raise MeasurementInvalid(f"cell at {t:.2f} K, planned {planned_K:.2f} K "
+                                     f"(tolerance {lab.temperature_tolerance_K:g} K)")
+        if self.dev.reference_thermometer is not None:
+            ref = self.dev.reference_thermometer()
+            if abs(t - ref) > lab.temperature_tolerance_K:
+                raise MeasurementInvalid(f"cell thermometer reads {t:.2f} K, the reference {ref:.2f} K "
+                                         f"(tolerance {lab.temperature_tolerance_K:g} K)")
+        return t
+
+    def measure(self, attempts: int = 2, planned_K: float | None = None
+                ) -> tuple[eis.EisResult, dict, list[dict], float, list[str]]:
+        """Impedance and temperature, re-measured (refilling the cell) on a bubble or a wrong temperature."""
         last: Exception | None = None
         flags: list[str] = []
         for i in range(attempts):
@@ -160,9 +240,7 @@ class Procedure:
                 t0 = self.dev.thermometer()
                 res, spectrum, sweeps = self.measure_resistance()
                 t1 = self.dev.thermometer()
-                if abs(t1 - t0) > self.lab.max_temperature_drift_K:
-                    raise MeasurementInvalid(f"cell temperature drifted {t1 - t0:+.2f} K during the sweep")
-                return res, spectrum, sweeps, 0.5 * (t0 + t1), flags
+                return res, spectrum, sweeps, self.check_temperature(t0, t1, planned_K), flags
             except MeasurementInvalid as e:
                 last = e
                 flags.append(f"remeasured: {e}")
@@ -171,26 +249,27 @@ class Procedure:
         raise MeasurementInvalid(f"{last} (after {attempts} attempts)")
 
     # ------------------------------------------------------------------ the whole experiment
-    def run(self, recipe: Recipe, cell_constant_per_cm: float, calibration_id: int | None) -> Measurement:
+    def run(self, recipe: Recipe, cell_constant_per_cm: float, calibration_id: int | None,
+            planned_temperature_K: float | None = None) -> Measurement:
+        """Make and measure one experiment into vessels known clean; rinse after it."""
         started = datetime.now(UTC)
         self.log = []
         if self.needs_reconnect:
             self.reconnect()
         masses = self.plan(recipe)
+        self.make_clean()  # never a sample on top of an earlier one: VesselsNotClean stops the robot
         try:
+            self.mark(vial=DIRTY)
             weighed = self.dispense_and_weigh(masses)
             composition = composition_from_masses(weighed, self.lab.stocks, recipe.salt)
+            self.mark(cell=DIRTY)
             self.fill_cell()
-            res, spectrum, sweeps, temperature, flags = self.measure()
+            res, spectrum, sweeps, temperature, flags = self.measure(planned_K=planned_temperature_K)
         except (DeviceDisconnected, DeviceTimeout, PumpError):
             self.needs_reconnect = True  # reopen the lines and re-initialise the pumps before the next sample
             raise
         finally:
-            try:
-                if not self.halted:  # after an emergency stop nothing moves, not even the rinse
-                    self.rinse()
-            except (DeviceDisconnected, DeviceTimeout, ProtocolError):
-                self.needs_reconnect = True
+            self._rinse_after()
         kappa = res.conductivity_mS_cm(cell_constant_per_cm)
         self._note(f"R = {res.resistance_ohm:.4g} Ω ({res.method}), κ = {kappa:.4g} mS/cm at {temperature:.2f} K")
         result = Result(
@@ -205,13 +284,15 @@ class Procedure:
         """Single-point cell calibration with the conductivity standard: K = κ_std(T) · R."""
         if self.lab.standard_pump is None:
             raise RecipeError("no standard pump configured for calibration")
-        self.dev.pumps[self.lab.standard_pump].transfer(1000.0)
-        self.fill_cell()
+        self.make_clean()
         try:
+            self.mark(vial=DIRTY)
+            self.dev.pumps[self.lab.standard_pump].transfer(1000.0)
+            self.mark(cell=DIRTY)
+            self.fill_cell()
             res, _, _, temperature, _ = self.measure()
         finally:
-            if not self.halted:
-                self.rinse()
+            self._rinse_after()
         kappa_std = kcl_standard_mS_cm(self.lab.standard_mS_cm, temperature)
         return cell_constant_per_cm(kappa_std, res.resistance_ohm), kappa_std, res.resistance_ohm
 

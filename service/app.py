@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from db.session import make_engine, make_sessionmaker
 from diffmix.settings import Settings
 from service import errors
+from service.guard import HeaderChecks
 from service.routers import admin, analysts, campaigns, health, predict, robot
 from service.state import ServiceState
 
@@ -36,32 +38,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="DiffMix Lab", version="0.1.0", lifespan=lifespan,
                   description="Differentiable mixture physics for electrolyte design, and the Clio robot's queue.")
     app.state.diffmix = state
-    errors.install(app)
+    errors.install(app, settings.max_body_bytes)
 
-    @app.middleware("http")
-    async def limit_and_measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None:
-            try:
-                too_big = int(length) > settings.max_body_bytes
-            except ValueError:
-                return JSONResponse(status_code=400, content={"detail": "invalid Content-Length header"})
-            if too_big:
-                return JSONResponse(status_code=413, content={
-                    "detail": f"request body of {length} bytes exceeds the limit of {settings.max_body_bytes} bytes "
-                              "(DIFFMIX_MAX_BODY_BYTES); split the request"})
-        elif request.method in ("POST", "PUT", "PATCH"):
-            body = await request.body()  # chunked upload: count what actually arrives
-            if len(body) > settings.max_body_bytes:
-                return JSONResponse(status_code=413, content={
-                    "detail": f"request body exceeds the limit of {settings.max_body_bytes} bytes; split the request"})
+    anonymous = {"/v1/predict", "/v1/gradient", "/v1/optimize"} if settings.anonymous_predict else set()
+    # Starlette's streaming limit counts the body as it arrives, chunked uploads included, and stops at the limit
+    # (413) instead of buffering the rest; inside the header checks and the metrics, so both see its answers
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
+    app.add_middleware(HeaderChecks, max_body_bytes=settings.max_body_bytes, anonymous_allowed=anonymous.__contains__)
+
+    @app.middleware("http")  # added last, so outermost: it also counts the 401s and 413s answered inside
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         t0 = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        state.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
-        state.metrics.latency.labels(request.method, path).observe(time.perf_counter() - t0)
+        try:
+            response = await call_next(request)
+        except Exception:  # an unhandled error becomes a 500 below this middleware: count it as one
+            state.metrics.observe(request, 500, time.perf_counter() - t0)
+            raise
+        state.metrics.observe(request, response.status_code, time.perf_counter() - t0)
         return response
+
 
     for r in (health, predict, campaigns, robot, analysts, admin):
         app.include_router(r.router)

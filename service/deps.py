@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session
 
 from diffmix.settings import Settings
+from model.contract import Limits
 from service.state import ServiceState
 
 
@@ -32,6 +34,22 @@ def get_settings(state: StateDep) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_limits(settings: SettingsDep) -> Limits:
+    """The plausible ranges a robot's numbers must fall in (DIFFMIX_CELL_CONSTANT_RANGE_PER_CM, …)."""
+    return Limits(settings.cell_constant_range_per_cm, settings.resistance_range_ohm)
+
+
+LimitsDep = Annotated[Limits, Depends(get_limits)]
+
+
+def refuse_implausible(limits: Limits, **values: float) -> None:
+    """422 naming each field outside its plausible range (FastAPI's validation error shape)."""
+    errors = [{"loc": ["body", field], "msg": msg, "type": "value_error.implausible", "input": value}
+              for field, value in values.items() if (msg := limits.check(field, value))]
+    if errors:
+        raise RequestValidationError(errors)
 
 
 def get_session(state: StateDep) -> Iterator[Session]:

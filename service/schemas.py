@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from db.enums import CampaignStatus, ExperimentStatus, Role
-from model.contract import MAX_ID, MeasuredTemperature, Recipe, Result
+from model.contract import MAX_ID, MeasuredTemperature, Positive, Recipe, Result, Text
 from model.mixture import T_MAX_K, T_MIN_K
 from model.optimize.design import DesignSpec, PropertyName
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID, description="a positive id")]
+CELL_ID = r"^[A-Za-z0-9._:-]{1,64}$"
+CellId = Annotated[str, Field(pattern=CELL_ID, description="letters, digits and . _ : - (at most 64)")]
 
 
 class RequestBody(BaseModel):
     """A body a client sends. A field this API does not have is refused (422 naming it), never ignored: a misspelt
     ``Basis`` or ``pressure_kpa`` would otherwise be dropped and the default used in its place, silently."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Component(RequestBody):
-    smiles: str = Field(..., max_length=1000, examples=["O=C1OCCO1"])
+    smiles: Text = Field(..., max_length=1000, examples=["O=C1OCCO1"])
     amount: float = Field(..., examples=[1.506], description="moles or grams (by basis); ≥ 0")
 
 
@@ -72,7 +74,7 @@ class OptimizeRequest(DesignSpec):
 
 
 class CampaignCreate(DesignSpec):
-    name: str = Field(..., min_length=1, max_length=200)
+    name: Text = Field(..., min_length=1, max_length=200)
     model_version_id: int | None = Field(None, ge=1, le=MAX_ID, description="default: the model this service has loaded")
     strategy: Literal["gradient", "random"] = "gradient"
     budget: int = Field(..., ge=1, le=100_000)
@@ -109,6 +111,19 @@ class ExperimentOut(BaseModel):
     lease_expires_at: datetime | None
     failure_reason: str | None
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def lease_expired(self) -> bool:
+        """A lease past its expiry, whether or not it has been swept back into the queue yet."""
+        return (self.status == ExperimentStatus.leased and self.lease_expires_at is not None
+                and self.lease_expires_at < datetime.now(UTC))
+
+
+class LeaseOut(ExperimentOut):
+    """A claimed experiment with its lease token: heartbeat, result and fail carry it (header Lease-Token)."""
+
+    lease_token: str = Field(..., description="this claim's; a stale one (an expired or re-claimed lease) gets 409")
+
 
 # What a robot posts is the contract's Result, validated by the very model the robot builds it with.
 ResultIn = Result
@@ -126,14 +141,16 @@ class MeasurementOut(BaseModel):
 
 
 class FailIn(RequestBody):
-    reason: str = Field(..., min_length=1, max_length=4000)
+    reason: Text = Field(..., min_length=1, max_length=4000)
     retryable: bool = Field(False, description="put it back in the queue if attempts remain")
+    cause: Literal["measurement", "robot_restart"] = Field(
+        "measurement", description="robot_restart: the agent restarted mid-experiment (does not use up an attempt)")
 
 
 class CalibrationIn(RequestBody):
-    cell_id: str = Field(..., min_length=1, max_length=64)
-    standard_conductivity_mS_cm: float = Field(..., gt=0, description="the standard's conductivity at temperature_K")
-    measured_resistance_ohm: float = Field(..., gt=0)
+    cell_id: CellId
+    standard_conductivity_mS_cm: Positive = Field(..., description="the standard's conductivity at temperature_K")
+    measured_resistance_ohm: Positive
     temperature_K: MeasuredTemperature
 
 
@@ -150,7 +167,7 @@ class CalibrationOut(BaseModel):
 
 class KeyCreate(RequestBody):
     role: Role
-    name: str = Field("", max_length=128)
+    name: Text = Field("", max_length=128)
 
 
 class KeyOut(BaseModel):

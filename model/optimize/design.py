@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 
+from model.contract import Text
 from model.ensemble import Ensemble
 from model.errors import DiffMixInputError
 from model.optimize.objective import Objective
@@ -26,13 +27,13 @@ DESIGN_VERSION = 1
 
 PropertyName = Literal["ionic_conductivity", "excess_molar_enthalpy", "excess_molar_volume"]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-Smiles = Annotated[str, Field(min_length=1, max_length=1000)]
+Smiles = Annotated[Text, Field(min_length=1, max_length=1000)]
 
 
 class Spec(BaseModel):
     """A part of a design: immutable, and a field it does not have is refused rather than ignored."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class SpaceSpec(Spec):

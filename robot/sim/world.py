@@ -115,6 +115,10 @@ class World:
         noise = 1 + 0.002 * (self.rng.standard_normal(len(f)) + 1j * self.rng.standard_normal(len(f)))
         return z * noise
 
+    def read_reference_temperature_K(self) -> float:
+        """The independent reference probe in the thermostat bath: the true temperature, 0.01 K noise, no drift."""
+        return float(self.temperature_K + 0.01 * self.rng.standard_normal())
+
     def read_temperature_K(self) -> float:
         """The cell thermometer; a drift fault moves the temperature by 1.5 K between two readings."""
         if self.take("temperature_drift"):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
 
 from db import crud
@@ -15,8 +15,8 @@ from db.models import CellCalibration
 from model.cell import cell_constant_per_cm
 from model.contract import MAX_ID
 from service.auth import AnyRoleDep, CalibratorDep, ReaderDep
-from service.deps import SessionDep
-from service.schemas import CalibrationIn, CalibrationOut, Id, Summary
+from service.deps import LimitsDep, SessionDep, refuse_implausible
+from service.schemas import CELL_ID, CalibrationIn, CalibrationOut, Id, Summary
 
 router = APIRouter(prefix="/v1", tags=["analysts"])
 CSV_COLUMNS = ["experiment_id", "campaign_id", "campaign", "temperature_K", "predicted", "predicted_std", "measured",
@@ -49,16 +49,17 @@ def summary(campaign_id: Id, s: SessionDep, _: ReaderDep) -> dict[str, Any]:
 
 
 @router.post("/calibrations", response_model=CalibrationOut, status_code=201)
-def calibrate(body: CalibrationIn, s: SessionDep, caller: CalibratorDep) -> CellCalibration:
+def calibrate(body: CalibrationIn, s: SessionDep, caller: CalibratorDep, limits: LimitsDep) -> CellCalibration:
     """Store a single-point cell calibration: K_cell = κ_standard · R_measured (κ in S/cm)."""
     k = cell_constant_per_cm(body.standard_conductivity_mS_cm, body.measured_resistance_ohm)
+    refuse_implausible(limits, resistance_ohm=body.measured_resistance_ohm, cell_constant_per_cm=k)
     return crud.add_calibration(s, caller.key_id, cell_id=body.cell_id, cell_constant_per_cm=k,
                                 standard_conductivity_mS_cm=body.standard_conductivity_mS_cm,
                                 measured_resistance_ohm=body.measured_resistance_ohm, temperature_K=body.temperature_K)
 
 
 @router.get("/calibrations/{cell_id}/latest", response_model=CalibrationOut)
-def latest_calibration(cell_id: str, s: SessionDep, _: AnyRoleDep) -> CellCalibration:
+def latest_calibration(cell_id: Annotated[str, Path(pattern=CELL_ID)], s: SessionDep, _: AnyRoleDep) -> CellCalibration:
     """The newest calibration of a cell (404 when it was never calibrated)."""
     c = crud.latest_calibration(s, cell_id)
     if c is None:

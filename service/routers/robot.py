@@ -4,18 +4,23 @@ What a robot receives (the experiment's ``recipe``) and sends (``Result``) is th
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Header, Response
 
 from db import crud
 from db.models import Experiment, Measurement
 from service.auth import RobotDep
-from service.deps import SessionDep, SettingsDep
-from service.schemas import ExperimentOut, FailIn, Id, MeasurementOut, ResultIn
+from service.deps import LimitsDep, SessionDep, SettingsDep, refuse_implausible
+from service.schemas import ExperimentOut, FailIn, Id, LeaseOut, MeasurementOut, ResultIn
 
 router = APIRouter(prefix="/v1", tags=["robot"])
 
 
-@router.post("/robot/claim", response_model=ExperimentOut, responses={204: {"description": "nothing queued"}})
+LeaseToken = Annotated[str, Header(min_length=16, max_length=64, description="the lease token the claim returned")]
+
+
+@router.post("/robot/claim", response_model=LeaseOut, responses={204: {"description": "nothing queued"}})
 def claim(s: SessionDep, settings: SettingsDep, caller: RobotDep) -> Experiment | Response:
     """Lease the next queued experiment to this robot (204 when the queue is empty)."""
     exp = crud.claim_next(s, caller.key, settings.lease_seconds)
@@ -23,27 +28,32 @@ def claim(s: SessionDep, settings: SettingsDep, caller: RobotDep) -> Experiment 
 
 
 @router.post("/experiments/{experiment_id}/heartbeat", response_model=ExperimentOut)
-def heartbeat(experiment_id: Id, s: SessionDep, settings: SettingsDep, caller: RobotDep) -> Experiment:
-    """Extend the lease while the robot works."""
-    return crud.heartbeat(s, experiment_id, caller.key, settings.lease_seconds)
+def heartbeat(experiment_id: Id, s: SessionDep, settings: SettingsDep, caller: RobotDep,
+              lease_token: LeaseToken) -> Experiment:
+    """Extend the lease while the robot works (409 when the lease already expired or was handed on)."""
+    return crud.heartbeat(s, experiment_id, caller.key, lease_token, settings.lease_seconds)
 
 
 @router.post("/experiments/{experiment_id}/result", response_model=MeasurementOut,
              responses={201: {"description": "stored"}, 200: {"description": "a retry: the stored result"}})
-def result(experiment_id: Id, body: ResultIn, s: SessionDep, response: Response, caller: RobotDep,
+def result(experiment_id: Id, body: ResultIn, s: SessionDep, response: Response, caller: RobotDep, limits: LimitsDep,
+           lease_token: LeaseToken,
            idempotency_key: str = Header(..., min_length=8, max_length=200,
                                          description="unique per result; a retry with the same key never stores twice"),
            ) -> Measurement:
     """Store the measurement of a leased experiment, once per idempotency key."""
+    refuse_implausible(limits, resistance_ohm=body.resistance_ohm, cell_constant_per_cm=body.cell_constant_per_cm)
     payload = body.model_dump(mode="json")
     fields = {k: v for k, v in body.model_dump().items() if k not in ("spectrum", "version")}
     fields["spectrum"] = payload["spectrum"]
-    m, created = crud.record_result(s, experiment_id, caller.key, idempotency_key, payload, fields)
+    m, created = crud.record_result(s, experiment_id, caller.key, lease_token, idempotency_key, payload, fields)
     response.status_code = 201 if created else 200
     return m
 
 
 @router.post("/experiments/{experiment_id}/fail", response_model=ExperimentOut)
-def fail(experiment_id: Id, body: FailIn, s: SessionDep, caller: RobotDep) -> Experiment:
+def fail(experiment_id: Id, body: FailIn, s: SessionDep, settings: SettingsDep, caller: RobotDep,
+         lease_token: LeaseToken) -> Experiment:
     """Report a failed attempt with its reason; retryable failures go back in the queue while attempts remain."""
-    return crud.fail_experiment(s, experiment_id, caller.key, body.reason, body.retryable)
+    return crud.fail_experiment(s, experiment_id, caller.key, lease_token, body.reason, body.retryable, body.cause,
+                                settings.max_restarts)

@@ -79,11 +79,11 @@ def test_a_result_is_stored_once_and_completes_the_campaign(s):
     crud.queue_experiments(s, c, rows(1), None, 3)
     exp = crud.claim_next(s, robot, 60)
     assert exp.status == ExperimentStatus.leased and exp.attempts == 1 and crud.claim_next(s, robot, 60) is None
-    m, created = crud.record_result(s, exp.id, robot, "key-00001", {"p": 1}, result_fields(8.0))
-    again, created_again = crud.record_result(s, exp.id, robot, "key-00001", {"p": 1}, result_fields(8.0))
+    m, created = crud.record_result(s, exp.id, robot, exp.lease_token, "key-00001", {"p": 1}, result_fields(8.0))
+    again, created_again = crud.record_result(s, exp.id, robot, exp.lease_token, "key-00001", {"p": 1}, result_fields(8.0))
     assert created and not created_again and again.id == m.id
     with pytest.raises(Conflict, match="different result payload"):
-        crud.record_result(s, exp.id, robot, "key-00001", {"p": 2}, result_fields(9.0))
+        crud.record_result(s, exp.id, robot, exp.lease_token, "key-00001", {"p": 2}, result_fields(9.0))
     assert crud.get_campaign(s, c.id).status == "completed"
     summary = crud.campaign_summary(s, c.id)
     assert summary["measured"] == 1 and summary["mae"] == pytest.approx(2.0) and summary["best"]["measured"] == 8.0
@@ -94,16 +94,16 @@ def test_failures_requeue_while_attempts_remain_and_expired_leases_return(s):
     c = campaign(s, budget=2)
     crud.queue_experiments(s, c, rows(1), None, max_attempts=2)
     exp = crud.claim_next(s, robot, 60)
-    assert crud.fail_experiment(s, exp.id, robot, "bubble", retryable=True).status == "queued"
+    assert crud.fail_experiment(s, exp.id, robot, exp.lease_token, "bubble", retryable=True).status == "queued"
     exp = crud.claim_next(s, robot, 60)
-    assert crud.fail_experiment(s, exp.id, robot, "bubble", retryable=True).status == "failed"  # attempts used up
+    assert crud.fail_experiment(s, exp.id, robot, exp.lease_token, "bubble", retryable=True).status == "failed"  # attempts used up
     crud.queue_experiments(s, c, rows(1, start=5), None, max_attempts=2)
     exp = crud.claim_next(s, robot, 60)
-    later = exp.lease_expires_at + timedelta(seconds=1)
+    token, later = exp.lease_token, exp.lease_expires_at + timedelta(seconds=1)
     assert crud.expire_leases(s, later) == {"failed": [], "requeued": [exp.id]}
     s.commit()
-    with pytest.raises(Conflict, match="not leased to this robot"):
-        crud.heartbeat(s, exp.id, robot, 60)
+    with pytest.raises(Conflict, match="this lease expired and the experiment went back in the queue"):
+        crud.heartbeat(s, exp.id, robot, token, 60)
 
 
 def test_summary_picks_the_best_in_the_objectives_direction(s):
@@ -112,6 +112,151 @@ def test_summary_picks_the_best_in_the_objectives_direction(s):
     crud.queue_experiments(s, c, rows(2), None, 3)
     for i, kappa in enumerate((5.0, 7.0)):
         exp = crud.claim_next(s, robot, 60)
-        crud.record_result(s, exp.id, robot, f"key-{i:05d}", {"i": i}, result_fields(kappa))
+        crud.record_result(s, exp.id, robot, exp.lease_token, f"key-{i:05d}", {"i": i}, result_fields(kappa))
     assert crud.campaign_summary(s, c.id)["best"]["measured"] == 5.0
     assert [r["measured"] for r in crud.results(s, c.id)] == [5.0, 7.0]
+
+
+def test_concurrent_proposers_never_overspend_the_budget(db_url):
+    """Eight proposers at once, 16 experiments each, budget 64: exactly four get in, the rest are refused (409)."""
+    import threading
+
+    engine = make_engine(db_url)
+    sessions = make_sessionmaker(engine)
+    with sessions() as s:
+        cid = campaign(s, budget=64).id
+    outcomes, barrier = [], threading.Barrier(8)
+
+    def propose(k):
+        with sessions() as s:
+            c = crud.get_campaign(s, cid)
+            s.commit()
+            barrier.wait()
+            try:
+                crud.queue_experiments(s, c, rows(16, start=100 * k), None, 3)
+                outcomes.append("queued")
+            except Conflict:
+                outcomes.append("refused")
+
+    threads = [threading.Thread(target=propose, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    with sessions() as s:
+        assert crud.campaign_counts(s, cid) == {"queued": 64}
+    engine.dispose()
+    assert sorted(outcomes) == ["queued"] * 4 + ["refused"] * 4
+
+
+def test_a_campaign_cancelled_while_proposals_are_computed_queues_nothing(db_url):
+    engine = make_engine(db_url)
+    sessions = make_sessionmaker(engine)
+    with sessions() as s:
+        c, _, _ = crud.open_for_proposals(s, campaign(s).id)
+        s.commit()
+        with sessions() as other:  # the operator cancels while the optimiser runs
+            crud.set_campaign_status(other, c.id, "cancel", None)
+        with pytest.raises(Conflict, match="became cancelled while its proposals were computed"):
+            crud.queue_experiments(s, c, rows(2), None, 3)
+        assert crud.campaign_counts(s, c.id) == {}
+    engine.dispose()
+
+
+def test_leased_work_of_a_cancelled_campaign_is_not_requeued_when_its_lease_expires(s):
+    robot = crud.create_api_key(s, "robot")[0].id
+    c = campaign(s, budget=2)
+    crud.queue_experiments(s, c, rows(2), None, 3)
+    exp = crud.claim_next(s, robot, 60)
+    crud.set_campaign_status(s, c.id, "cancel", None)
+    assert crud.queue_depth(s) == 0
+    out = crud.expire_leases(s, exp.lease_expires_at + timedelta(seconds=1))
+    s.commit()
+    assert out["cancelled"] == [exp.id] and out["requeued"] == []
+    assert crud.campaign_counts(s, c.id) == {"cancelled": 2}
+
+
+def test_the_queue_depth_counts_only_work_a_robot_may_claim(s):
+    c = campaign(s, budget=3)
+    crud.queue_experiments(s, c, rows(3), None, 3)
+    assert crud.queue_depth(s) == 3
+    crud.set_campaign_status(s, c.id, "pause", None)
+    assert crud.queue_depth(s) == 0
+
+
+def test_concurrent_retries_of_one_result_all_get_the_stored_answer(db_url):
+    """The same Idempotency-Key and body posted four times at once, ten times over: one row, never a 409."""
+    import threading
+
+    engine = make_engine(db_url)
+    sessions = make_sessionmaker(engine)
+    with sessions() as s:
+        robot = crud.create_api_key(s, "robot")[0].id
+        c = campaign(s, budget=10)
+        crud.queue_experiments(s, c, rows(10), None, 3)
+    def post(exp_id, token, trial, barrier, answers):
+        with sessions() as s:
+            barrier.wait()
+            try:
+                m, created = crud.record_result(s, exp_id, robot, token, f"key-t{trial:04d}", {"t": trial}, result_fields(8.0))
+                answers.append((m.id, created))
+            except Conflict as e:
+                answers.append(("conflict", str(e)))
+
+    for trial in range(10):
+        with sessions() as s:
+            claimed = crud.claim_next(s, robot, 60)
+            exp_id, token = claimed.id, claimed.lease_token
+        answers, barrier = [], threading.Barrier(4)
+        threads = [threading.Thread(target=post, args=(exp_id, token, trial, barrier, answers)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len({a[0] for a in answers}) == 1 and sum(a[1] is True for a in answers) == 1, answers
+    engine.dispose()
+
+
+def test_a_lease_is_the_claim_not_the_key(s):
+    """The same robot key re-claims after its lease expired: the first claim's token is stale everywhere."""
+    robot = crud.create_api_key(s, "robot")[0].id
+    c = campaign(s, budget=1)
+    crud.queue_experiments(s, c, rows(1), None, 3)
+    first = crud.claim_next(s, robot, 60)
+    token1, expires = first.lease_token, first.lease_expires_at
+    second = crud.claim_next(s, robot, 60, now=expires + timedelta(seconds=1))
+    assert second.id == first.id and second.attempts == 2 and second.lease_token != token1
+    for call in (lambda: crud.heartbeat(s, first.id, robot, token1, 60),
+                 lambda: crud.record_result(s, first.id, robot, token1, "key-stale1", {"a": 1}, result_fields(8.0)),
+                 lambda: crud.fail_experiment(s, first.id, robot, token1, "late", retryable=True)):
+        with pytest.raises(Conflict, match=r"claimed again \(attempt 2\) after this lease expired"):
+            call()
+    m, created = crud.record_result(s, second.id, robot, second.lease_token, "key-fresh1", {"a": 2}, result_fields(8.0))
+    assert created and crud.campaign_counts(s, c.id) == {"measured": 1}
+
+
+def test_an_expired_lease_is_refused_and_swept_without_waiting_for_a_claim(s, monkeypatch):
+    robot = crud.create_api_key(s, "robot")[0].id
+    c = campaign(s, budget=1)
+    crud.queue_experiments(s, c, rows(1), None, 3)
+    exp = crud.claim_next(s, robot, 60)
+    token, expired = exp.lease_token, exp.lease_expires_at + timedelta(seconds=1)
+    monkeypatch.setattr(crud, "utcnow", lambda: expired)
+    with pytest.raises(Conflict, match="expired at .* this attempt is void"):
+        crud.heartbeat(s, exp.id, robot, token, 60)
+    assert crud.campaign_counts(s, c.id) == {"queued": 1}
+
+
+def test_agent_restarts_use_up_no_attempt_and_say_so(s):
+    robot = crud.create_api_key(s, "robot")[0].id
+    c = campaign(s, budget=1)
+    crud.queue_experiments(s, c, rows(1), None, max_attempts=1)
+    for k in range(1, 4):  # three crashes of the agent: with one attempt allowed, it is still made again
+        exp = crud.claim_next(s, robot, 60)
+        out = crud.fail_experiment(s, exp.id, robot, exp.lease_token, "robot restarted mid-experiment", True,
+                                   cause="robot_restart", max_restarts=3)
+        assert out.status == "queued" and out.failure_reason == f"attempt {k} interrupted: robot restarted mid-experiment"
+    exp = crud.claim_next(s, robot, 60)
+    out = crud.fail_experiment(s, exp.id, robot, exp.lease_token, "robot restarted mid-experiment", True,
+                               cause="robot_restart", max_restarts=3)
+    assert out.status == "failed" and "restarted in the middle of this experiment 4 times; not made again" in out.failure_reason

@@ -67,3 +67,32 @@ def test_openapi_documents_the_contract(tmp_path, tiny_models_dir):
     body = schema["paths"]["/v1/experiments/{experiment_id}/result"]["post"]["requestBody"]
     assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Result"}
     assert "z" not in parts["Recipe"]["properties"] and "version" in parts["Result"]["properties"]
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"spectrum": {"frequency_Hz": [0.0, 1e4], "z_real_ohm": [1.0, 2.0], "z_imag_ohm": [0.0, 0.0]}}, "greater than 0"),
+    ({"spectrum": {"frequency_Hz": [-5.0, 1e4], "z_real_ohm": [1.0, 2.0], "z_imag_ohm": [0.0, 0.0]}}, "greater than 0"),
+    ({"started_at": "2026-12-01T10:00:00Z", "finished_at": "2026-12-01T09:00:00Z"}, "is after finished_at"),
+    ({"started_at": "2026-12-01T10:00:00"}, "timezone"),
+    ({"resistance_ohm": True}, "valid number"),
+    ({"temperature_K": "303.15"}, "valid number"),
+    ({"spectrum": {"frequency_Hz": [1e5], "z_real_ohm": [1.0], "z_imag_ohm": [0.0],
+                   "sweeps": [{"purpose": "wide", "frequency_Hz": [1.0], "z_real_ohm": [float("nan")],
+                               "z_imag_ohm": [0.0]}]}}, "finite number"),
+    ({"spectrum": {"frequency_Hz": [1e5], "z_real_ohm": [1.0], "z_imag_ohm": [0.0], "sweeps": [{"deep": [[[[1]]]]}]}},
+     "Extra inputs are not permitted"),
+    ({"measured_composition": {"[Li+]": float("nan"), "X": 0.5}}, "finite number"),
+    ({"quality_flags": ["bad\x00flag"]}, "NUL"),
+    ({"instrument_ids": {"pump": "\ud800"}}, "surrogate"),
+])
+def test_result_refuses_meaningless_values(change, match):
+    with pytest.raises(ValidationError, match=match):
+        Result.model_validate(result_body(**change))
+
+
+def test_limits_name_what_is_implausible():
+    from model.contract import Limits
+
+    limits = Limits()
+    assert limits.check("resistance_ohm", 1e308) and limits.check("cell_constant_per_cm", 1.3e306)
+    assert limits.check("resistance_ohm", 100.0) is None and limits.check("cell_constant_per_cm", 1.12) is None

@@ -150,6 +150,10 @@ def test_anonymous_predict_when_configured(db_url, tiny_models_dir):
         assert c.get("/v1/campaigns").status_code == 401
 
 
+def lease(exp):
+    return {"Lease-Token": exp["lease_token"]}
+
+
 def result_body(exp, kappa=9.0, k_cell=1.0):
     r = 1000 * k_cell / kappa
     return {"spectrum": {"frequency_Hz": [1e5, 2e5], "z_real_ohm": [r, r], "z_imag_ohm": [-1.0, -0.5]},
@@ -178,24 +182,27 @@ def test_campaign_queue_lifecycle(api):
     a = api("POST", "/v1/robot/claim", "robot").json()
     b = api("POST", "/v1/robot/claim", "robot2").json()
     assert a["id"] != b["id"] and a["status"] == "leased" and a["attempts"] == 1
-    assert api("POST", f"/v1/experiments/{a['id']}/heartbeat", "robot").status_code == 200
-    assert api("POST", f"/v1/experiments/{a['id']}/heartbeat", "robot2").status_code == 409
+    assert api("POST", f"/v1/experiments/{a['id']}/heartbeat", "robot", headers=lease(a)).status_code == 200
+    assert api("POST", f"/v1/experiments/{a['id']}/heartbeat", "robot2", headers=lease(b)).status_code == 409
+    assert api("POST", f"/v1/experiments/{a['id']}/heartbeat", "robot").status_code == 422  # no lease token
 
     body = result_body(a)
-    r1 = api("POST", f"/v1/experiments/{a['id']}/result", "robot", json=body, headers={"Idempotency-Key": "res-a-000001"})
-    r2 = api("POST", f"/v1/experiments/{a['id']}/result", "robot", json=body, headers={"Idempotency-Key": "res-a-000001"})
+    r1 = api("POST", f"/v1/experiments/{a['id']}/result", "robot", json=body, headers={"Idempotency-Key": "res-a-000001", **lease(a)})
+    r2 = api("POST", f"/v1/experiments/{a['id']}/result", "robot", json=body, headers={"Idempotency-Key": "res-a-000001", **lease(a)})
     assert (r1.status_code, r2.status_code) == (201, 200) and r1.json()["id"] == r2.json()["id"]
     other = result_body(a, kappa=5.0)
     assert api("POST", f"/v1/experiments/{a['id']}/result", "robot", json=other,
-               headers={"Idempotency-Key": "res-a-000001"}).status_code == 409
+               headers={"Idempotency-Key": "res-a-000001", **lease(a)}).status_code == 409
     # not leased to robot2 → 409; inconsistent κ vs K/R → 422; no key → 422
     assert api("POST", f"/v1/experiments/{b['id']}/result", "robot", json=result_body(b),
-               headers={"Idempotency-Key": "res-b-000001"}).status_code == 409
+               headers={"Idempotency-Key": "res-b-000001", **lease(b)}).status_code == 409
     wrong = {**result_body(b), "conductivity_mS_cm": 1.0}
     assert api("POST", f"/v1/experiments/{b['id']}/result", "robot2", json=wrong,
-               headers={"Idempotency-Key": "res-b-000002"}).status_code == 422
-    assert api("POST", f"/v1/experiments/{b['id']}/result", "robot2", json=result_body(b)).status_code == 422
-    f = api("POST", f"/v1/experiments/{b['id']}/fail", "robot2", json={"reason": "air bubble in the cell", "retryable": False})
+               headers={"Idempotency-Key": "res-b-000002", **lease(b)}).status_code == 422
+    assert api("POST", f"/v1/experiments/{b['id']}/result", "robot2", json=result_body(b),
+               headers=lease(b)).status_code == 422  # no Idempotency-Key
+    f = api("POST", f"/v1/experiments/{b['id']}/fail", "robot2", json={"reason": "air bubble in the cell", "retryable": False},
+            headers=lease(b))
     assert f.json()["status"] == "failed" and "bubble" in f.json()["failure_reason"]
 
     summary = api("GET", f"/v1/campaigns/{cid}/summary", "analyst").json()
@@ -233,8 +240,9 @@ def test_lease_expiry_requeues_then_fails(db_url, tiny_models_dir):
         again = api("POST", "/v1/robot/claim", "robot2").json()
         assert again["id"] == first["id"] and again["attempts"] == 2
         # the silent robot's late result is refused: the lease was handed on
-        assert api("POST", f"/v1/experiments/{first['id']}/result", "robot", json=result_body(first),
-                   headers={"Idempotency-Key": "late-000001"}).status_code == 409
+        late = api("POST", f"/v1/experiments/{first['id']}/result", "robot", json=result_body(first),
+                   headers={"Idempotency-Key": "late-000001", **lease(first)})
+        assert late.status_code == 409 and "claimed again (attempt 2)" in late.json()["detail"]
         time.sleep(0.5)
         assert api("POST", "/v1/robot/claim", "robot").status_code == 204
         exps = api("GET", f"/v1/campaigns/{cid}/experiments", "operator").json()
@@ -283,3 +291,82 @@ def test_a_request_uses_one_database_session(api):
         assert api("POST", "/v1/robot/claim", "robot").status_code == 200 and len(made) == 1
     finally:
         state.sessions = real
+
+
+def test_implausible_numbers_from_a_robot_are_refused_naming_the_field(api):
+    c = api("POST", "/v1/campaigns", "operator", json=CAMPAIGN).json()
+    api("POST", f"/v1/campaigns/{c['id']}/proposals?n=1", "operator")
+    exp = api("POST", "/v1/robot/claim", "robot").json()
+    cal = api("POST", "/v1/calibrations", "robot", json={"cell_id": "cell-1", "standard_conductivity_mS_cm": 12.88,
+                                                         "measured_resistance_ohm": 1e308, "temperature_K": 298.15})
+    assert cal.status_code == 422 and cal.json()["detail"][0]["loc"] == ["body", "resistance_ohm"]
+    huge = result_body(exp, kappa=9.0, k_cell=1e300)
+    r = api("POST", f"/v1/experiments/{exp['id']}/result", "robot", json=huge,
+            headers={"Idempotency-Key": "res-huge-01", **lease(exp)})
+    assert r.status_code == 422 and ["body", "cell_constant_per_cm"] in [e["loc"] for e in r.json()["detail"]]
+    for bad_cell in ("%00", "a%20b"):
+        assert api("GET", f"/v1/calibrations/{bad_cell}/latest", "robot").status_code == 422
+    assert api("GET", f"/v1/campaigns/{c['id']}/experiments", "operator").json()[0]["status"] == "leased"
+
+
+def _chunked_upload(port, path, total_mb, key=None):
+    """Stream a chunked JSON-ish body of total_mb MB; return the status line the server answers with."""
+    import socket
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+    if key:
+        head += f"Authorization: Bearer {key}\r\n"
+    sock.sendall((head + "\r\n").encode())
+    chunk = b" " * (1 << 20)
+    try:
+        for _ in range(total_mb):
+            sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+        sock.sendall(b"0\r\n\r\n")
+    except OSError:
+        pass  # the server answered and closed while we were still sending: what we want
+    try:
+        answer = sock.recv(4096).decode("latin-1")
+    finally:
+        sock.close()
+    return answer.split("\r\n", 1)[0]
+
+
+def test_a_huge_chunked_body_is_cut_off_at_the_limit_and_never_read_without_a_key(live):
+    """300 MB streamed to /v1/predict: 401 from the headers alone without a key; 413 at the limit with one; the
+    service's resident memory stays within a few MB of where it was (sampled while the uploads run)."""
+    import threading
+
+    def rss_mb():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096 / 2**20
+
+    peak, stop = [rss_mb()], threading.Event()
+
+    def sample():
+        while not stop.wait(0.01):
+            peak.append(rss_mb())
+
+    t = threading.Thread(target=sample, daemon=True)
+    baseline = rss_mb()
+    t.start()
+    try:
+        assert " 401 " in _chunked_upload(live.port, "/v1/predict", 300)
+        assert " 413 " in _chunked_upload(live.port, "/v1/predict", 300, key=live.keys["operator"])
+    finally:
+        stop.set()
+        t.join()
+    assert max(peak) - baseline < 60, (baseline, max(peak))
+
+
+def test_metrics_count_errors_by_status_class(api):
+    def boom():
+        raise RuntimeError("a bug")
+
+    api.client.app.add_api_route("/v1/boom", boom, methods=["GET"])
+    with TestClient(api.client.app, raise_server_exceptions=False) as c:
+        assert c.get("/v1/boom").status_code == 500
+        c.post("/v1/predict", content=b"{}", headers={"Content-Type": "application/json"})  # no key: 401
+    m = api("GET", "/metrics").text
+    assert 'route="/v1/boom",status="500",status_class="5xx"} 1.0' in m
+    assert 'status="401",status_class="4xx"' in m

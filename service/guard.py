@@ -1,0 +1,59 @@
+"""Refusals made from a request's headers alone, before a byte of its body is read.
+
+- A body sent without a key to a route that needs one: 401. FastAPI reads and parses a request's body before it
+  resolves the route's dependencies, so without this an anonymous client could make the service read (up to the
+  body limit) on every route. The key itself is checked by the route's dependency (service/auth.py).
+- A Content-Length above the limit (or not a number): 413 (or 400), in the service's JSON error shape.
+
+A pure ASGI middleware: it looks at the headers and never touches the body. A body without a Content-Length
+(chunked) is limited by Starlette's RequestBodyLimitMiddleware (service/app.py), which counts it as it arrives and
+stops at the limit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json")
+
+
+class HeaderChecks:
+    """401 for a body without a Bearer header (unless the path is open to anonymous callers); 413 for a declared
+    length over the limit; 400 for a Content-Length that is not a number."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, anonymous_allowed: Callable[[str], bool]) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.anonymous_allowed = anonymous_allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, or answer from its headers alone."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        length = headers.get("content-length")
+        if length is not None and not length.strip().isdigit():
+            await _answer(send, 400, "invalid Content-Length header")
+            return
+        if length is not None and int(length) > self.max_body_bytes:
+            await _answer(send, 413, f"request body of {int(length)} bytes exceeds the limit of {self.max_body_bytes} "
+                                     "bytes (DIFFMIX_MAX_BODY_BYTES); split the request")
+            return
+        path: str = scope["path"]
+        sends_body = scope["method"] in ("POST", "PUT", "PATCH", "DELETE")
+        keyed = headers.get("authorization", "").lower().startswith("bearer ")
+        if sends_body and not keyed and path not in OPEN_PATHS and not self.anonymous_allowed(path):
+            await _answer(send, 401, "missing API key: send 'Authorization: Bearer <key>'", [(b"www-authenticate", b"Bearer")])
+            return
+        await self.app(scope, receive, send)
+
+
+async def _answer(send: Send, status: int, detail: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(extra or [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
