@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     data_dir: Path | None = None
     anonymous_predict: bool = False  # let anyone call /v1/predict, /v1/gradient and /v1/optimize
     max_body_bytes: int = 2_000_000
+    header_timeout_s: float = 10.0  # a request's headers must arrive within this (service/server.py)
+    body_timeout_s: float = 30.0  # and each part of its body within this after the one before (service/guard.py)
+    keep_alive_timeout_s: float = 5.0  # an idle kept-alive connection is closed after this
     max_records: int = 10_000
     lease_seconds: float = 120.0
     max_attempts: int = 3

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from model.contract import RECIPE_VERSION, Recipe
-from robot.client import ServiceClient, ServiceError
+from robot.client import UNREACHABLE, ServiceClient, ServiceError
 from robot.errors import RecipeError, RobotError, VesselsNotClean
 from robot.journal import Journal
 from robot.procedure import Procedure
@@ -46,6 +46,7 @@ class Agent:
         self.cell_constant: float | None = None
         self.calibration_id: int | None = None
         self.stopped: str | None = None  # why the robot refused further work, when it did
+        self.pending = False  # something journaled still has to reach the service
         # the vessels' state survives restarts: restored from the journal, every change journaled before acting on
         procedure.vessels.update(journal.vessels() or {})
         procedure.on_vessels = lambda states: journal.write("vessels", None, **states)
@@ -133,7 +134,18 @@ class Agent:
                 self.stopped = str(e)
                 log.error(f"stopped taking work: {e}")
                 break
-            exp = self.client.claim()
+            try:
+                if self.pending:  # journaled results or failures the service could not take before
+                    self.pending = False
+                    self.recover()
+                exp = self.client.claim()
+            except ServiceError as e:
+                if e.status != UNREACHABLE:
+                    raise
+                self.pending = True
+                log.error(f"the service is unreachable ({e}); trying again in {self.poll_s:g} s")
+                time.sleep(self.poll_s)
+                continue
             if exp is None:
                 if self.idle_exit_s is not None and time.monotonic() - idle_since > self.idle_exit_s:
                     log.info("queue empty: exiting")
@@ -191,8 +203,13 @@ class Agent:
             self.journal.write("posted", exp_id)
             log.info(f"experiment {exp_id}: κ = {m.result.conductivity_mS_cm:.3f} mS/cm posted")
         except ServiceError as e:
-            log.error(f"experiment {exp_id}: the service refused the result ({e}); it stays in the journal")
-            self.journal.write("abandoned", exp_id, detail=str(e))
+            if e.status == UNREACHABLE:  # kept as "measured": posted again (same key) once the service answers
+                self.pending = True
+                log.error(f"experiment {exp_id}: the service is unreachable ({e}); the measurement stays in the "
+                          "journal and is posted again when the service answers (the lease may expire meanwhile)")
+            else:
+                log.error(f"experiment {exp_id}: the service refused the result ({e}); it stays in the journal")
+                self.journal.write("abandoned", exp_id, detail=str(e))
 
     def _fail(self, exp_id: int, token: str, reason: str, retryable: bool, cause: str = "measurement") -> None:
         log.warning(f"experiment {exp_id} failed ({'will retry' if retryable else 'final'}): {reason}")
@@ -201,4 +218,8 @@ class Agent:
             self.client.fail(exp_id, reason, retryable, token, cause)
             self.journal.write("failed", exp_id)
         except ServiceError as e:
-            self.journal.write("abandoned", exp_id, detail=str(e))
+            if e.status == UNREACHABLE:  # kept as "failing": reported again once the service answers
+                self.pending = True
+                log.error(f"experiment {exp_id}: the service is unreachable ({e}); the failure is reported later")
+            else:
+                self.journal.write("abandoned", exp_id, detail=str(e))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import random
-import time
+from typing import Any
 
 import httpx
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 log = logging.getLogger(__name__)
 
@@ -15,38 +15,54 @@ class ServiceError(RuntimeError):
     def __init__(self, status: int, detail: str):
         super().__init__(f"service answered {status}: {detail}")
         self.status = status
+        self.detail = detail
+
+
+class _Retryable(Exception):
+    """A 5xx answer or a network error: worth another try."""
+
+
+UNREACHABLE = 503  # the status a ServiceError carries when every try failed on the network or with a 5xx
 
 
 class ServiceClient:
-    def __init__(self, base_url: str, key: str, timeout: float = 10.0, max_backoff: float = 10.0):
+    """The robot's HTTP client. One retry policy (tenacity): connection errors and 5xx are retried with exponential
+    backoff and jitter up to ``attempts`` times, then raised as ServiceError(503); 4xx answers are final."""
+
+    def __init__(self, base_url: str, key: str, timeout: float = 10.0, max_backoff: float = 10.0,
+                 attempts: int = 8) -> None:
         self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout,
                                  headers={"Authorization": f"Bearer {key}"})
         self.max_backoff = max_backoff
+        self.attempts = attempts
 
-    def request(self, method: str, path: str, attempts: int | None = 8, **kw) -> httpx.Response:
-        """Retries connection errors and 5xx with exponential backoff and jitter; `attempts=None` retries forever
-        (used for posting a measurement, which must never be lost). 4xx answers are final and raised."""
-        delay, i = 0.2, 0
-        while True:
-            i += 1
+    def request(self, method: str, path: str, attempts: int | None = None, **kw: Any) -> httpx.Response:
+        """One call with the retry policy (``attempts`` overrides the client's bound for this call)."""
+        def once() -> httpx.Response:
             try:
                 r = self.http.request(method, path, **kw)
-                if r.status_code < 500:
-                    if r.status_code >= 400:
-                        try:
-                            detail = r.json().get("detail")
-                        except ValueError:
-                            detail = r.text
-                        raise ServiceError(r.status_code, str(detail))
-                    return r
-                problem = f"{r.status_code} {r.text[:200]}"
             except httpx.TransportError as e:
-                problem = f"{type(e).__name__}: {e}"
-            if attempts is not None and i >= attempts:
-                raise ServiceError(503, f"service unreachable after {i} attempts ({problem})")
-            log.warning(f"{method} {path}: {problem}; retrying in {delay:.1f} s")
-            time.sleep(delay * (0.8 + 0.4 * random.random()))
-            delay = min(self.max_backoff, delay * 2)
+                raise _Retryable(f"{type(e).__name__}: {e}") from e
+            if r.status_code >= 500:
+                raise _Retryable(f"{r.status_code} {r.text[:200]}")
+            if r.status_code >= 400:
+                try:
+                    detail = r.json().get("detail")
+                except ValueError:
+                    detail = r.text
+                raise ServiceError(r.status_code, str(detail))
+            return r
+
+        tries = attempts or self.attempts
+        policy = Retrying(
+            stop=stop_after_attempt(tries), reraise=True, retry=retry_if_exception_type(_Retryable),
+            wait=wait_random_exponential(multiplier=0.2, max=self.max_backoff),
+            before_sleep=lambda s: log.warning(f"{method} {path}: {s.outcome.exception()}; retrying "
+                                               f"(try {s.attempt_number} of {tries})"))
+        try:
+            return policy(once)
+        except _Retryable as e:
+            raise ServiceError(UNREACHABLE, f"service unreachable after {tries} attempts ({e})") from None
 
     def claim(self) -> dict | None:
         r = self.request("POST", "/v1/robot/claim")
@@ -57,12 +73,12 @@ class ServiceClient:
                      headers={"Lease-Token": lease_token})
 
     def result(self, experiment_id: int, body: dict, key: str, lease_token: str) -> dict:
-        return self.request("POST", f"/v1/experiments/{experiment_id}/result", attempts=None, json=body,
+        return self.request("POST", f"/v1/experiments/{experiment_id}/result", json=body,
                             headers={"Idempotency-Key": key, "Lease-Token": lease_token}).json()
 
     def fail(self, experiment_id: int, reason: str, retryable: bool, lease_token: str,
              cause: str = "measurement") -> None:
-        self.request("POST", f"/v1/experiments/{experiment_id}/fail", attempts=None,
+        self.request("POST", f"/v1/experiments/{experiment_id}/fail",
                      json={"reason": reason[:4000], "retryable": retryable, "cause": cause},
                      headers={"Lease-Token": lease_token})
 

@@ -11,8 +11,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import numpy as np
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from model.cell import cell_constant_per_cm, kcl_standard_mS_cm
 from model.contract import Recipe, Result, Spectrum
@@ -32,6 +34,7 @@ from robot.errors import (
 from robot.lab import LabConfig
 from robot.recipe import composition_from_masses, plan_masses
 
+T = TypeVar("T")
 OPEN_CIRCUIT_OHM = 1e6  # a bulk resistance above this means the electrodes are not both wetted
 CLEAN, DIRTY, UNKNOWN = "clean", "dirty", "unknown"  # what the vial and the cell hold: nothing, a sample, or who knows
 LINE_FAULTS = (DeviceDisconnected, DeviceTimeout, ProtocolError, PumpError)
@@ -64,17 +67,14 @@ class Measurement:
     log: list[str] = field(default_factory=list)
 
 
-def retry(fn, attempts: int = 3, backoff: float = 0.05, on_retry: Callable[[Exception], None] | None = None):
-    """Retry an idempotent device call on timeouts, garbled replies and dropped lines, with backoff."""
-    for i in range(attempts):
-        try:
-            return fn()
-        except (DeviceTimeout, ProtocolError, DeviceDisconnected) as e:
-            if i == attempts - 1:
-                raise
-            if on_retry:
-                on_retry(e)
-            time.sleep(backoff * 2**i)
+def retry(fn: Callable[[], T], attempts: int = 3, backoff: float = 0.05,
+          on_retry: Callable[[BaseException], None] | None = None) -> T:
+    """Retry an idempotent device call on timeouts, garbled replies and dropped lines, with exponential backoff
+    (the one device retry policy, tenacity's); the last failure is raised as it was."""
+    policy = Retrying(stop=stop_after_attempt(attempts), wait=wait_exponential(multiplier=backoff),
+                      retry=retry_if_exception_type((DeviceTimeout, ProtocolError, DeviceDisconnected)), reraise=True,
+                      before_sleep=(lambda s: on_retry(s.outcome.exception())) if on_retry else None)
+    return policy(fn)
 
 
 class Procedure:

@@ -44,7 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Starlette's streaming limit counts the body as it arrives, chunked uploads included, and stops at the limit
     # (413) instead of buffering the rest; inside the header checks and the metrics, so both see its answers
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
-    app.add_middleware(HeaderChecks, max_body_bytes=settings.max_body_bytes, anonymous_allowed=anonymous.__contains__)
+    app.add_middleware(HeaderChecks, max_body_bytes=settings.max_body_bytes, anonymous_allowed=anonymous.__contains__,
+                       body_timeout_s=settings.body_timeout_s)
 
     @app.middleware("http")  # added last, so outermost: it also counts the 401s and 413s answered inside
     async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -20,26 +20,24 @@ def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Opt
           log_json: bool | None = typer.Option(None, "--log-json/--log-text",
                                                help="Log one JSON object per line (default: $DIFFMIX_LOG_JSON)")) -> None:
     """Serve the API on DATABASE_URL (default: SQLite file diffmix.db in the working directory)."""
-    import uvicorn
-
     from db.migrate import upgrade as do_upgrade
     from diffmix import logs
+    from service import server
 
     settings = Settings()
     json_lines = settings.log_json if log_json is None else log_json
     logs.configure(json_lines, settings.log_level)
     if upgrade:
         do_upgrade(settings.database_url)
-    # log_config=None: uvicorn's own loggers (startup, access lines) go through the handler configured above
+    # log_config=None (server.config): uvicorn's own loggers go through the handler configured above
     if workers > 1:
         # each worker process imports service.main and reads its settings (and so this choice) from the environment
         os.environ["DIFFMIX_LOG_JSON"] = "true" if json_lines else "false"
-        uvicorn.run("service.main:app", host=host, port=port, workers=workers, log_config=None,
-                    log_level=settings.log_level.lower())
+        server.serve(server.config("service.main:app", settings, host, port, workers=workers))
     else:
         from service.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, log_level=settings.log_level.lower())
+        server.serve(server.config(create_app(settings), settings, host, port))
 
 
 @db_app.command("upgrade")

@@ -1,42 +1,110 @@
-"""Map domain errors to HTTP answers a person can act on. Nothing here is ever a 500 for bad input."""
+"""One error shape for every error the service answers: RFC 9457 problem details (``application/problem+json``).
+
+    {"type": "https://diffmix.lab/problems/validation", "title": "Invalid request", "status": 422,
+     "detail": "body.resistance_ohm: Input should be greater than 0", "instance": "/v1/experiments/7/result",
+     "errors": [{"field": "body.resistance_ohm", "loc": ["body", "resistance_ohm"], "msg": "…", "type": "…"}]}
+
+``detail`` is one line a person can act on; ``errors`` (validation only) names every field. Domain errors map to
+422 (bad input), 404 (no such row) and 409 (the stored state does not allow it); a bug is a 500 in the same shape,
+without its traceback. ``PROBLEM_RESPONSES`` documents the shape on every route of the OpenAPI schema.
+"""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from db.errors import Conflict, NotFound
 from model.errors import DiffMixInputError
 
+log = logging.getLogger(__name__)
+
+PROBLEM_BASE = "https://diffmix.lab/problems/"
+MEDIA_TYPE = "application/problem+json"
+TITLES = {400: "Bad request", 401: "Unauthenticated", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
+          408: "Request timeout", 409: "Conflict", 413: "Request body too large", 422: "Invalid request", 500: "Internal server error"}
+KINDS = {400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
+         408: "request-timeout", 409: "conflict", 413: "body-too-large", 422: "validation", 500: "internal"}
+
+
+class FieldError(BaseModel):
+    """One refused field."""
+
+    field: str = Field(..., description="dotted path, e.g. body.spectrum.frequency_Hz.0")
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = Field(..., examples=[PROBLEM_BASE + "validation"])
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+_DOC = {"model": Problem, "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {**_DOC, "description": TITLES[code]} for code in (400, 401, 403, 404, 409, 413, 422)}
+
+
+def problem(status: int, detail: str, instance: str | None = None, errors: list[dict[str, Any]] | None = None,
+            headers: dict[str, str] | None = None) -> JSONResponse:
+    """The response for one problem."""
+    body = {"type": PROBLEM_BASE + KINDS.get(status, "error"), "title": TITLES.get(status, "Error"), "status": status,
+            "detail": detail, "instance": instance, "errors": errors or []}
+    return JSONResponse(status_code=status, content=body, media_type=MEDIA_TYPE, headers=headers)
+
+
+def field_errors(raw: list[Any]) -> list[dict[str, Any]]:
+    """Pydantic's errors without the refused inputs (a NaN could not be written back as JSON)."""
+    out = []
+    for e in raw:
+        loc = [p if isinstance(p, int) else str(p) for p in e.get("loc", ())]
+        out.append({"field": ".".join(str(p) for p in loc), "loc": loc, "msg": str(e.get("msg", "")),
+                    "type": str(e.get("type", ""))})
+    return out
+
 
 def install(app: FastAPI, max_body_bytes: int) -> None:
-    """Register the handlers: bad input 422, a missing row 404, a state conflict 409 (each with its reason)."""
+    """Register the handlers: every error, expected or not, answers as a Problem."""
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's own handler echoes each refused input back, which cannot be written as JSON when the input was
-        # NaN or an infinity (it would turn the 422 into a 500): answer with the field, the reason and its kind
-        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-                  for e in exc.errors()]
-        return JSONResponse(status_code=422, content={"detail": errors})
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = field_errors(list(exc.errors()))
+        detail = "; ".join(f"{e['field']}: {e['msg']}" for e in errors[:5]) + ("; …" if len(errors) > 5 else "")
+        return problem(422, detail or "invalid request", request.url.path, errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = str(exc.detail)
         if exc.status_code == 413:  # the body limit's own text names no limit and no setting
-            exc = StarletteHTTPException(413, f"request body exceeds the limit of {max_body_bytes} bytes "
-                                              "(DIFFMIX_MAX_BODY_BYTES); split the request")
-        return await http_exception_handler(request, exc)
+            detail = f"request body exceeds the limit of {max_body_bytes} bytes (DIFFMIX_MAX_BODY_BYTES); split it"
+        return problem(exc.status_code, detail, request.url.path, headers=getattr(exc, "headers", None))
+
     @app.exception_handler(DiffMixInputError)
-    async def _input(_: Request, exc: DiffMixInputError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": str(exc)})
+    async def _input(request: Request, exc: DiffMixInputError) -> JSONResponse:
+        return problem(422, str(exc), request.url.path)
 
     @app.exception_handler(NotFound)
-    async def _missing(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse(status_code=404, content={"detail": str(exc)})
+    async def _missing(request: Request, exc: NotFound) -> JSONResponse:
+        return problem(404, str(exc), request.url.path)
 
     @app.exception_handler(Conflict)
-    async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
-        return JSONResponse(status_code=409, content={"detail": str(exc)})
+    async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
+        return problem(409, str(exc), request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem(500, "the service failed on this request; the error is in its log", request.url.path)

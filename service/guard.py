@@ -12,10 +12,13 @@ stops at the limit.
 
 from __future__ import annotations
 
-import json
+import asyncio
 from collections.abc import Callable
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.errors import problem
 
 OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json")
 
@@ -24,10 +27,12 @@ class HeaderChecks:
     """401 for a body without a Bearer header (unless the path is open to anonymous callers); 413 for a declared
     length over the limit; 400 for a Content-Length that is not a number."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, anonymous_allowed: Callable[[str], bool]) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, anonymous_allowed: Callable[[str], bool],
+                 body_timeout_s: float = 30.0) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.anonymous_allowed = anonymous_allowed
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on, or answer from its headers alone."""
@@ -37,23 +42,33 @@ class HeaderChecks:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         length = headers.get("content-length")
         if length is not None and not length.strip().isdigit():
-            await _answer(send, 400, "invalid Content-Length header")
+            await _answer(scope, receive, send, 400, "invalid Content-Length header")
             return
         if length is not None and int(length) > self.max_body_bytes:
-            await _answer(send, 413, f"request body of {int(length)} bytes exceeds the limit of {self.max_body_bytes} "
+            await _answer(scope, receive, send, 413, f"request body of {int(length)} bytes exceeds the limit of {self.max_body_bytes} "
                                      "bytes (DIFFMIX_MAX_BODY_BYTES); split the request")
             return
         path: str = scope["path"]
         sends_body = scope["method"] in ("POST", "PUT", "PATCH", "DELETE")
         keyed = headers.get("authorization", "").lower().startswith("bearer ")
         if sends_body and not keyed and path not in OPEN_PATHS and not self.anonymous_allowed(path):
-            await _answer(send, 401, "missing API key: send 'Authorization: Bearer <key>'", [(b"www-authenticate", b"Bearer")])
+            await _answer(scope, receive, send, 401, "missing API key: send 'Authorization: Bearer <key>'",
+                          {"WWW-Authenticate": "Bearer"})
             return
-        await self.app(scope, receive, send)
+        timeout = self.body_timeout_s
+
+        async def timed() -> Message:
+            # each part of the body must come within the timeout of the one before: a client that stops sending
+            # half-way gets a 408 instead of holding a connection and a worker for ever
+            try:
+                return await asyncio.wait_for(receive(), timeout)
+            except TimeoutError:
+                raise StarletteHTTPException(408, f"the request body stopped arriving (nothing for {timeout:g} s); "
+                                                  "send it whole") from None
+
+        await self.app(scope, timed, send)
 
 
-async def _answer(send: Send, status: int, detail: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(extra or [])]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+async def _answer(scope: Scope, receive: Receive, send: Send, status: int, detail: str,
+                  headers: dict[str, str] | None = None) -> None:
+    await problem(status, detail, scope["path"], headers=headers)(scope, receive, send)

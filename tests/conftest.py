@@ -131,8 +131,11 @@ class LiveService:
         self.keys = _keys or make_keys(db_url)
         self.port = _port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(Settings(database_url=db_url, models_dir=models_dir, **settings))
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        from service.server import config
+
+        self.settings = Settings(database_url=db_url, models_dir=models_dir, log_level="WARNING", **settings)
+        app = create_app(self.settings)
+        self.server = uvicorn.Server(config(app, self.settings, "127.0.0.1", self.port))
         self.thread = _threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = _time.monotonic() + 30

@@ -10,9 +10,10 @@ from db import crud
 from db.models import ApiKey
 from service.auth import AdminDep
 from service.deps import SessionDep
+from service.errors import PROBLEM_RESPONSES
 from service.schemas import Id, KeyCreate, KeyCreated, KeyOut
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=PROBLEM_RESPONSES)
 
 
 @router.post("/keys", response_model=KeyCreated, status_code=201)

@@ -16,9 +16,10 @@ from model.cell import cell_constant_per_cm
 from model.contract import MAX_ID
 from service.auth import AnyRoleDep, CalibratorDep, ReaderDep
 from service.deps import LimitsDep, SessionDep, refuse_implausible
+from service.errors import PROBLEM_RESPONSES
 from service.schemas import CELL_ID, CalibrationIn, CalibrationOut, Id, Summary
 
-router = APIRouter(prefix="/v1", tags=["analysts"])
+router = APIRouter(prefix="/v1", tags=["analysts"], responses=PROBLEM_RESPONSES)
 CSV_COLUMNS = ["experiment_id", "campaign_id", "campaign", "temperature_K", "predicted", "predicted_std", "measured",
                "residual", "method", "quality_flags", "model_version", "composition", "measured_composition"]
 

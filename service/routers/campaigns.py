@@ -17,9 +17,10 @@ from model.optimize.design import DesignSpec
 from model.optimize.proposals import propose
 from service.auth import OperatorDep, ReaderDep
 from service.deps import SessionDep, StateDep
+from service.errors import PROBLEM_RESPONSES
 from service.schemas import CampaignCreate, CampaignOut, ExperimentOut, Id, design_of
 
-router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
+router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=PROBLEM_RESPONSES)
 
 
 def _out(s: Session, c: Campaign) -> CampaignOut:

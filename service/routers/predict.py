@@ -10,9 +10,10 @@ from model.errors import DiffMixInputError
 from model.optimize.problem import optimise, result_json
 from service.auth import PredictDep
 from service.deps import StateDep
+from service.errors import PROBLEM_RESPONSES
 from service.schemas import GradientResponse, OptimizeRequest, PredictRequest, PredictResponse, design_of
 
-router = APIRouter(prefix="/v1", tags=["model"])
+router = APIRouter(prefix="/v1", tags=["model"], responses=PROBLEM_RESPONSES)
 
 
 def _records(state: StateDep, body: PredictRequest) -> list[dict[str, Any]]:

@@ -12,9 +12,10 @@ from db import crud
 from db.models import Experiment, Measurement
 from service.auth import RobotDep
 from service.deps import LimitsDep, SessionDep, SettingsDep, refuse_implausible
+from service.errors import PROBLEM_RESPONSES
 from service.schemas import ExperimentOut, FailIn, Id, LeaseOut, MeasurementOut, ResultIn
 
-router = APIRouter(prefix="/v1", tags=["robot"])
+router = APIRouter(prefix="/v1", tags=["robot"], responses=PROBLEM_RESPONSES)
 
 
 LeaseToken = Annotated[str, Header(min_length=16, max_length=64, description="the lease token the claim returned")]

@@ -425,3 +425,32 @@ def test_a_temperature_off_the_plan_is_remeasured_or_failed(live, tmp_path):
     exp = live.experiments(cold)[0]
     assert exp["status"] == "failed" and "planned 283.15 K" in exp["failure_reason"]
     assert live.call("GET", f"/v1/results?campaign={cold}", "analyst").json() == []
+
+
+def test_the_client_retries_5xx_a_bounded_number_of_times():
+    """A service that answers 500 forever: the client tries `attempts` times with backoff, then says so (503)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from robot.client import UNREACHABLE, ServiceError
+
+    hits = []
+
+    class Always500(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server API
+            hits.append(self.path)
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Always500)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = ServiceClient(f"http://127.0.0.1:{server.server_address[1]}", "k", max_backoff=0.05, attempts=4)
+        with pytest.raises(ServiceError, match="unreachable after 4 attempts") as e:
+            client.result(1, {}, "key-000001", "t" * 32)
+        assert e.value.status == UNREACHABLE and len(hits) == 4
+    finally:
+        server.shutdown()

@@ -299,11 +299,11 @@ def test_implausible_numbers_from_a_robot_are_refused_naming_the_field(api):
     exp = api("POST", "/v1/robot/claim", "robot").json()
     cal = api("POST", "/v1/calibrations", "robot", json={"cell_id": "cell-1", "standard_conductivity_mS_cm": 12.88,
                                                          "measured_resistance_ohm": 1e308, "temperature_K": 298.15})
-    assert cal.status_code == 422 and cal.json()["detail"][0]["loc"] == ["body", "resistance_ohm"]
+    assert cal.status_code == 422 and cal.json()["errors"][0]["loc"] == ["body", "resistance_ohm"]
     huge = result_body(exp, kappa=9.0, k_cell=1e300)
     r = api("POST", f"/v1/experiments/{exp['id']}/result", "robot", json=huge,
             headers={"Idempotency-Key": "res-huge-01", **lease(exp)})
-    assert r.status_code == 422 and ["body", "cell_constant_per_cm"] in [e["loc"] for e in r.json()["detail"]]
+    assert r.status_code == 422 and "body.cell_constant_per_cm" in [e["field"] for e in r.json()["errors"]]
     for bad_cell in ("%00", "a%20b"):
         assert api("GET", f"/v1/calibrations/{bad_cell}/latest", "robot").status_code == 422
     assert api("GET", f"/v1/campaigns/{c['id']}/experiments", "operator").json()[0]["status"] == "leased"
@@ -370,3 +370,64 @@ def test_metrics_count_errors_by_status_class(api):
     m = api("GET", "/metrics").text
     assert 'route="/v1/boom",status="500",status_class="5xx"} 1.0' in m
     assert 'status="401",status_class="4xx"' in m
+
+
+def test_every_error_is_a_problem_document_and_documented(api):
+    """RFC 9457: one shape for 400 … 422 (and 500), served as application/problem+json and in the OpenAPI schema."""
+    c = api("POST", "/v1/campaigns", "operator", json=CAMPAIGN).json()
+    answers = {
+        401: api("GET", "/v1/campaigns"),
+        403: api("GET", "/v1/admin/keys", "operator"),
+        404: api("GET", "/v1/campaigns/999999", "operator"),
+        409: api("POST", f"/v1/campaigns/{c['id']}/resume", "operator"),
+        413: api("POST", "/v1/predict", "operator", json={"property": "ionic_conductivity", "records": [RECORD] * 3000}),
+        422: api("POST", "/v1/campaigns", "operator", json={**CAMPAIGN, "budget": 0}),
+        400: api("POST", "/v1/predict", "operator", content=b"{}", headers={"Content-Length": "x2",
+                                                                             "Content-Type": "application/json"}),
+    }
+    for status, r in answers.items():
+        body = r.json()
+        assert r.status_code == status and r.headers["content-type"].startswith("application/problem+json"), (status, r.text)
+        assert {"type", "title", "status", "detail"} <= set(body) and body["status"] == status and body["detail"]
+    assert answers[422].json()["errors"][0]["field"] == "body.budget"
+    spec = api.client.app.openapi()
+    for path, ops in spec["paths"].items():
+        if path.startswith("/v1/"):
+            for method, op in ops.items():
+                assert {"401", "404", "409", "422"} <= set(op["responses"]), (method, path)
+    assert set(spec["components"]["schemas"]["Problem"]["properties"]) >= {"type", "title", "status", "detail", "errors"}
+
+
+def test_slow_clients_are_timed_out(db_url, tiny_models_dir):
+    """Fifty connections that never finish their headers are closed after header_timeout_s; a body that stops
+    half-way gets a 408 after body_timeout_s; the service answers others meanwhile."""
+    import socket
+
+    from tests.conftest import LiveService
+
+    svc = LiveService(db_url, tiny_models_dir, header_timeout_s=0.5, body_timeout_s=0.5)
+    try:
+        slow = []
+        for _ in range(50):
+            s = socket.create_connection(("127.0.0.1", svc.port), timeout=5)
+            s.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ")
+            slow.append(s)
+        assert svc.http.get("/healthz").status_code == 200
+        t0 = time.monotonic()
+        for s in slow:
+            assert s.recv(100) == b""  # closed by the server, no response
+            s.close()
+        assert time.monotonic() - t0 < 4
+        body = socket.create_connection(("127.0.0.1", svc.port), timeout=5)
+        body.sendall(f"POST /v1/predict HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {svc.keys['operator']}\r\n"
+                     "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"prop".encode())
+        answer = b""
+        while b"stopped arriving" not in answer:
+            chunk = body.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        body.close()
+        assert answer.startswith(b"HTTP/1.1 408") and b"stopped arriving" in answer, answer
+    finally:
+        svc.stop()
