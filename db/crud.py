@@ -24,6 +24,7 @@ from db.models import (
     Measurement,
     ModelVersion,
     Molecule,
+    RobotStatus,
     utcnow,
 )
 
@@ -50,6 +51,8 @@ def create_api_key(s: Session, role: str, name: str = "", by: int | None = None)
     row = ApiKey(name=name or str(role), role=str(role), prefix=key[:10], key_hash=hash_key(key), created_at=utcnow())
     s.add(row)
     s.flush()
+    if role == Role.robot:  # its status row exists from the start: concurrent first claims never race to insert it
+        s.add(RobotStatus(api_key_id=row.id, vessels={}, instrument_ids={}))
     audit(s, by, "create", "api_key", row.id, role=role, name=row.name)
     s.commit()
     return row, key
@@ -285,6 +288,7 @@ def claim_next(s: Session, robot_key_id: int, lease_seconds: float, now: datetim
                 lease_expires_at=now + timedelta(seconds=lease_seconds), attempts=Experiment.attempts + 1,
                 updated_at=now)
         .returning(Experiment.id))
+    seen(s, robot_key_id, now)
     if claimed is None:
         s.commit()
         return None
@@ -322,6 +326,7 @@ def heartbeat(s: Session, experiment_id: int, robot_key_id: int, lease_token: st
     """Extend the lease by lease_seconds from now."""
     exp = _leased_to(s, experiment_id, robot_key_id, lease_token)
     exp.lease_expires_at = utcnow() + timedelta(seconds=lease_seconds)
+    seen(s, robot_key_id)
     s.commit()
     return exp
 
@@ -422,6 +427,59 @@ def _maybe_complete(s: Session, campaign_id: int) -> None:
         c.status = CampaignStatus.completed
         audit(s, None, "complete", "campaign", campaign_id)
         s.commit()
+
+
+# ----------------------------------------------------------------------------- robots
+def _robot_row(s: Session, robot_key_id: int) -> RobotStatus:
+    row = s.get(RobotStatus, robot_key_id)
+    if row is None:
+        row = RobotStatus(api_key_id=robot_key_id, vessels={}, instrument_ids={})
+        s.add(row)
+    return row
+
+
+def seen(s: Session, robot_key_id: int, now: datetime | None = None) -> None:
+    """Note that the robot is alive (claims and heartbeats); committed with the caller's transaction."""
+    _robot_row(s, robot_key_id).last_seen_at = now or utcnow()
+
+
+def report_robot_status(s: Session, robot_key_id: int, vessels: dict[str, str], stopped_reason: str | None,
+                        instrument_ids: dict[str, str]) -> RobotStatus:
+    """What the robot says of itself: its vessels, whether and why it stopped taking work, its instruments."""
+    row = _robot_row(s, robot_key_id)
+    if stopped_reason != row.stopped_reason:
+        audit(s, robot_key_id, "robot_stopped" if stopped_reason else "robot_resumed", "api_key", robot_key_id,
+              reason=stopped_reason)
+    row.vessels, row.stopped_reason, row.instrument_ids = dict(vessels), stopped_reason, dict(instrument_ids)
+    row.last_seen_at = utcnow()
+    try:
+        s.commit()
+    except IntegrityError:  # its first report raced its first claim: the row exists now
+        s.rollback()
+        return report_robot_status(s, robot_key_id, vessels, stopped_reason, instrument_ids)
+    return row
+
+
+def robots(s: Session) -> list[dict[str, Any]]:
+    """Every robot key: when it was last seen, what it holds under lease, its vessels and why it stopped, if it did."""
+    now = utcnow()
+    status = {r.api_key_id: r for r in s.scalars(select(RobotStatus)).all()}
+    leases: dict[int, list[dict[str, Any]]] = {}
+    for e in s.scalars(select(Experiment).where(Experiment.status == ExperimentStatus.leased)
+                       .order_by(Experiment.id)).all():
+        if e.lease_owner is not None:
+            leases.setdefault(e.lease_owner, []).append(
+                {"experiment_id": e.id, "campaign_id": e.campaign_id, "attempt": e.attempts,
+                 "lease_expires_at": e.lease_expires_at,
+                 "lease_expired": e.lease_expires_at is not None and e.lease_expires_at < now})
+    out = []
+    for key in s.scalars(select(ApiKey).where(ApiKey.role == Role.robot).order_by(ApiKey.id)).all():
+        st = status.get(key.id)
+        out.append({"key_id": key.id, "name": key.name, "revoked": key.revoked_at is not None,
+                    "last_seen_at": st.last_seen_at if st else None, "leases": leases.get(key.id, []),
+                    "vessels": st.vessels if st else {}, "stopped_reason": st.stopped_reason if st else None,
+                    "instrument_ids": st.instrument_ids if st else {}})
+    return out
 
 
 def ping(s: Session) -> None:

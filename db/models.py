@@ -129,6 +129,15 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(TS)
 
 
+class RobotStatus(Base):
+    __tablename__ = "robot_status"
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), primary_key=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(TS)  # its last claim, heartbeat or report
+    vessels: Mapped[dict] = mapped_column(JSONType, default=dict)  # vial, cell → clean | dirty | unknown
+    stopped_reason: Mapped[str | None] = mapped_column(Text)  # set while it refuses work, and why
+    instrument_ids: Mapped[dict] = mapped_column(JSONType, default=dict)
+
+
 class AuditLog(Base):
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)

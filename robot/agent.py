@@ -117,12 +117,26 @@ class Agent:
             log.warning(str(e))
             return self.done
         except VesselsNotClean as e:  # during the calibration, before any experiment was claimed
-            self.stopped = str(e)
-            log.error(f"stopped taking work: {e}")
+            self._stop(str(e))
             return self.done
+
+    def report(self) -> None:
+        """Tell the service what this robot holds and whether it works (a failure to tell is only logged)."""
+        p = self.procedure
+        try:
+            self.client.report_status(dict(p.vessels), self.stopped, {**p.lab.instrument_ids, **p.dev.instrument_ids})
+        except ServiceError as e:
+            log.warning(f"could not report the robot's status: {e}")
+
+    def _stop(self, reason: str) -> None:
+        self.stopped = reason
+        self.stopping = True
+        log.error(f"stopped taking work: {reason}")
+        self.report()
 
     def _loop(self) -> int:
         self.recover()
+        self.report()
         self.ensure_calibration()
         idle_since = time.monotonic()
         while not self.stopping:
@@ -131,8 +145,7 @@ class Agent:
             try:
                 self.procedure.make_clean()  # before taking work: a robot that cannot rinse takes none
             except VesselsNotClean as e:
-                self.stopped = str(e)
-                log.error(f"stopped taking work: {e}")
+                self._stop(str(e))
                 break
             try:
                 if self.pending:  # journaled results or failures the service could not take before
@@ -154,6 +167,7 @@ class Agent:
                 continue
             self.process(exp)
             self.done += 1
+            self.report()  # the vessels after this experiment's rinse
             idle_since = time.monotonic()
         return self.done
 
@@ -186,9 +200,7 @@ class Agent:
             m = self.procedure.run(recipe, self.cell_constant, self.calibration_id, exp.get("temperature_K"))
         except VesselsNotClean as e:  # not this experiment's fault: it goes back to the queue, the robot stops
             self._fail(exp_id, token, f"{type(e).__name__}: {e}", True, cause="robot_restart")
-            self.stopped = str(e)
-            self.stopping = True
-            log.error(f"stopped taking work: {e}")
+            self._stop(str(e))
             return
         except (RobotError, ValueError) as e:
             retryable = getattr(e, "retryable", False) and not isinstance(e, RecipeError)

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import httpx
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class ServiceClient:
         tries = attempts or self.attempts
         policy = Retrying(
             stop=stop_after_attempt(tries), reraise=True, retry=retry_if_exception_type(_Retryable),
-            wait=wait_random_exponential(multiplier=0.2, max=self.max_backoff),
+            wait=wait_exponential(multiplier=0.2, max=self.max_backoff) + wait_random(0, 0.1),  # doubling, jittered
             before_sleep=lambda s: log.warning(f"{method} {path}: {s.outcome.exception()}; retrying "
                                                f"(try {s.attempt_number} of {tries})"))
         try:
@@ -81,6 +81,13 @@ class ServiceClient:
         self.request("POST", f"/v1/experiments/{experiment_id}/fail",
                      json={"reason": reason[:4000], "retryable": retryable, "cause": cause},
                      headers={"Lease-Token": lease_token})
+
+    def report_status(self, vessels: dict[str, str], stopped_reason: str | None,
+                      instrument_ids: dict[str, str]) -> None:
+        """Tell the service this robot's vessels and whether (and why) it refuses work; GET /v1/robots shows it."""
+        self.request("PUT", "/v1/robot/status", attempts=3, json={
+            "vessels": vessels, "stopped_reason": stopped_reason and stopped_reason[:4000],
+            "instrument_ids": instrument_ids})
 
     def latest_calibration(self, cell_id: str) -> dict | None:
         try:

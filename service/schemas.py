@@ -191,3 +191,36 @@ class Summary(BaseModel):
     measured: int
     mae: float | None
     best: dict[str, Any] | None
+
+
+VesselState = Literal["clean", "dirty", "unknown"]
+
+
+class RobotStatusIn(RequestBody):
+    """What a robot says of itself."""
+
+    vessels: dict[Literal["vial", "cell"], VesselState] = Field(default_factory=dict)
+    stopped_reason: Text | None = Field(None, max_length=4000, description="set while the robot refuses work")
+    instrument_ids: dict[Annotated[Text, Field(max_length=64)], Annotated[Text, Field(max_length=200)]] = Field(
+        default_factory=dict, max_length=20)
+
+
+class RobotLease(BaseModel):
+    experiment_id: int
+    campaign_id: int
+    attempt: int
+    lease_expires_at: datetime | None
+    lease_expired: bool
+
+
+class RobotOut(BaseModel):
+    """A robot key and what is known of its robot."""
+
+    key_id: int
+    name: str
+    revoked: bool
+    last_seen_at: datetime | None = Field(..., description="its last claim, heartbeat or status report")
+    leases: list[RobotLease]
+    vessels: dict[str, str]
+    stopped_reason: str | None
+    instrument_ids: dict[str, str]

@@ -4,16 +4,16 @@ What a robot receives (the experiment's ``recipe``) and sends (``Result``) is th
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
 
 from db import crud
 from db.models import Experiment, Measurement
-from service.auth import RobotDep
+from service.auth import ReaderDep, RobotDep
 from service.deps import LimitsDep, SessionDep, SettingsDep, refuse_implausible
 from service.errors import PROBLEM_RESPONSES
-from service.schemas import ExperimentOut, FailIn, Id, LeaseOut, MeasurementOut, ResultIn
+from service.schemas import ExperimentOut, FailIn, Id, LeaseOut, MeasurementOut, ResultIn, RobotOut, RobotStatusIn
 
 router = APIRouter(prefix="/v1", tags=["robot"], responses=PROBLEM_RESPONSES)
 
@@ -26,6 +26,20 @@ def claim(s: SessionDep, settings: SettingsDep, caller: RobotDep) -> Experiment 
     """Lease the next queued experiment to this robot (204 when the queue is empty)."""
     exp = crud.claim_next(s, caller.key, settings.lease_seconds)
     return Response(status_code=204) if exp is None else exp
+
+
+@router.put("/robot/status", response_model=RobotOut)
+def report_status(body: RobotStatusIn, s: SessionDep, caller: RobotDep) -> dict[str, Any]:
+    """The robot's own state: its vessels, and why it stopped taking work when it did (None when it works)."""
+    crud.report_robot_status(s, caller.key, {str(k): str(v) for k, v in body.vessels.items()}, body.stopped_reason,
+                             body.instrument_ids)
+    return next(r for r in crud.robots(s) if r["key_id"] == caller.key)
+
+
+@router.get("/robots", response_model=list[RobotOut])
+def robots(s: SessionDep, _: ReaderDep) -> list[dict[str, Any]]:
+    """Every robot: last seen, its leases (and whether they expired), its vessels, why it stopped if it did."""
+    return crud.robots(s)
 
 
 @router.post("/experiments/{experiment_id}/heartbeat", response_model=ExperimentOut)

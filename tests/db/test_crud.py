@@ -260,3 +260,20 @@ def test_agent_restarts_use_up_no_attempt_and_say_so(s):
     out = crud.fail_experiment(s, exp.id, robot, exp.lease_token, "robot restarted mid-experiment", True,
                                cause="robot_restart", max_restarts=3)
     assert out.status == "failed" and "restarted in the middle of this experiment 4 times; not made again" in out.failure_reason
+
+
+def test_robots_show_their_leases_expiry_and_what_they_said(s, monkeypatch):
+    robot = crud.create_api_key(s, "robot", "arm-1")[0].id
+    c = campaign(s, budget=1)
+    crud.queue_experiments(s, c, rows(1), None, 3)
+    exp = crud.claim_next(s, robot, 60)
+    crud.report_robot_status(s, robot, {"vial": "dirty", "cell": "clean"}, None, {"balance": "B1"})
+    (r,) = [r for r in crud.robots(s) if r["key_id"] == robot]
+    assert r["leases"][0]["experiment_id"] == exp.id and not r["leases"][0]["lease_expired"]
+    assert r["vessels"] == {"vial": "dirty", "cell": "clean"} and r["stopped_reason"] is None
+    later = exp.lease_expires_at + timedelta(seconds=1)
+    monkeypatch.setattr(crud, "utcnow", lambda: later)
+    (r,) = [r for r in crud.robots(s) if r["key_id"] == robot]
+    assert r["leases"][0]["lease_expired"]  # visible at once, before any claim sweeps it
+    crud.report_robot_status(s, robot, {"vial": "unknown", "cell": "unknown"}, "the cell could not be rinsed", {})
+    assert [r for r in crud.robots(s) if r["key_id"] == robot][0]["stopped_reason"] == "the cell could not be rinsed"

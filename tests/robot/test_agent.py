@@ -271,7 +271,7 @@ def test_client_retries_until_the_service_comes_up(db_url, tiny_models_dir):
 
         while "robot" not in keys:
             time.sleep(0.01)
-        c = ServiceClient(f"http://127.0.0.1:{port}", keys["robot"], max_backoff=0.5)
+        c = ServiceClient(f"http://127.0.0.1:{port}", keys["robot"], max_backoff=0.5, attempts=30)
         client_result["claim"] = c.claim()  # connection refused at first, retried with backoff
 
     t = threading.Thread(target=ask)
@@ -382,6 +382,9 @@ def test_a_robot_that_cannot_rinse_stops_taking_work(live, tmp_path):
     finally:
         rig.close()
     assert agent.stopped and "could not be rinsed after 3 attempts" in agent.stopped
+    me = [r for r in live.call("GET", "/v1/robots", "operator").json() if r["name"] == "robot"][0]
+    assert "could not be rinsed" in me["stopped_reason"] and me["vessels"] == {"vial": "unknown", "cell": "unknown"}
+    assert me["last_seen_at"] is not None and me["leases"] == []
     exps = live.experiments(cid)
     assert [e["status"] for e in exps] == ["measured", "queued"]  # the first stands; the second waits for a clean cell
 

@@ -118,6 +118,8 @@ ROUTES = [  # method, path, roles allowed
     ("POST", "/v1/campaigns/1/proposals", {"operator", "admin"}),
     ("GET", "/v1/campaigns/1/summary", {"operator", "analyst", "admin"}),
     ("POST", "/v1/robot/claim", {"robot"}),
+    ("PUT", "/v1/robot/status", {"robot"}),
+    ("GET", "/v1/robots", {"operator", "analyst", "admin"}),
     ("POST", "/v1/experiments/1/heartbeat", {"robot"}),
     ("POST", "/v1/experiments/1/result", {"robot"}),
     ("POST", "/v1/experiments/1/fail", {"robot"}),
