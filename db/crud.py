@@ -29,8 +29,25 @@ from db.models import (
 )
 
 
-def audit(s: Session, key_id: int | None, action: str, entity: str, entity_id: int | None, **detail) -> None:
+def audit(s: Session, key_id: int | None, action: str, entity: str, entity_id: int | None, **detail: Any) -> None:
+    """One audit row, committed with the caller's transaction."""
     s.add(AuditLog(api_key_id=key_id, action=action, entity=entity, entity_id=entity_id, detail=detail, at=utcnow()))
+
+
+DENIAL_LOG_INTERVAL = timedelta(minutes=1)  # one audit row per kind of refusal and key (or client) per minute
+
+
+def audit_denied(s: Session, status: int, reason: str, key_id: int | None, client: str, path: str) -> None:
+    """Record a refused authentication (401) or authorisation (403), at most once per minute for the same status,
+    key and client, so that a client hammering the service cannot flood the log; commits."""
+    now = utcnow()
+    recent = s.scalars(select(AuditLog).where(AuditLog.action == f"denied_{status}", AuditLog.at > now - DENIAL_LOG_INTERVAL)
+                       .order_by(AuditLog.id.desc()).limit(200)).all()
+    if any(r.api_key_id == key_id and r.detail.get("client") == client for r in recent):
+        s.commit()
+        return
+    audit(s, key_id, f"denied_{status}", "request", None, reason=reason, client=client, path=path)
+    s.commit()
 
 
 # ----------------------------------------------------------------------------- API keys
@@ -43,7 +60,8 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(s: Session, role: str, name: str = "", by: int | None = None) -> tuple[ApiKey, str]:
+def create_api_key(s: Session, role: str, name: str = "", by: int | None = None, via: str | None = None
+                   ) -> tuple[ApiKey, str]:
     """A new key of ``role``; returns the row and the key itself (stored only as its hash)."""
     if role not in set(Role):
         raise ValueError(f"unknown role {role!r}; choose one of {', '.join(Role)}")
@@ -53,7 +71,7 @@ def create_api_key(s: Session, role: str, name: str = "", by: int | None = None)
     s.flush()
     if role == Role.robot:  # its status row exists from the start: concurrent first claims never race to insert it
         s.add(RobotStatus(api_key_id=row.id, vessels={}, instrument_ids={}))
-    audit(s, by, "create", "api_key", row.id, role=role, name=row.name)
+    audit(s, by, "create", "api_key", row.id, role=role, name=row.name, **({"via": via} if via else {}))
     s.commit()
     return row, key
 
@@ -63,8 +81,12 @@ def key_for(s: Session, key: str) -> ApiKey | None:
     return row if row is not None and row.revoked_at is None else None
 
 
-def list_api_keys(s: Session) -> Sequence[ApiKey]:
-    return s.scalars(select(ApiKey).order_by(ApiKey.id)).all()
+def list_api_keys(s: Session, by: int | None = None) -> Sequence[ApiKey]:
+    """Every key (never the key itself); the listing is audited."""
+    rows = s.scalars(select(ApiKey).order_by(ApiKey.id)).all()
+    audit(s, by, "list", "api_key", None, count=len(rows))
+    s.commit()
+    return rows
 
 
 def revoke_api_key(s: Session, key_id: int, by: int | None) -> ApiKey:
@@ -351,6 +373,8 @@ def record_result(s: Session, experiment_id: int, robot_key_id: int, lease_token
         raise Conflict("this Idempotency-Key was already used with a different result payload")
 
     if (stored := replay()) is not None:
+        audit(s, robot_key_id, "result_replayed", "experiment", experiment_id, idempotency_key=idempotency_key)
+        s.commit()
         return stored, False
     # Lock the experiment, then look again: a first post of this very result may have been committing while we
     # looked (the lock waits for it), and its retry must get the stored answer, not "not leased". A no-op UPDATE
@@ -358,6 +382,7 @@ def record_result(s: Session, experiment_id: int, robot_key_id: int, lease_token
     s.execute(update(Experiment).where(Experiment.id == experiment_id).values(id=Experiment.id)
               .execution_options(synchronize_session=False))
     if (stored := replay()) is not None:
+        audit(s, robot_key_id, "result_replayed", "experiment", experiment_id, idempotency_key=idempotency_key)
         s.commit()
         return stored, False
     exp = _leased_to(s, experiment_id, robot_key_id, lease_token)
@@ -508,7 +533,15 @@ def latest_calibration(s: Session, cell_id: str) -> CellCalibration | None:
 
 
 # ----------------------------------------------------------------------------- analysts
-def results(s: Session, campaign_id: int | None = None) -> list[dict]:
+def export_results(s: Session, by: int | None, campaign_id: int | None, fmt: str) -> list[dict[str, Any]]:
+    """``results`` for a download, audited (who exported which campaign's measurements, in which format)."""
+    rows = results(s, campaign_id)
+    audit(s, by, "export", "results", campaign_id, format=fmt, rows=len(rows))
+    s.commit()
+    return rows
+
+
+def results(s: Session, campaign_id: int | None = None) -> list[dict[str, Any]]:
     q = (select(Experiment, Measurement, Campaign.name, ModelVersion.name)
          .join(Measurement, Measurement.experiment_id == Experiment.id)
          .join(Campaign, Campaign.id == Experiment.campaign_id)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from db import crud
@@ -44,7 +44,7 @@ def require(*roles: Role, anonymous_flag: str | None = None) -> Callable[..., Ca
     """A dependency that admits a key whose role may act as one of ``roles`` (or anyone, when the named
     setting is on), looked up in the request's own session."""
 
-    def dep(session: SessionDep, settings: SettingsDep,
+    def dep(request: Request, session: SessionDep, settings: SettingsDep,
             cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
         if cred is None:
             if anonymous_flag and getattr(settings, anonymous_flag):
@@ -53,10 +53,13 @@ def require(*roles: Role, anonymous_flag: str | None = None) -> Callable[..., Ca
                                 headers={"WWW-Authenticate": "Bearer"})
         key = crud.key_for(session, cred.credentials)
         session.commit()  # end the read: the route's own writes start a fresh transaction
+        client = request.client.host if request.client else "unknown"
         if key is None:
+            crud.audit_denied(session, 401, "unknown or revoked API key", None, client, request.url.path)
             raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
         role = Role(key.role)
         if not RIGHTS[role] & set(roles):
+            crud.audit_denied(session, 403, f"role {role} may not do this", key.id, client, request.url.path)
             raise HTTPException(403, f"the {role} role may not do this (needs {' or '.join(roles)})")
         return Caller(key.id, role)
 

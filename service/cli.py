@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import os
+import socket
 
 import typer
 
@@ -78,7 +80,7 @@ def create_key(role: str = typer.Option(..., "--role", help="operator | robot | 
         raise typer.Exit(2)
     engine = make_engine(url)
     with make_sessionmaker(engine)() as s:
-        row, key = crud.create_api_key(s, role, name)
+        row, key = crud.create_api_key(s, role, name, via=f"cli:{getpass.getuser()}@{socket.gethostname()}")
     engine.dispose()
     typer.echo(f"created {role} key #{row.id} ({row.name}); store it now, it is not shown again:")
     typer.echo(key)

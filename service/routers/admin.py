@@ -24,9 +24,9 @@ def create_key(body: KeyCreate, s: SessionDep, caller: AdminDep) -> KeyCreated:
 
 
 @router.get("/keys", response_model=list[KeyOut])
-def list_keys(s: SessionDep, _: AdminDep) -> Sequence[ApiKey]:
+def list_keys(s: SessionDep, caller: AdminDep) -> Sequence[ApiKey]:
     """Every key, revoked ones included (never the key itself)."""
-    return crud.list_api_keys(s)
+    return crud.list_api_keys(s, caller.key_id)
 
 
 @router.delete("/keys/{key_id}", response_model=KeyOut)

@@ -25,12 +25,12 @@ CSV_COLUMNS = ["experiment_id", "campaign_id", "campaign", "temperature_K", "pre
 
 
 @router.get("/results", responses={200: {"content": {"text/csv": {}}}})
-def results(s: SessionDep, _: ReaderDep, campaign: int | None = Query(None, ge=1, le=MAX_ID),
+def results(s: SessionDep, caller: ReaderDep, campaign: int | None = Query(None, ge=1, le=MAX_ID),
             format: str = Query("json", pattern="^(json|csv)$")) -> Any:  # noqa: ANN401 - JSON rows or CSV text
     """Prediction vs measurement with residuals (measured − predicted), as JSON or CSV."""
     if campaign is not None:
         crud.get_campaign(s, campaign)
-    rows = crud.results(s, campaign)
+    rows = crud.export_results(s, caller.key_id, campaign, format)
     if format == "json":
         return rows
     buf = io.StringIO()

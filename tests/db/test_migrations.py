@@ -70,6 +70,8 @@ def test_analyst_role_is_read_only(pg_server):
                 conn.execute("INSERT INTO molecules (smiles) VALUES ('CCO')")
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute("SELECT key_hash FROM api_keys")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SELECT detail FROM audit_log")
     finally:
         drop()
 

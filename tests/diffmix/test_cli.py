@@ -81,6 +81,12 @@ def test_db_upgrade_and_create_key(tmp_path, monkeypatch):
     e = make_engine(url)
     with make_sessionmaker(e)() as s:
         assert crud.key_for(s, key).role == "robot"
+        from sqlalchemy import select
+
+        from db.models import AuditLog
+
+        made = s.scalars(select(AuditLog).where(AuditLog.action == "create")).one()
+        assert made.detail["via"].startswith("cli:")  # attributed: who made it on which machine
     e.dispose()
     assert CliRunner().invoke(app, ["admin", "create-key", "--role", "wizard", "--url", url]).exit_code == 2
 

@@ -433,3 +433,25 @@ def test_slow_clients_are_timed_out(db_url, tiny_models_dir):
         assert answer.startswith(b"HTTP/1.1 408") and b"stopped arriving" in answer, answer
     finally:
         svc.stop()
+
+
+def test_the_audit_log_records_refusals_listings_exports_and_replays(api):
+    from sqlalchemy import text
+
+    for _ in range(3):  # one row per minute for the same refusal, not three
+        assert api("GET", "/v1/campaigns", headers={"Authorization": "Bearer dmx_not-a-key"}).status_code == 401
+    assert api("GET", "/v1/admin/keys", "operator").status_code == 403
+    assert api("GET", "/v1/admin/keys", "admin").status_code == 200
+    assert api("GET", "/v1/results?format=csv", "analyst").status_code == 200
+    c = api("POST", "/v1/campaigns", "operator", json=CAMPAIGN).json()
+    api("POST", f"/v1/campaigns/{c['id']}/proposals?n=1", "operator")
+    exp = api("POST", "/v1/robot/claim", "robot").json()
+    for _ in range(2):
+        api("POST", f"/v1/experiments/{exp['id']}/result", "robot", json=result_body(exp),
+            headers={"Idempotency-Key": "res-audit-01", **lease(exp)})
+    engine = make_engine(api.url)
+    with engine.connect() as conn:
+        actions = [r[0] for r in conn.execute(text("SELECT action FROM audit_log ORDER BY id"))]
+    engine.dispose()
+    assert actions.count("denied_401") == 1 and actions.count("denied_403") == 1
+    assert "list" in actions and "export" in actions and actions.count("result_replayed") == 1
