@@ -31,6 +31,10 @@ class EmergencyStop(RobotError):
     retryable = False
 
 
+class CalibrationFailed(RobotError):
+    """No cell constant could be had: the robot takes no work (a conductivity needs one)."""
+
+
 class Agent:
     def __init__(self, client: ServiceClient, procedure: Procedure, journal: Journal, name: str = "clio",
                  poll_s: float = 1.0, max_experiments: int | None = None, idle_exit_s: float | None = None):
@@ -102,12 +106,25 @@ class Agent:
         cal = self.client.latest_calibration(lab.cell_id)
         if cal is None:
             log.info(f"no stored calibration for {lab.cell_id}: calibrating with the {lab.standard_mS_cm} mS/cm standard")
-            k, kappa_std, r = self.procedure.calibrate()
-            temperature = self.procedure.dev.thermometer()
+            k, kappa_std, r, temperature = self._calibrate()
             cal = self.client.post_calibration({"cell_id": lab.cell_id, "standard_conductivity_mS_cm": kappa_std,
                                                 "measured_resistance_ohm": r, "temperature_K": temperature})
         self.cell_constant, self.calibration_id = cal["cell_constant_per_cm"], cal["id"]
         log.info(f"cell {lab.cell_id}: K = {self.cell_constant:.5f} 1/cm (calibration {self.calibration_id})")
+
+    def _calibrate(self, attempts: int = 3) -> tuple[float, float, float, float]:
+        """The calibration, tried again (on fresh lines) after a transient device fault; CalibrationFailed when it
+        cannot be done, and the robot then stops taking work (no conductivity without a cell constant)."""
+        for i in range(attempts):
+            try:
+                k, kappa_std, r = self.procedure.calibrate()
+                return k, kappa_std, r, self.procedure.dev.thermometer()
+            except RobotError as e:
+                if not e.retryable or i == attempts - 1:
+                    raise CalibrationFailed(f"the cell could not be calibrated: {type(e).__name__}: {e}") from e
+                log.warning(f"calibration attempt {i + 1} failed ({type(e).__name__}: {e}); trying again")
+                self.procedure.needs_reconnect = True
+        raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> int:
@@ -116,7 +133,7 @@ class Agent:
         except EmergencyStop as e:  # pressed between experiments: nothing in flight to fail
             log.warning(str(e))
             return self.done
-        except VesselsNotClean as e:  # during the calibration, before any experiment was claimed
+        except (VesselsNotClean, CalibrationFailed) as e:  # before any experiment was claimed
             self._stop(str(e))
             return self.done
 

@@ -284,6 +284,8 @@ class Procedure:
         """Single-point cell calibration with the conductivity standard: K = κ_std(T) · R."""
         if self.lab.standard_pump is None:
             raise RecipeError("no standard pump configured for calibration")
+        if self.needs_reconnect:
+            self.reconnect()
         self.make_clean()
         try:
             self.mark(vial=DIRTY)
@@ -291,6 +293,9 @@ class Procedure:
             self.mark(cell=DIRTY)
             self.fill_cell()
             res, _, _, temperature, _ = self.measure()
+        except LINE_FAULTS:
+            self.needs_reconnect = True
+            raise
         finally:
             self._rinse_after()
         kappa_std = kcl_standard_mS_cm(self.lab.standard_mS_cm, temperature)

@@ -457,3 +457,14 @@ def test_the_client_retries_5xx_a_bounded_number_of_times():
         assert e.value.status == UNREACHABLE and len(hits) == 4
     finally:
         server.shutdown()
+
+
+@pytest.mark.parametrize("fault", ["garble", "timeout"])
+def test_a_fault_during_the_calibration_is_retried(live, tmp_path, fault):
+    agent, rig = make_agent(live, tmp_path)
+    try:
+        rig.sim.world.inject(fault)
+        agent.ensure_calibration()
+    finally:
+        rig.close()
+    assert agent.cell_constant == pytest.approx(1.12, rel=0.02) and agent.calibration_id is not None
