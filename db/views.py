@@ -26,3 +26,14 @@ JOIN measurements m ON m.experiment_id = e.id
 DROP_PREDICTION_VS_MEASUREMENT = "DROP VIEW IF EXISTS prediction_vs_measurement"
 
 ANALYST_ROLE = "diffmix_analyst"
+
+
+def without_view(op, work) -> None:  # noqa: ANN001 - alembic's op module and a no-argument callable
+    """Run a migration step that alters tables under the view: SQLite rebuilds a table to alter it (copy, drop,
+    rename), which a view over the table does not survive, so there the view is dropped first and made again."""
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        op.execute(DROP_PREDICTION_VS_MEASUREMENT)
+    work()
+    if sqlite:
+        op.execute(PREDICTION_VS_MEASUREMENT)

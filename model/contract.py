@@ -102,35 +102,31 @@ class Recipe(Message):
         return self
 
 
-class Sweep(Message):
+class Impedance(Message):
+    """Impedance at a list of frequencies: three columns of one length; capacitive reactance is negative."""
+
+    frequency_Hz: list[Positive] = Field(..., min_length=1, max_length=10_000)
+    z_real_ohm: list[Number] = Field(..., min_length=1, max_length=10_000)
+    z_imag_ohm: list[Number] = Field(..., min_length=1, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _columns(self) -> Impedance:
+        if not len(self.frequency_Hz) == len(self.z_real_ohm) == len(self.z_imag_ohm):
+            raise ValueError("columns frequency_Hz, z_real_ohm and z_imag_ohm must have the same length")
+        return self
+
+
+class Sweep(Impedance):
     """A further sweep the robot made for this measurement, and why."""
 
     purpose: Text = Field(..., max_length=200)
-    frequency_Hz: list[Positive] = Field(..., min_length=1, max_length=10_000)
-    z_real_ohm: list[Number] = Field(..., min_length=1, max_length=10_000)
-    z_imag_ohm: list[Number] = Field(..., min_length=1, max_length=10_000)
-
-    @model_validator(mode="after")
-    def _columns(self) -> Sweep:
-        if not len(self.frequency_Hz) == len(self.z_real_ohm) == len(self.z_imag_ohm):
-            raise ValueError("sweep columns frequency_Hz, z_real_ohm and z_imag_ohm must have the same length")
-        return self
 
 
-class Spectrum(Message):
-    """A raw impedance spectrum; capacitive reactance is negative."""
+class Spectrum(Impedance):
+    """The raw impedance spectrum a result was computed from, with any further sweeps."""
 
-    frequency_Hz: list[Positive] = Field(..., min_length=1, max_length=10_000)
-    z_real_ohm: list[Number] = Field(..., min_length=1, max_length=10_000)
-    z_imag_ohm: list[Number] = Field(..., min_length=1, max_length=10_000)
     sweeps: list[Sweep] = Field(default_factory=list, max_length=10,
                                 description="further raw sweeps (e.g. the wide sweep of a fit)")
-
-    @model_validator(mode="after")
-    def _columns(self) -> Spectrum:
-        if not len(self.frequency_Hz) == len(self.z_real_ohm) == len(self.z_imag_ohm):
-            raise ValueError("spectrum columns frequency_Hz, z_real_ohm and z_imag_ohm must have the same length")
-        return self
 
 
 class Result(Message):

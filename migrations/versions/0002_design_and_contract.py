@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from db.base import JSONType
-from db.views import DROP_PREDICTION_VS_MEASUREMENT, PREDICTION_VS_MEASUREMENT
+from db.views import without_view
 
 revision = "0002"
 down_revision = "0001"
@@ -25,18 +25,8 @@ experiments = sa.table("experiments", sa.column("id", sa.Integer), sa.column("re
                        sa.column("point", JSONType))
 
 
-def _without_view(work) -> None:
-    # SQLite rebuilds a table to alter it (copy, drop, rename), which a view over the table does not survive
-    sqlite = op.get_bind().dialect.name == "sqlite"
-    if sqlite:
-        op.execute(DROP_PREDICTION_VS_MEASUREMENT)
-    work()
-    if sqlite:
-        op.execute(PREDICTION_VS_MEASUREMENT)
-
-
 def upgrade() -> None:
-    _without_view(_upgrade)
+    without_view(op, _upgrade)
 
 
 def _upgrade() -> None:
@@ -64,7 +54,7 @@ def _upgrade() -> None:
 
 
 def downgrade() -> None:
-    _without_view(_downgrade)
+    without_view(op, _downgrade)
 
 
 def _downgrade() -> None:

@@ -8,7 +8,7 @@ Create Date: 2026-12-01
 import sqlalchemy as sa
 from alembic import op
 
-from db.views import DROP_PREDICTION_VS_MEASUREMENT, PREDICTION_VS_MEASUREMENT
+from db.views import without_view
 
 revision = "0003"
 down_revision = "0002"
@@ -16,22 +16,12 @@ branch_labels = None
 depends_on = None
 
 
-def _without_view(work) -> None:
-    # SQLite rebuilds the table to alter it, which the view over it does not survive (see 0002)
-    sqlite = op.get_bind().dialect.name == "sqlite"
-    if sqlite:
-        op.execute(DROP_PREDICTION_VS_MEASUREMENT)
-    work()
-    if sqlite:
-        op.execute(PREDICTION_VS_MEASUREMENT)
-
-
 def upgrade() -> None:
     def work() -> None:
         with op.batch_alter_table("experiments") as b:
             b.add_column(sa.Column("lease_token", sa.String(64)))
             b.add_column(sa.Column("restarts", sa.Integer(), nullable=False, server_default="0"))
-    _without_view(work)
+    without_view(op, work)
 
 
 def downgrade() -> None:
@@ -39,4 +29,4 @@ def downgrade() -> None:
         with op.batch_alter_table("experiments") as b:
             b.drop_column("restarts")
             b.drop_column("lease_token")
-    _without_view(work)
+    without_view(op, work)

@@ -66,6 +66,18 @@ def make_agent(live, tmp_path, faults=(), name="clio", inventory=None, lab_overr
     return agent, rig
 
 
+def run_after_fault(live, tmp_path, fault, times=1, **kw):
+    """A calibrated agent, the fault injected (times over), then run until the queue is empty."""
+    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3, **kw)
+    try:
+        agent.ensure_calibration()
+        rig.sim.world.inject(fault, times)
+        agent.run()
+    finally:
+        rig.close()
+    return agent
+
+
 def test_happy_path_measures_every_experiment(live, tmp_path):
     cid, exps = live.campaign(budget=3)
     agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3)
@@ -87,13 +99,7 @@ def test_happy_path_measures_every_experiment(live, tmp_path):
                                              ("timeout", "oem"), ("garble", "oem"), ("disconnect", "oem")])
 def test_transient_faults_are_retried_or_remeasured(live, tmp_path, fault, protocol):
     cid, _ = live.campaign(budget=1)
-    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3, lab_overrides={"pump_protocol": protocol})
-    try:
-        agent.ensure_calibration()
-        rig.sim.world.inject(fault)
-        agent.run()
-    finally:
-        rig.close()
+    run_after_fault(live, tmp_path, fault, lab_overrides={"pump_protocol": protocol})
     rows = live.call("GET", f"/v1/results?campaign={cid}", "analyst").json()
     assert len(rows) == 1, live.experiments(cid)
     if fault in ("air_bubble", "temperature_drift"):
@@ -103,13 +109,7 @@ def test_transient_faults_are_retried_or_remeasured(live, tmp_path, fault, proto
 
 def test_pump_error_fails_the_attempt_and_the_retry_succeeds(live, tmp_path):
     cid, _ = live.campaign(budget=1)
-    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3)
-    try:
-        agent.ensure_calibration()
-        rig.sim.world.inject("pump_error")
-        agent.run()
-    finally:
-        rig.close()
+    run_after_fault(live, tmp_path, "pump_error")
     exp = live.experiments(cid)[0]
     assert exp["status"] == "measured" and exp["attempts"] == 2
     events = [json.loads(line) for line in (tmp_path / "clio.jsonl").read_text().splitlines()]
@@ -118,13 +118,7 @@ def test_pump_error_fails_the_attempt_and_the_retry_succeeds(live, tmp_path):
 
 def test_persistent_bubble_fails_with_a_reason_and_records_nothing(live, tmp_path):
     cid, _ = live.campaign(budget=1)
-    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3, max_experiments=3)
-    try:
-        agent.ensure_calibration()
-        rig.sim.world.inject("air_bubble", 100)
-        agent.run()
-    finally:
-        rig.close()
+    run_after_fault(live, tmp_path, "air_bubble", 100, max_experiments=3)
     exp = live.experiments(cid)[0]
     assert exp["status"] == "failed" and "open circuit" in exp["failure_reason"]
     assert live.call("GET", f"/v1/results?campaign={cid}", "analyst").json() == []
@@ -408,13 +402,7 @@ def test_a_temperature_off_the_plan_is_remeasured_or_failed(live, tmp_path):
     """An offset on both readings (drift fault twice) passes the drift check but not the planned temperature; a cell
     that simply is not at the planned temperature fails the experiment with the reason."""
     cid, _ = live.campaign(budget=1)
-    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3)
-    try:
-        agent.ensure_calibration()
-        rig.sim.world.inject("temperature_drift", 2)
-        agent.run()
-    finally:
-        rig.close()
+    run_after_fault(live, tmp_path, "temperature_drift", 2)
     row = live.call("GET", f"/v1/results?campaign={cid}", "analyst").json()[0]
     assert abs(row["temperature_K"] - 303.15) < 0.5 and any("planned 303.15 K" in f for f in row["quality_flags"])
 
