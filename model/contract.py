@@ -19,8 +19,8 @@ from model.cell import conductivity_mS_cm
 from model.chem import salt_formula, species
 from model.mixture import T_MAX_K, T_MIN_K
 
-RECIPE_VERSION = 1
-RESULT_VERSION = 1
+RECIPE_VERSION: Literal[1] = 1
+RESULT_VERSION: Literal[1] = 1
 MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns on both databases
 CONSISTENCY_TOL = 0.01  # a posted κ must equal 1000·K/R of its own K and R within 1 %
 COMPOSITION_TOL = 1e-3  # measured mole fractions must sum to 1 within this
@@ -73,7 +73,7 @@ class Limits:
 class Recipe(Message):
     """One electrolyte to make: a salt in a solvent blend, by cation mole fraction (ions counted separately)."""
 
-    version: Literal[1] = 1  # RECIPE_VERSION
+    version: Literal[1] = RECIPE_VERSION
     salt: Smiles = Field(..., description="the salt as one SMILES with all its ions")
     solvents: list[Smiles] = Field(..., min_length=1, max_length=12)
     salt_cation_fraction: float = Field(..., gt=0, lt=1, description="mole fraction of the salt's cation")
@@ -132,7 +132,7 @@ class Spectrum(Impedance):
 class Result(Message):
     """One measured experiment: the raw spectrum, the bulk resistance and conductivity, and what was made."""
 
-    version: Literal[1] = 1  # RESULT_VERSION
+    version: Literal[1] = RESULT_VERSION
     spectrum: Spectrum
     resistance_ohm: Positive
     cell_constant_per_cm: Positive

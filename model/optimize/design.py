@@ -23,7 +23,7 @@ from model.errors import DiffMixInputError
 from model.optimize.objective import Objective
 from model.optimize.space import CompositionSpace
 
-DESIGN_VERSION = 1
+DESIGN_VERSION: Literal[1] = 1
 
 PropertyName = Literal["ionic_conductivity", "excess_molar_enthalpy", "excess_molar_volume"]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -110,7 +110,7 @@ class ObjectiveSpec(Spec):
 class DesignSpec(Spec):
     """What to design: a property over a composition space, an objective, and one temperature or a range."""
 
-    version: Literal[1] = Field(1, description="version of this specification's layout (DESIGN_VERSION)")
+    version: Literal[1] = Field(DESIGN_VERSION, description="version of this specification's layout")
     property: PropertyName = Field("ionic_conductivity", description="the property to optimise")
     space: SpaceSpec
     objective: ObjectiveSpec = ObjectiveSpec()
