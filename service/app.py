@@ -58,7 +58,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.metrics.observe(request, response.status_code, time.perf_counter() - t0)
         return response
 
-
     for r in (health, predict, campaigns, robot, analysts, admin):
         app.include_router(r.router)
     return app

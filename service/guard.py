@@ -4,6 +4,7 @@
   resolves the route's dependencies, so without this an anonymous client could make the service read (up to the
   body limit) on every route. The key itself is checked by the route's dependency (service/auth.py).
 - A Content-Length above the limit (or not a number): 413 (or 400), in the service's JSON error shape.
+- A body that stops arriving: each part must come within ``body_timeout_s`` of the one before, else 408.
 
 A pure ASGI middleware: it looks at the headers and never touches the body. A body without a Content-Length
 (chunked) is limited by Starlette's RequestBodyLimitMiddleware (service/app.py), which counts it as it arrives and
