@@ -6,7 +6,7 @@
 - A Content-Length above the limit (or not a number): 413 (or 400), in the service's JSON error shape.
 - A body that stops arriving: each part must come within ``body_timeout_s`` of the one before, else 408.
 
-A pure ASGI middleware: it looks at the headers and never touches the body. A body without a Content-Length
+A pure ASGI middleware: it decides from the headers and reads none of the body itself (it only times the reads). A body without a Content-Length
 (chunked) is limited by Starlette's RequestBodyLimitMiddleware (service/app.py), which counts it as it arrives and
 stops at the limit.
 """
