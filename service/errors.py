@@ -71,7 +71,8 @@ def field_errors(raw: list[Any]) -> list[dict[str, Any]]:
     out = []
     for e in raw:
         loc = [p if isinstance(p, int) else str(p) for p in e.get("loc", ())]
-        out.append({"field": ".".join(str(p) for p in loc), "loc": loc, "msg": str(e.get("msg", "")),
+        msg = str(e.get("msg", "")).removeprefix("Value error, ")  # our own validators' words, without pydantic's label
+        out.append({"field": ".".join(str(p) for p in loc), "loc": loc, "msg": msg,
                     "type": str(e.get("type", ""))})
     return out
 

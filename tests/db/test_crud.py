@@ -20,6 +20,17 @@ def s(db_url):
     engine.dispose()
 
 
+def in_parallel(target, argsets):
+    """Run target(*args) for every args at once, in threads, and wait for them all."""
+    import threading
+
+    threads = [threading.Thread(target=target, args=args) for args in argsets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+
+
 def campaign(s, budget=3, maximize=True):
     mv = crud.register_model_version(s, "ionic_conductivity", "m", "c" * 64, "-", {})
     design = {**DESIGN, "objective": {"maximize": maximize}}
@@ -138,11 +149,7 @@ def test_concurrent_proposers_never_overspend_the_budget(db_url):
             except Conflict:
                 outcomes.append("refused")
 
-    threads = [threading.Thread(target=propose, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    in_parallel(propose, [(k,) for k in range(8)])
     with sessions() as s:
         assert crud.campaign_counts(s, cid) == {"queued": 64}
     engine.dispose()
@@ -208,11 +215,7 @@ def test_concurrent_retries_of_one_result_all_get_the_stored_answer(db_url):
             claimed = crud.claim_next(s, robot, 60)
             exp_id, token = claimed.id, claimed.lease_token
         answers, barrier = [], threading.Barrier(4)
-        threads = [threading.Thread(target=post, args=(exp_id, token, trial, barrier, answers)) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        in_parallel(post, [(exp_id, token, trial, barrier, answers)] * 4)
         assert len({a[0] for a in answers}) == 1 and sum(a[1] is True for a in answers) == 1, answers
     engine.dispose()
 
