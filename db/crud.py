@@ -195,14 +195,20 @@ def campaign_experiments(s: Session, campaign_id: int) -> Sequence[Experiment]:
     return s.scalars(select(Experiment).where(Experiment.campaign_id == campaign_id).order_by(Experiment.id)).all()
 
 
-def lock_campaign(s: Session, campaign_id: int) -> str:
-    """Lock the campaign's row until the transaction ends and return its status as of now.
+def _lock_row(s: Session, column: Any, row_id: int) -> Any:  # noqa: ANN401 - a mapped column and its value
+    """Lock one row until the transaction ends and return ``column``'s value as of now (None: no such row).
 
-    A no-op UPDATE: on PostgreSQL it takes the row lock (concurrent writers of this campaign wait, then see what the
-    first committed); on SQLite it takes the database write lock before anything is read, which the default
-    deferred transaction would only take at the first insert, after the budget had been counted."""
-    status = s.scalar(update(Campaign).where(Campaign.id == campaign_id).values(status=Campaign.status)
-                      .returning(Campaign.status))
+    A no-op UPDATE of that column: on PostgreSQL it takes the row lock (concurrent writers wait, then see what the
+    first committed); on SQLite it takes the database write lock before anything is read, which the default deferred
+    transaction would only take at its first write, and SELECT … FOR UPDATE does nothing there."""
+    table = column.class_
+    return s.scalar(update(table).where(table.id == row_id).values({column.key: column}).returning(column)
+                    .execution_options(synchronize_session=False))
+
+
+def lock_campaign(s: Session, campaign_id: int) -> str:
+    """Lock the campaign's row (proposers, pause, resume and cancel serialise on it) and return its status."""
+    status = _lock_row(s, Campaign.status, campaign_id)
     if status is None:
         raise NotFound(f"campaign {campaign_id} not found")
     return str(status)
@@ -364,26 +370,23 @@ def record_result(s: Session, experiment_id: int, robot_key_id: int, lease_token
     h = payload_hash(payload)
 
     def replay() -> Measurement | None:
+        """The stored result of this key and body (the replay audited), None if there is none yet."""
         existing = s.scalar(select(Measurement).where(Measurement.idempotency_key == idempotency_key))
         if existing is None:
             return None
-        if existing.payload_hash == h and existing.experiment_id == experiment_id:
-            return existing
-        s.rollback()
-        raise Conflict("this Idempotency-Key was already used with a different result payload")
+        if existing.payload_hash != h or existing.experiment_id != experiment_id:
+            s.rollback()
+            raise Conflict("this Idempotency-Key was already used with a different result payload")
+        audit(s, robot_key_id, "result_replayed", "experiment", experiment_id, idempotency_key=idempotency_key)
+        s.commit()
+        return existing
 
     if (stored := replay()) is not None:
-        audit(s, robot_key_id, "result_replayed", "experiment", experiment_id, idempotency_key=idempotency_key)
-        s.commit()
         return stored, False
     # Lock the experiment, then look again: a first post of this very result may have been committing while we
-    # looked (the lock waits for it), and its retry must get the stored answer, not "not leased". A no-op UPDATE
-    # locks the row on PostgreSQL and takes the write lock on SQLite, where SELECT … FOR UPDATE does nothing.
-    s.execute(update(Experiment).where(Experiment.id == experiment_id).values(id=Experiment.id)
-              .execution_options(synchronize_session=False))
+    # looked (the lock waits for it), and its retry must get the stored answer, not "not leased".
+    _lock_row(s, Experiment.id, experiment_id)
     if (stored := replay()) is not None:
-        audit(s, robot_key_id, "result_replayed", "experiment", experiment_id, idempotency_key=idempotency_key)
-        s.commit()
         return stored, False
     exp = _leased_to(s, experiment_id, robot_key_id, lease_token)
     cal = fields.get("calibration_id")
