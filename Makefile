@@ -27,9 +27,8 @@ demo: install
 models: install
 	bash benchmarks/run_paper.sh shipped
 
-# The speed, optimiser and service benchmarks of benchmarks/RESULTS.md (BoTorch comes with the bench extra).
+# The speed, optimiser and service benchmarks of benchmarks/RESULTS.md.
 bench: install
-	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.bench_model
 	$(BIN)/python -m benchmarks.bench_optimize
 	$(BIN)/python -m benchmarks.bench_service

@@ -197,8 +197,13 @@ class Ensemble:
         ]
         return out
 
-    @staticmethod
-    def _summary(vals: torch.Tensor) -> Prediction:
+    @property
+    def std_scale(self) -> float:
+        """The factor that turns the members' spread into a calibrated std: fitted on publications the ensemble
+        never saw (``std_calibration`` in config.json, written by benchmarks/calibrate_std.py); 1 when absent."""
+        return float(self.info.get("std_calibration", {}).get("std_scale", 1.0))
+
+    def _summary(self, vals: torch.Tensor) -> Prediction:
         v = vals.double().numpy()
-        std = v.std(axis=0, ddof=1) if v.shape[0] > 1 else np.zeros(v.shape[1])
+        std = v.std(axis=0, ddof=1) * self.std_scale if v.shape[0] > 1 else np.zeros(v.shape[1])
         return Prediction(v.mean(axis=0), std, v)

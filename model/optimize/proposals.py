@@ -6,20 +6,32 @@ optimum, and measuring one composition four times teaches little, so end points 
 latest point of any trajectory that is far enough from all of them: the ascent path itself, which is what the
 paper's Clio runs validated (Figure 4d/f). The "random" strategy (a baseline for comparing campaigns) draws
 feasible points uniformly.
+
+The "learning" strategy needs the objective to carry a campaign posterior (model/optimize/posterior.py). Its
+first point is where the posterior mean is best (found by the same projected gradient ascent, from the best
+points of a random pool); the rest of the batch maximises the upper confidence bound (mean + UCB_BETA · std),
+greedily: each chosen point joins the posterior as a fantasy (pending) observation before the next is chosen, so
+its neighbourhood loses the variance the measurement will remove and the batch spreads out by itself. Pending experiments of the campaign enter the
+same way before the batch starts. "botorch" is the standard baseline without physics (model/optimize/baseline.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from model.optimize.ascent import ascend, starts_for
 from model.optimize.objective import Objective
+from model.optimize.posterior import Cached, Posterior
 from model.optimize.space import CompositionSpace
 
-STRATEGIES = ("gradient", "random")
+STRATEGIES = ("learning", "gradient", "random", "botorch")
+UCB_BETA = 2.0  # the learning strategy's acquisition: posterior mean + UCB_BETA · posterior std
+POOL_RANDOM = 768  # random feasible points scored on the bound
+LEARNING_STARTS = 4  # the pool's best points (by posterior mean) the ascent starts from
+LEARNING_MAX_ITER = 10  # the bound changes with every batch: a short climb, then the pool decides
 
 
 @dataclass
@@ -75,6 +87,14 @@ def _propose(objective: Objective, n: int, seed: int, strategy: str, avoid: list
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     avoid = list(avoid or [])
     rng = np.random.default_rng(seed)
+    if strategy == "learning":
+        return _learning(objective, n, rng, avoid, min_distance, max_iter)
+    if strategy == "botorch":
+        from model.optimize.baseline import botorch_batch
+
+        z = botorch_batch(objective, n, seed)
+        _, v, s, g = objective.evaluate(z)
+        return [Proposal(z[i], float(v[i]), float(s[i]), g[i]) for i in range(len(z))]
     if strategy == "random":
         z = objective.space.random_points(n, rng)
         _, v, s, g = objective.evaluate(z)
@@ -107,3 +127,70 @@ def _propose(objective: Objective, n: int, seed: int, strategy: str, avoid: list
                 chosen.append(Proposal(z, float(v[0]), float(s[0]), g[0]))
                 taken.append(z)
     return chosen[:n]
+
+
+def _learning(objective: Objective, n: int, rng: np.random.Generator, avoid: list[np.ndarray], min_distance: float,
+              max_iter: int) -> list[Proposal]:
+    """A batch on the campaign's posterior: its mean's maximum first (a short ascent from the best points of a
+    large random pool), then the upper confidence bound, filled greedily with fantasies (the pool's prior is
+    computed once; each fantasy costs only the GP)."""
+    post = objective.posterior
+    if post is None:
+        raise ValueError("the learning strategy needs the campaign's posterior on the objective")
+    space = objective.space
+    temps = np.asarray(objective.temperatures_K)
+    pool = space.random_points(POOL_RANDOM, rng)
+    if post.observations:  # around the best measured points as well
+        best = sorted(post.observations, key=lambda o: -o.measured if objective.maximize else o.measured)[:2]
+        near = np.vstack([o.z for o in best])
+        jitter = near[rng.integers(0, len(near), 64)] + rng.normal(0, 0.05, (64, space.dim)) * [*([1.0] * len(space.solvents)), 0.2 * max(space.salt_fraction[1] - space.salt_fraction[0], 1e-9)]
+        pool = np.vstack([pool, space.project(jitter)])
+
+    def bound(p: Posterior, cached: Cached, beta: float) -> np.ndarray:
+        mean, std = p.predict_cached(cached)
+        return _aggregate_bound(objective, mean.reshape(-1, len(temps)), std.reshape(-1, len(temps)), beta)
+
+    cached = post.at(np.repeat(pool, len(temps), axis=0), np.tile(temps, len(pool)))
+    # the batch's first point exploits (the posterior mean's maximum, found precisely by a short ascent from the
+    # pool's best); the others explore (the bound, with the points chosen before them pending)
+    tops = _distinct(pool[np.argsort(-bound(post, cached, 0.0))], LEARNING_STARTS, min_distance)
+    res = ascend(replace(objective, beta=0.0), tops, max_iter=min(max_iter, LEARNING_MAX_ITER), tol=1e-3)
+    climbed = np.array([t.points[-1] for t in res.trajectories])
+    pool = np.vstack([climbed, pool])
+    cached = post.at(np.repeat(pool, len(temps), axis=0), np.tile(temps, len(pool)))
+    chosen: list[Proposal] = []
+    taken = list(avoid) + list(post.pending_z)  # never a point already waiting in the queue
+    for j in range(n):
+        score = bound(post, cached, 0.0 if j == 0 else UCB_BETA)
+        pick = next((int(i) for i in np.argsort(-score) if _far(pool[i], taken, min_distance)), None)
+        if pick is None:
+            break
+        z = pool[pick]
+        _, v, sd, g = objective.evaluate(z[None])  # the posterior mean and std, as a proposal reports them
+        chosen.append(Proposal(z, float(v[0]), float(sd[0]), g[0]))
+        taken.append(z)
+        post = post.with_pending(np.repeat(z[None], len(temps), axis=0), temps)
+    return chosen
+
+
+def _aggregate_bound(objective: Objective, mean: np.ndarray, std: np.ndarray, beta: float) -> np.ndarray:
+    """The upper confidence bound [S] from per-temperature mean and std [S, nT], aggregated as the objective does."""
+    sign = 1.0 if objective.maximize else -1.0
+    if mean.shape[1] == 1 or objective.aggregate in ("single", "mean"):
+        m, s = mean.mean(1), std.mean(1)
+    else:
+        pick = (mean.argmin(1) if objective.maximize else mean.argmax(1))[:, None]
+        m, s = np.take_along_axis(mean, pick, 1)[:, 0], np.take_along_axis(std, pick, 1)[:, 0]
+    bound: np.ndarray = sign * m + beta * s
+    return bound
+
+
+def _distinct(points: np.ndarray, k: int, d: float) -> np.ndarray:
+    """The first k of ``points`` that are at least d apart."""
+    out: list[np.ndarray] = []
+    for p in points:
+        if _far(p, out, d):
+            out.append(p)
+            if len(out) == k:
+                break
+    return np.array(out)

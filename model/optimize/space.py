@@ -152,6 +152,20 @@ class CompositionSpace:
         x = self.species_fractions(torch.as_tensor(np.atleast_2d(z), dtype=torch.float64))[0].numpy()
         return {k: float(v) for k, v in zip(self.species, x)}
 
+    def point_of(self, composition: dict[str, float]) -> np.ndarray:
+        """The point z of a species composition (SMILES → mole fraction, ions separately; e.g. what the balance
+        says was made): the solvents' shares of the solvent part and the cation's fraction. Species outside the
+        space are an error, not ignored."""
+        x = {canonical(k): float(v) for k, v in composition.items()}
+        unknown = sorted(set(x) - set(self.species))
+        if unknown:
+            raise DiffMixInputError(f"composition has species outside this space: {', '.join(unknown)}")
+        shares = np.array([x.get(k, 0.0) for k in self.solvent_keys])
+        if shares.sum() <= 0:
+            raise DiffMixInputError("composition has no solvent")
+        z = np.append(shares / shares.sum(), x.get(self.cation, 0.0))
+        return z
+
     def recipe(self, z: np.ndarray) -> Recipe:
         """What a robot needs to make the point: salt, solvents, their ratio, the cation fraction and molality.
         The optimiser's coordinates z stay with the service; the robot gets chemistry only."""

@@ -1,0 +1,334 @@
+"""A campaign's posterior: the DiffMix ensemble is the prior, a Gaussian process learns the lab's correction.
+
+Conductivity is positive and a lab's instrument is off by a factor rather than by an amount, so the correction
+lives in ln κ:
+
+    ln κ_lab(u) = ln μ(u) + g(u),   g ~ GP(0, k),   u = (solvent shares, salt cation fraction, temperature)
+    k(u, u') = σ² a(u) a(u') M(u, u') + τ²
+
+- μ(u) is the ensemble mean and a(u) its calibrated relative spread (std · std_scale / μ): the correction may be
+  as large as DiffMix is unsure, which is large in blends it never saw and small in the binaries it knows.
+- M is a Matérn-5/2 kernel over the decision variables (shares as they are, the cation fraction scaled to its
+  range) and the temperature (in units of ``T_SCALE_K``), with one length scale for composition and one for T.
+- τ² is one offset shared by all of the campaign's measurements: the log of a multiplicative instrument bias
+  (a lab's cell reads a few to 20 % off the literature).
+- each measurement has noise σ_n² (the spread of repeated measurements; a few 0.1 % to 2 %).
+
+The hyperparameters (σ, the two length scales, τ, σ_n) are the maximum a posteriori of the marginal likelihood
+under weak log-normal priors centred on the values above (``Hyper``). With no data the posterior is the prior:
+the ensemble mean, and the calibrated ensemble spread combined with the offset's prior τ. Everything is torch, so
+mean, std and ∂/∂z are exact and differentiable; leave-one-out residuals and coverage are closed-form (Rasmussen &
+Williams, Gaussian Processes for Machine Learning, 2006, §5.4.2).
+
+Points still being measured (queued or leased experiments) enter as fantasies: observations at the posterior's
+own mean there (the "kriging believer"), which leaves the mean unchanged and removes the variance the pending
+measurements will remove, so a batch does not propose what is already in the queue.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from model.errors import DiffMixInputError
+
+if TYPE_CHECKING:
+    from model.optimize.objective import Objective
+
+T_SCALE_K = 20.0  # temperature feature unit
+MIN_VAR = 1e-10
+FANTASY_VAR = 1e-6  # variance of a pending point's fantasy observation (in ln κ)
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """The GP's hyperparameters (all positive; priors are log-normal around the defaults)."""
+
+    signal: float = 1.0  # σ: multiplies the calibrated ensemble spread a(u)
+    length_composition: float = 0.3  # in share units (and in units of the cation fraction's range)
+    length_temperature: float = 1.5  # in units of T_SCALE_K
+    offset: float = 0.05  # τ: a campaign-wide offset in ln κ (5 % prior scale)
+    noise: float = 0.01  # σ_n: measurement noise in ln κ (1 %)
+
+    def as_dict(self) -> dict[str, float]:
+        """The values by name (stored with a model version)."""
+        return {k: float(getattr(self, k)) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, float]) -> Hyper:
+        """The hyperparameters stored by ``as_dict``."""
+        return cls(**{k: float(v) for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+PRIOR = Hyper()
+PRIOR_LOG_SD = {"signal": 1.0, "length_composition": 0.7, "length_temperature": 0.7, "offset": 1.2, "noise": 1.0}
+FLOOR = {"signal": 0.05, "length_composition": 0.03, "length_temperature": 0.1, "offset": 1e-3, "noise": 1e-3}
+
+
+@dataclass
+class Observation:
+    """One measurement: the point z (decision variables), the temperature it was measured at, and κ."""
+
+    z: np.ndarray
+    temperature_K: float
+    measured: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.measured) and self.measured > 0):
+            raise DiffMixInputError(f"a measured conductivity must be positive and finite, got {self.measured}")
+
+
+@dataclass
+class Prior:
+    """The ensemble's prediction at some points: ln μ and the calibrated relative spread a, both [S]."""
+
+    log_mean: torch.Tensor
+    rel_std: torch.Tensor
+
+
+@dataclass
+class Cached:
+    """The prior and the kernel's features at a fixed set of points (see Posterior.at)."""
+
+    prior: Prior
+    features: torch.Tensor
+
+
+@dataclass
+class Diagnostics:
+    """How well the posterior explains the campaign's measurements (leave-one-out)."""
+
+    n: int
+    loo_mae: float | None  # mS/cm
+    loo_bias: float | None  # mean of LOO prediction − measured, mS/cm
+    coverage_2sigma: float | None  # share of measurements inside the LOO ±2σ
+    prior_mae: float | None  # the ensemble's own MAE on the same points
+    hyper: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain values for JSON."""
+        return {"n": self.n, "loo_mae": self.loo_mae, "loo_bias": self.loo_bias,
+                "coverage_2sigma": self.coverage_2sigma, "prior_mae": self.prior_mae, "hyper": self.hyper}
+
+
+def _matern52(d: torch.Tensor) -> torch.Tensor:
+    s5 = math.sqrt(5.0) * d
+    return (1.0 + s5 + s5 * s5 / 3.0) * torch.exp(-s5)
+
+
+def _distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    diff2 = (a[:, None, :] - b[None, :, :]).pow(2).sum(-1)
+    return torch.sqrt(diff2 + 1e-12)  # the jitter keeps ∂d/∂u finite where u = u'
+
+
+class Posterior:
+    """DiffMix prior × residual GP for one campaign's composition space (see the module docstring)."""
+
+    def __init__(self, objective: Objective, observations: list[Observation] | None = None,
+                 hyper: Hyper | None = None, fit: bool = True):
+        self.objective = objective
+        self.space = objective.space
+        self.observations = list(observations or [])
+        self.hyper = hyper or PRIOR
+        self._fantasies = 0  # the last `_fantasies` rows of the training set are pending points, not measurements
+        self.pending_z: list[np.ndarray] = []  # the pending points themselves
+        lo, hi = self.space.salt_fraction
+        self._f_lo, self._f_span = lo, (hi - lo) if hi > lo else 1.0
+        self._T0 = float(np.mean(objective.temperatures_K))
+        self._set_data()
+        if fit and len(self.observations) >= 3:
+            self.fit()
+        self._factorise()
+
+    # ------------------------------------------------------------------ features and prior
+    def features(self, z: torch.Tensor, T: torch.Tensor) -> torch.Tensor:
+        """u = (shares / ℓ_c, scaled cation fraction / ℓ_c, (T − T0) / T_SCALE_K / ℓ_T): the kernel's inputs
+        before length scales are applied (they are applied in ``_kernel``)."""
+        n = len(self.space.solvents)
+        f = (z[:, n:n + 1] - self._f_lo) / self._f_span
+        t = ((T - self._T0) / T_SCALE_K).reshape(-1, 1)
+        return torch.cat([z[:, :n], f, t.to(z.dtype)], dim=1)
+
+    def prior(self, z: torch.Tensor, T: torch.Tensor) -> Prior:
+        """The ensemble at points z [S, dim], each at its own temperature T [S] (differentiable in z)."""
+        members = self.objective.members_at(z, T)  # [K, S]
+        mean = members.mean(0).double().clamp_min(1e-6)
+        std = members.std(0).double() if members.shape[0] > 1 else torch.zeros_like(mean)
+        return Prior(torch.log(mean), std * self.objective.std_scale / mean)
+
+    def _set_data(self) -> None:
+        obs = self.observations
+        if obs:
+            z = torch.as_tensor(np.array([o.z for o in obs]), dtype=torch.float64)
+            T = torch.as_tensor([o.temperature_K for o in obs], dtype=torch.float64)
+            with torch.no_grad():
+                pr = self.prior(z, T)
+            self._U = self.features(z, T)
+            self._a = pr.rel_std
+            self._log_mu = pr.log_mean
+            self._y = torch.log(torch.as_tensor([o.measured for o in obs], dtype=torch.float64)) - pr.log_mean
+        else:
+            self._U = torch.zeros((0, self.space.dim + 1), dtype=torch.float64)
+            self._a = self._log_mu = self._y = torch.zeros(0, dtype=torch.float64)
+
+    # ------------------------------------------------------------------ the GP
+    def _kernel(self, h: dict[str, torch.Tensor], U1: torch.Tensor, a1: torch.Tensor, U2: torch.Tensor,
+                a2: torch.Tensor) -> torch.Tensor:
+        scale = torch.ones(U1.shape[1], dtype=U1.dtype)
+        scale = torch.cat([scale[:-1] / h["length_composition"], (scale[-1:] / h["length_temperature"])])
+        d = _distance(U1 * scale, U2 * scale)
+        return h["signal"] ** 2 * a1[:, None] * a2[None, :] * _matern52(d) + h["offset"] ** 2
+
+    def _gram(self, h: dict[str, torch.Tensor]) -> torch.Tensor:
+        n = len(self._y)
+        noise = torch.full((n,), 1.0, dtype=torch.float64) * h["noise"] ** 2
+        if self._fantasies:
+            noise[n - self._fantasies:] = FANTASY_VAR  # a fantasy is the mean itself, without measurement noise
+        return self._kernel(h, self._U, self._a, self._U, self._a) + torch.diag(noise + MIN_VAR)
+
+    def _tensors(self, hyper: Hyper) -> dict[str, torch.Tensor]:
+        return {k: torch.tensor(v, dtype=torch.float64) for k, v in hyper.as_dict().items()}
+
+    def fit(self, steps: int = 60) -> Hyper:
+        """MAP hyperparameters for the current measurements (fantasies excluded); returns and keeps them."""
+        if self._fantasies:
+            raise RuntimeError("fit the posterior before adding pending points")
+        names = list(PRIOR.as_dict())
+        start = torch.tensor([math.log(max(getattr(self.hyper, k), FLOOR[k] * 1.01) - FLOOR[k]) for k in names],
+                             dtype=torch.float64)
+        raw = start.clone().requires_grad_(True)
+        prior_mu = torch.tensor([math.log(getattr(PRIOR, k)) for k in names], dtype=torch.float64)
+        prior_sd = torch.tensor([PRIOR_LOG_SD[k] for k in names], dtype=torch.float64)
+        floor = torch.tensor([FLOOR[k] for k in names], dtype=torch.float64)
+        opt = torch.optim.LBFGS([raw], lr=0.5, max_iter=steps, line_search_fn="strong_wolfe")
+        y = self._y
+
+        def loss() -> torch.Tensor:
+            opt.zero_grad()
+            vals = torch.exp(raw) + floor
+            h = dict(zip(names, vals))
+            K = self._gram(h)
+            L = torch.linalg.cholesky(K)
+            alpha = torch.cholesky_solve(y[:, None], L)[:, 0]
+            nll = 0.5 * (y @ alpha) + torch.log(torch.diagonal(L)).sum()
+            nlp = 0.5 * (((torch.log(vals) - prior_mu) / prior_sd) ** 2).sum()
+            total = nll + nlp
+            total.backward()  # type: ignore[no-untyped-call]
+            return total
+
+        try:
+            opt.step(loss)  # type: ignore[no-untyped-call]
+            vals = (torch.exp(raw) + floor).detach()
+            if not torch.isfinite(vals).all():
+                raise FloatingPointError
+            self.hyper = Hyper(**{k: float(v) for k, v in zip(names, vals)})
+        except (torch.linalg.LinAlgError, FloatingPointError):  # type: ignore[attr-defined]  # keep the prior's hyperparameters
+            self.hyper = PRIOR
+        self._factorise()
+        return self.hyper
+
+    def _factorise(self) -> None:
+        h = self._tensors(self.hyper)
+        self._h = h
+        if len(self._y):
+            K = self._gram(h)
+            self._L = torch.linalg.cholesky(K)
+            self._alpha = torch.cholesky_solve(self._y[:, None], self._L)[:, 0]
+        else:
+            self._L = self._alpha = None  # type: ignore[assignment]
+
+    # ------------------------------------------------------------------ prediction
+    def correction(self, U: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The GP's mean and variance of g (in ln κ) at features U [S, d] with prior spreads a [S]."""
+        h = self._h
+        prior_var = h["signal"] ** 2 * a * a + h["offset"] ** 2
+        if self._L is None:
+            return torch.zeros_like(a), prior_var
+        ks = self._kernel(h, U, a, self._U, self._a)  # [S, n]
+        mean = ks @ self._alpha
+        v = torch.cholesky_solve(ks.T, self._L)  # [n, S]
+        var = (prior_var - (ks * v.T).sum(1)).clamp_min(MIN_VAR)
+        return mean, var
+
+    def predict(self, z: torch.Tensor, T: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior κ (median of the log-normal) and its std (delta method) at points z [S, dim], each at its own
+        temperature T [S]; differentiable in z."""
+        z = z.double()
+        T = torch.as_tensor(T, dtype=torch.float64)
+        pr = self.prior(z, T)
+        g, var = self.correction(self.features(z, T), pr.rel_std)
+        kappa = torch.exp(pr.log_mean + g)
+        return kappa, kappa * torch.sqrt(var)
+
+    def at(self, z: np.ndarray, T: np.ndarray) -> Cached:
+        """The prior and features at fixed points, computed once; ``predict_cached`` then costs only the GP."""
+        zt, Tt = torch.as_tensor(np.asarray(z, dtype=float)), torch.as_tensor(np.asarray(T, dtype=float))
+        with torch.no_grad():
+            return Cached(self.prior(zt, Tt), self.features(zt, Tt))
+
+    def predict_cached(self, cached: Cached) -> tuple[np.ndarray, np.ndarray]:
+        """``predict`` at the points of ``at`` (no gradients)."""
+        with torch.no_grad():
+            g, var = self.correction(cached.features, cached.prior.rel_std)
+            kappa = torch.exp(cached.prior.log_mean + g)
+            return kappa.numpy(), (kappa * torch.sqrt(var)).numpy()
+
+    def predict_numpy(self, z: np.ndarray, T: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """``predict`` on plain arrays, without gradients."""
+        z2 = np.atleast_2d(np.asarray(z, dtype=float))
+        T_arr = np.broadcast_to(np.asarray(T, dtype=float), (len(z2),))
+        with torch.no_grad():
+            m, s = self.predict(torch.as_tensor(z2), torch.as_tensor(T_arr.copy()))
+        return m.numpy(), s.numpy()
+
+    # ------------------------------------------------------------------ pending points and diagnostics
+    def with_pending(self, z: np.ndarray, T: np.ndarray | float) -> Posterior:
+        """A copy that also knows the pending points (observed at its own mean there, without noise)."""
+        z2 = np.atleast_2d(np.asarray(z, dtype=float))
+        if len(z2) == 0:
+            return self
+        T_arr = np.broadcast_to(np.asarray(T, dtype=float), (len(z2),)).copy()
+        zt, Tt = torch.as_tensor(z2), torch.as_tensor(T_arr)
+        with torch.no_grad():
+            pr = self.prior(zt, Tt)
+            U = self.features(zt, Tt)
+            g, _ = self.correction(U, pr.rel_std)
+        new = object.__new__(Posterior)
+        new.__dict__.update(self.__dict__)
+        new._U = torch.cat([self._U, U])
+        new._a = torch.cat([self._a, pr.rel_std])
+        new._log_mu = torch.cat([self._log_mu, pr.log_mean])
+        new._y = torch.cat([self._y, g])
+        new._fantasies = self._fantasies + len(z2)
+        new.pending_z = self.pending_z + list(z2)
+        new._factorise()
+        return new
+
+    def diagnostics(self) -> Diagnostics:
+        """Leave-one-out residuals and ±2σ coverage of the measurements (closed form), and the prior's MAE."""
+        n = len(self.observations)
+        if n == 0 or self._fantasies:
+            return Diagnostics(n, None, None, None, None, self.hyper.as_dict())
+        measured = np.array([o.measured for o in self.observations])
+        prior_kappa = torch.exp(self._log_mu).numpy()
+        prior_mae = float(np.mean(np.abs(prior_kappa - measured)))
+        if n == 1:
+            return Diagnostics(n, None, None, None, prior_mae, self.hyper.as_dict())
+        K_inv = torch.cholesky_inverse(self._L)
+        d = torch.diagonal(K_inv)
+        g_loo = (self._y - self._alpha / d).numpy()
+        sd_loo = torch.sqrt(1.0 / d).numpy()
+        log_pred = self._log_mu.numpy() + g_loo
+        pred = np.exp(log_pred)
+        inside = np.abs(np.log(measured) - log_pred) <= 2 * sd_loo
+        return Diagnostics(n, float(np.mean(np.abs(pred - measured))), float(np.mean(pred - measured)),
+                           float(np.mean(inside)), prior_mae, self.hyper.as_dict())
+
+
+def refit(posterior: Posterior, observations: list[Observation]) -> Posterior:
+    """A posterior on new measurements, starting the hyperparameter search from the old one's."""
+    return Posterior(posterior.objective, observations, replace(posterior.hyper))

@@ -1,0 +1,137 @@
+"""The campaign posterior (DiffMix prior × residual GP), the learning strategy and the BoTorch baseline."""
+
+import numpy as np
+import pytest
+import torch
+
+from model.optimize.design import DesignSpec
+from model.optimize.posterior import Hyper, Observation, Posterior
+from model.optimize.proposals import propose
+from model.predict import Predictor
+
+LIPF6 = "[Li+].F[P-](F)(F)(F)(F)F"
+PC, EC, DMC = "CC1COC(=O)O1", "O=C1OCCO1", "COC(=O)OC"
+
+
+@pytest.fixture(scope="module")
+def objective():
+    ens = Predictor.load("ionic_conductivity").ensemble.to(torch.float64)  # exact finite differences
+    spec = DesignSpec.parse({"space": {"salt": LIPF6, "solvents": [PC, EC, DMC], "salt_fraction_range": [0.05, 0.1]},
+                             "temperature_K": 298.15})
+    return spec.objective_for(ens)
+
+
+def world(objective, z):
+    """A lab that reads 15 % low and whose DMC-rich blends conduct less than DiffMix thinks."""
+    _, v, _, _ = objective.evaluate(np.atleast_2d(z), gradient=False)
+    return 0.85 * v * (1.0 - 0.3 * np.atleast_2d(z)[:, 2])
+
+
+def measurements(objective, k, seed=0):
+    z = objective.space.random_points(k, np.random.default_rng(seed))
+    return [Observation(z[i], 298.15, float(v)) for i, v in enumerate(world(objective, z))]
+
+
+def test_with_no_data_the_posterior_is_the_prior(objective):
+    z = objective.space.random_points(6, np.random.default_rng(1))
+    post = Posterior(objective, [])
+    mean, std = post.predict_numpy(z, 298.15)
+    _, prior_mean, prior_std, _ = objective.evaluate(z, gradient=False)
+    np.testing.assert_allclose(mean, prior_mean, rtol=1e-5)
+    # the prior's std: the calibrated ensemble spread, with the campaign-wide offset's prior (independent)
+    h = Hyper()
+    expected = prior_mean * np.sqrt((h.signal * prior_std / prior_mean) ** 2 + h.offset ** 2)
+    np.testing.assert_allclose(std, expected, rtol=1e-4)
+    assert post.diagnostics().n == 0 and post.diagnostics().loo_mae is None
+
+
+def test_it_interpolates_the_measurements_within_their_noise(objective):
+    obs = measurements(objective, 15)
+    post = Posterior(objective, obs)
+    mean, std = post.predict_numpy(np.array([o.z for o in obs]), 298.15)
+    measured = np.array([o.measured for o in obs])
+    rel = np.abs(mean - measured) / measured
+    assert rel.max() < 3 * post.hyper.noise + 0.01, rel.max()
+    prior = np.array([np.exp(v) for v in post.prior(torch.as_tensor(np.array([o.z for o in obs])),
+                                                    torch.full((15,), 298.15)).log_mean.numpy()])
+    assert np.mean(np.abs(mean - measured)) < 0.2 * np.mean(np.abs(prior - measured))
+    assert (std < 0.5 * Posterior(objective, []).predict_numpy(np.array([o.z for o in obs]), 298.15)[1]).all()
+
+
+def test_it_learns_an_unseen_point_and_its_leave_one_out_beats_the_prior(objective):
+    post = Posterior(objective, measurements(objective, 16))
+    z_new = objective.space.random_points(20, np.random.default_rng(99))
+    mean, std = post.predict_numpy(z_new, 298.15)
+    truth = world(objective, z_new)
+    _, prior, _, _ = objective.evaluate(z_new, gradient=False)
+    assert np.mean(np.abs(mean - truth)) < 0.5 * np.mean(np.abs(prior - truth))
+    d = post.diagnostics()
+    assert d.n == 16 and d.loo_mae < 0.5 * d.prior_mae and 0.5 <= d.coverage_2sigma <= 1.0
+
+
+def test_gradients_agree_with_finite_differences(objective):
+    post = Posterior(objective, measurements(objective, 8))
+    z0 = objective.space.random_points(3, np.random.default_rng(5))
+    T = torch.full((3,), 298.15, dtype=torch.float64)
+    z = torch.as_tensor(z0).requires_grad_(True)
+    mean, std = post.predict(z, T)
+    (g_mean,) = torch.autograd.grad(mean.sum(), z, retain_graph=True)
+    (g_std,) = torch.autograd.grad(std.sum(), z)
+    h = 1e-5
+    for j in range(z0.shape[1]):
+        e = np.zeros_like(z0)
+        e[:, j] = h
+        mp, sp = post.predict_numpy(z0 + e, 298.15)
+        mm, sm = post.predict_numpy(z0 - e, 298.15)
+        np.testing.assert_allclose(g_mean[:, j].numpy(), (mp - mm) / (2 * h), rtol=2e-3, atol=2e-3)
+        np.testing.assert_allclose(g_std[:, j].numpy(), (sp - sm) / (2 * h), rtol=2e-3, atol=2e-3)
+
+
+def test_a_pending_point_keeps_the_mean_and_loses_its_variance(objective):
+    post = Posterior(objective, measurements(objective, 6))
+    z = objective.space.random_points(1, np.random.default_rng(7))
+    m0, s0 = post.predict_numpy(z, 298.15)
+    pending = post.with_pending(z, 298.15)
+    m1, s1 = pending.predict_numpy(z, 298.15)
+    np.testing.assert_allclose(m1, m0, rtol=1e-6)
+    assert s1[0] < 0.05 * s0[0]
+    assert len(pending.pending_z) == 1 and pending.diagnostics().loo_mae is None  # fantasies are not measurements
+    with pytest.raises(RuntimeError):
+        pending.fit()
+
+
+def test_learning_proposes_elsewhere_when_its_first_choice_is_pending(objective):
+    from dataclasses import replace
+
+    post = Posterior(objective, measurements(objective, 8))
+    first = propose(replace(objective, posterior=post), 1, seed=3, strategy="learning", min_distance=0.05)[0]
+    busy = replace(objective, posterior=post.with_pending(first.z[None], 298.15))
+    again = propose(busy, 1, seed=3, strategy="learning", min_distance=0.05)[0]
+    assert np.max(np.abs(again.z - first.z)) > 0.02
+    batch = propose(replace(objective, posterior=post), 4, seed=3, strategy="learning", min_distance=0.05)
+    assert len(batch) == 4 and objective.space.is_feasible(np.array([p.z for p in batch])).all()
+    zs = np.array([p.z for p in batch])
+    assert min(np.max(np.abs(zs[i] - zs[j])) for i in range(4) for j in range(i)) >= 0.04  # diverse (after snapping)
+
+
+def test_learning_needs_a_posterior(objective):
+    with pytest.raises(ValueError, match="posterior"):
+        propose(objective, 2, seed=0, strategy="learning")
+
+
+def test_the_botorch_baseline_proposes_feasible_distinct_points(objective):
+    from dataclasses import replace
+
+    post = Posterior(objective, measurements(objective, 6))
+    batch = propose(replace(objective, posterior=post), 3, seed=0, strategy="botorch")
+    zs = np.array([p.z for p in batch])
+    assert len(batch) == 3 and objective.space.is_feasible(zs).all()
+    first = propose(replace(objective, posterior=Posterior(objective, [])), 3, seed=0, strategy="botorch")
+    assert objective.space.is_feasible(np.array([p.z for p in first])).all()  # no data yet: a random start
+
+
+def test_a_measurement_must_be_positive():
+    from model.errors import DiffMixInputError
+
+    with pytest.raises(DiffMixInputError):
+        Observation(np.array([0.5, 0.5, 0.08]), 298.15, 0.0)
