@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.enums import FINISHED, SPENDING, CampaignStatus, ExperimentStatus, Role
+from db.enums import FINISHED, SPENDING, CampaignStatus, ExperimentStatus, ModelKind, Role
 from db.errors import Conflict, NotFound
 from db.models import (
     ApiKey,
@@ -126,6 +126,60 @@ def register_model_version(s: Session, prop: str, name: str, checkpoint_hash: st
     return row
 
 
+def register_posterior(s: Session, campaign: Campaign, parent_id: int, experiment_ids: list[int],
+                       loo_mae: float | None, coverage_2sigma: float | None, metrics: dict[str, Any]) -> ModelVersion:
+    """A model version for a campaign's posterior on the given measurements (one row per distinct update: the
+    same parent, measurements and hyperparameters give the same row)."""
+    parent = _get(s, ModelVersion, parent_id, "model version")
+    ident = payload_hash({"parent": parent.checkpoint_hash, "campaign": campaign.id, "experiments": experiment_ids,
+                          "metrics": metrics.get("hyper", {})})
+    row = s.scalar(select(ModelVersion).where(ModelVersion.checkpoint_hash == ident))
+    if row is not None:
+        return row
+    row = ModelVersion(property=campaign.property, kind=ModelKind.posterior, parent_id=parent_id, campaign_id=campaign.id,
+                       name=f"campaign {campaign.id} posterior on {len(experiment_ids)} measurements",
+                       checkpoint_hash=ident, path=parent.path, n_measurements=len(experiment_ids), loo_mae=loo_mae,
+                       coverage_2sigma=coverage_2sigma, metrics={**metrics, "experiment_ids": experiment_ids},
+                       created_at=utcnow())
+    s.add(row)
+    try:
+        s.commit()
+    except IntegrityError:  # the same update made concurrently (a result's update and a proposal's)
+        s.rollback()
+        row = s.scalar(select(ModelVersion).where(ModelVersion.checkpoint_hash == ident))
+    return row
+
+
+def posterior_versions(s: Session, campaign_id: int) -> Sequence[ModelVersion]:
+    """The campaign's posterior versions, oldest first."""
+    return s.scalars(select(ModelVersion).where(ModelVersion.campaign_id == campaign_id,
+                                                ModelVersion.kind == ModelKind.posterior)
+                     .order_by(ModelVersion.n_measurements, ModelVersion.id)).all()
+
+
+def get_model_version(s: Session, version_id: int) -> ModelVersion:
+    """One model version (404 when there is none)."""
+    return _get(s, ModelVersion, version_id, "model version")
+
+
+def measured(s: Session, campaign_id: int) -> list[tuple[Experiment, Measurement]]:
+    """The campaign's measured experiments with their measurements, oldest first."""
+    q = (select(Experiment, Measurement).join(Measurement, Measurement.experiment_id == Experiment.id)
+         .where(Experiment.campaign_id == campaign_id).order_by(Experiment.id))
+    return [(e, m) for e, m in s.execute(q).all()]
+
+
+def annotate_measurement(s: Session, measurement_id: int, predicted_at_measured_T: float | None,
+                         flags: list[str]) -> Measurement:
+    """Add the service's own judgement to a stored measurement: the re-prediction at the measured temperature,
+    and quality flags (appended, never removing the robot's)."""
+    m = _get(s, Measurement, measurement_id, "measurement")
+    m.predicted_at_measured_T = predicted_at_measured_T
+    m.quality_flags = list(m.quality_flags) + [f for f in flags if f not in m.quality_flags]
+    s.commit()
+    return m
+
+
 def _get(s: Session, model, row_id: int, what: str):
     row = s.get(model, row_id)
     if row is None:
@@ -139,10 +193,11 @@ def list_model_versions(s: Session) -> Sequence[ModelVersion]:
 
 # ----------------------------------------------------------------------------- campaigns
 def create_campaign(s: Session, by: int | None, *, name: str, design: dict[str, Any], model_version_id: int,
-                    strategy: str, budget: int) -> Campaign:
+                    strategy: str, budget: int, temperature_tolerance_K: float = 0.5) -> Campaign:
     """Store a campaign with its design (a DesignSpec as JSON); it starts active."""
     c = Campaign(status=CampaignStatus.active, created_by=by, created_at=utcnow(), name=name, design=design,
-                 property=design["property"], model_version_id=model_version_id, strategy=strategy, budget=budget)
+                 property=design["property"], model_version_id=model_version_id, strategy=strategy, budget=budget,
+                 temperature_tolerance_K=temperature_tolerance_K)
     s.add(c)
     s.flush()
     audit(s, by, "create", "campaign", c.id, name=c.name)
@@ -229,7 +284,7 @@ def open_for_proposals(s: Session, campaign_id: int) -> tuple[Campaign, int, lis
 
 
 def queue_experiments(s: Session, campaign: Campaign, proposals: list[dict[str, Any]], by: int | None,
-                      max_attempts: int) -> list[Experiment]:
+                      max_attempts: int, model_version_id: int | None = None) -> list[Experiment]:
     """Queue proposals atomically: the campaign's status and budget are checked inside the inserting transaction,
     under a lock that serialises every writer of this campaign, so concurrent proposers never overspend and a
     campaign paused or cancelled while its proposals were computed queues nothing."""
@@ -244,7 +299,9 @@ def queue_experiments(s: Session, campaign: Campaign, proposals: list[dict[str, 
         raise Conflict(f"campaign {campaign.id} has {campaign.budget - used} of {campaign.budget} experiments left; "
                        f"{len(proposals)} proposed")
     now = utcnow()
-    rows = [Experiment(campaign_id=campaign.id, model_version_id=campaign.model_version_id, status=ExperimentStatus.queued,
+    batch = (s.scalar(select(func.max(Experiment.batch)).where(Experiment.campaign_id == campaign.id)) or 0) + 1
+    version = model_version_id or campaign.model_version_id
+    rows = [Experiment(campaign_id=campaign.id, model_version_id=version, status=ExperimentStatus.queued, batch=batch,
                        attempts=0, max_attempts=max_attempts, created_at=now, updated_at=now, **p) for p in proposals]
     s.add_all(rows)
     s.flush()

@@ -20,6 +20,11 @@ class CampaignStatus(StrEnum):
     completed = "completed"
 
 
+class ModelKind(StrEnum):
+    checkpoint = "checkpoint"  # a trained ensemble on disk
+    posterior = "posterior"  # a campaign's learned correction on top of its parent
+
+
 class ExperimentStatus(StrEnum):
     queued = "queued"
     leased = "leased"

@@ -8,7 +8,7 @@ from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, Strin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, JSONType, UTCDateTime
-from db.enums import CampaignStatus, ExperimentStatus, Role, check_in
+from db.enums import CampaignStatus, ExperimentStatus, ModelKind, Role, check_in
 
 
 def utcnow() -> datetime:
@@ -27,7 +27,11 @@ class Molecule(Base):
 
 
 class ModelVersion(Base):
+    """A trained checkpoint, or a campaign's posterior: the checkpoint it corrects (parent) updated by the
+    campaign's first ``n_measurements`` measurements (their ids and the fitted hyperparameters in ``metrics``)."""
+
     __tablename__ = "model_versions"
+    __table_args__ = (CheckConstraint(check_in("kind", ModelKind), name="kind"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     property: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(128))
@@ -35,6 +39,12 @@ class ModelVersion(Base):
     path: Mapped[str] = mapped_column(Text)
     metrics: Mapped[dict] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16), default=ModelKind.checkpoint, server_default="checkpoint")
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    n_measurements: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    loo_mae: Mapped[float | None] = mapped_column(Float)  # leave-one-out residual MAE on its measurements, mS/cm
+    coverage_2sigma: Mapped[float | None] = mapped_column(Float)  # share of them inside the LOO ±2σ
 
 
 class Campaign(Base):
@@ -48,10 +58,11 @@ class Campaign(Base):
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
     strategy: Mapped[str] = mapped_column(String(32), default="gradient")
     budget: Mapped[int] = mapped_column(Integer)
+    temperature_tolerance_K: Mapped[float] = mapped_column(Float, default=0.5, server_default="0.5")
     status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.active)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
-    model_version: Mapped[ModelVersion] = relationship()
+    model_version: Mapped[ModelVersion] = relationship(foreign_keys=[model_version_id])
 
 
 class Experiment(Base):
@@ -69,7 +80,8 @@ class Experiment(Base):
     predicted: Mapped[float] = mapped_column(Float)
     predicted_std: Mapped[float] = mapped_column(Float)
     gradient: Mapped[dict] = mapped_column(JSONType)
-    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))  # the version that proposed it
+    batch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # its proposals call, 1, 2, …
     status: Mapped[str] = mapped_column(String(16), default=ExperimentStatus.queued)
     lease_owner: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     lease_expires_at: Mapped[datetime | None] = mapped_column(TS)
@@ -96,6 +108,8 @@ class Measurement(Base):
     calibration_id: Mapped[int | None] = mapped_column(ForeignKey("cell_calibrations.id"))
     temperature_K: Mapped[float] = mapped_column(Float)
     conductivity_mS_cm: Mapped[float] = mapped_column(Float)
+    # the proposing model's prediction re-made at the measured temperature and composition
+    predicted_at_measured_T: Mapped[float | None] = mapped_column(Float)
     method: Mapped[str] = mapped_column(String(32))  # min-phase | fit
     quality_flags: Mapped[list] = mapped_column(JSONType, default=list)
     measured_composition: Mapped[dict] = mapped_column(JSONType)  # what the balance says was made

@@ -76,8 +76,12 @@ class OptimizeRequest(DesignSpec):
 class CampaignCreate(DesignSpec):
     name: Text = Field(..., min_length=1, max_length=200)
     model_version_id: int | None = Field(None, ge=1, le=MAX_ID, description="default: the model this service has loaded")
-    strategy: Literal["gradient", "random"] = "gradient"
+    strategy: Literal["learning", "gradient", "random", "botorch"] = Field(
+        "learning", description="learning: DiffMix corrected by the campaign's measurements (upper confidence bound); "
+        "gradient: DiffMix alone, open loop; botorch: a plain GP loop without physics; random: feasible points")
     budget: int = Field(..., ge=1, le=100_000)
+    temperature_tolerance_K: float = Field(
+        0.5, gt=0, le=20, description="a result measured further than this from its planned temperature is flagged")
 
 
 class CampaignOut(DesignSpec):
@@ -89,6 +93,7 @@ class CampaignOut(DesignSpec):
     model_version_id: int
     strategy: str
     budget: int
+    temperature_tolerance_K: float
     status: CampaignStatus
     created_at: datetime
     counts: dict[str, int] = Field(default_factory=dict)
@@ -105,6 +110,7 @@ class ExperimentOut(BaseModel):
     predicted_std: float
     gradient: dict[str, float]
     model_version_id: int
+    batch: int
     status: ExperimentStatus
     attempts: int
     max_attempts: int
@@ -117,6 +123,43 @@ class ExperimentOut(BaseModel):
         """A lease past its expiry, whether or not it has been swept back into the queue yet."""
         return (self.status == ExperimentStatus.leased and self.lease_expires_at is not None
                 and self.lease_expires_at < datetime.now(UTC))
+
+
+class PosteriorVersionOut(BaseModel):
+    version_id: int
+    n_measurements: int
+    loo_mae: float | None = Field(None, description="leave-one-out residual MAE on its measurements, mS/cm")
+    coverage_2sigma: float | None = Field(None, description="share of its measurements inside the leave-one-out ±2σ")
+    created_at: datetime
+
+
+class BatchResidualOut(BaseModel):
+    batch: int
+    measured: int
+    mae: float = Field(..., description="mean |predicted − measured| of the batch's proposals, mS/cm")
+    bias: float = Field(..., description="mean predicted − measured, mS/cm")
+    mae_at_measured_T: float | None = Field(None, description="the same, re-predicted at the measured temperature")
+
+
+class PosteriorDiagnosticsOut(BaseModel):
+    n: int
+    loo_mae: float | None
+    loo_bias: float | None
+    coverage_2sigma: float | None
+    prior_mae: float | None = Field(None, description="the checkpoint's own MAE on the same measurements")
+    hyper: dict[str, float]
+
+
+class CampaignModelOut(BaseModel):
+    """A campaign's current posterior: DiffMix (parent) corrected by the campaign's measurements."""
+
+    campaign_id: int
+    version_id: int
+    parent_id: int
+    strategy: str
+    diagnostics: PosteriorDiagnosticsOut
+    history: list[PosteriorVersionOut]
+    batches: list[BatchResidualOut]
 
 
 class LeaseOut(ExperimentOut):
@@ -137,6 +180,7 @@ class MeasurementOut(BaseModel):
     resistance_ohm: float
     method: str
     quality_flags: list[str]
+    predicted_at_measured_T: float | None = None
     created_at: datetime
 
 

@@ -14,6 +14,7 @@ from model.errors import DiffMixInputError
 from model.optimize.design import DesignSpec
 from model.predict import Predictor, model_dir
 from model.properties import PROPERTIES, get_property
+from service.learning import Learner
 from service.metrics import Metrics
 
 
@@ -41,6 +42,7 @@ class ServiceState:
     sessions: sessionmaker[Session]
     models: dict[str, LoadedModel] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics.create)
+    learner: Learner = field(default_factory=Learner)
 
     def load_models(self) -> None:
         """Load every property's ensemble once and register its version in the database."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Query
@@ -13,19 +14,20 @@ from db.enums import SPENDING, CampaignStatus
 from db.models import Campaign, Experiment
 from model.chem import canonical
 from model.data.tables import name_of
-from model.optimize.design import DesignSpec
-from model.optimize.proposals import propose
+from model.optimize.loop import LEARNS, next_batch
+from service import learning
 from service.auth import OperatorDep, ReaderDep
 from service.deps import SessionDep, StateDep
 from service.errors import PROBLEM_RESPONSES
-from service.schemas import CampaignCreate, CampaignOut, ExperimentOut, Id, design_of
+from service.schemas import CampaignCreate, CampaignModelOut, CampaignOut, ExperimentOut, Id, design_of
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=PROBLEM_RESPONSES)
 
 
 def _out(s: Session, c: Campaign) -> CampaignOut:
     return CampaignOut(**c.design, id=c.id, name=c.name, model_version_id=c.model_version_id, strategy=c.strategy,
-                       budget=c.budget, status=c.status, created_at=c.created_at, counts=crud.campaign_counts(s, c.id))
+                       budget=c.budget, temperature_tolerance_K=c.temperature_tolerance_K, status=c.status,
+                       created_at=c.created_at, counts=crud.campaign_counts(s, c.id))
 
 
 @router.post("", response_model=CampaignOut, status_code=201)
@@ -38,7 +40,8 @@ def create(body: CampaignCreate, s: SessionDep, state: StateDep, caller: Operato
     crud.upsert_molecules(s, {sp: name_of(sp) if name_of(sp) != sp else None
                               for sp in [*obj.space.species, canonical(obj.space.salt)]})
     c = crud.create_campaign(s, caller.key_id, name=body.name, design=design.model_dump(mode="json"),
-                             model_version_id=loaded.version_id, strategy=body.strategy, budget=body.budget)
+                             model_version_id=loaded.version_id, strategy=body.strategy, budget=body.budget,
+                             temperature_tolerance_K=body.temperature_tolerance_K)
     return _out(s, c)
 
 
@@ -77,11 +80,31 @@ for _action in crud.TRANSITIONS:
 @router.post("/{campaign_id}/proposals", response_model=list[ExperimentOut], status_code=201)
 def proposals(campaign_id: Id, s: SessionDep, state: StateDep, caller: OperatorDep,
               n: int = Query(4, ge=1, le=64)) -> list[Experiment]:
-    """Run batch gradient ascent from the campaign's model and queue the proposals as experiments."""
+    """Propose a batch and queue it as experiments. ``learning`` maximises the upper confidence bound of the
+    campaign's posterior (DiffMix corrected by its measurements, pending experiments accounted for); ``gradient``
+    climbs DiffMix alone; ``botorch`` is a plain GP loop on the measurements; ``random`` draws feasible points."""
     c, left, made = crud.open_for_proposals(s, campaign_id)
+    obj = learning.objective_for(state, c)
+    version_id, posterior = learning.pending_posterior(state, s, c, made)
     s.commit()  # hold no transaction open while the optimiser runs
-    obj = DesignSpec.parse(c.design).objective_for(state.model_by_version(c.model_version_id).predictor.ensemble)
+    if c.strategy not in LEARNS:
+        version_id = c.model_version_id  # the checkpoint alone proposes
     avoid = [np.array(e.point) for e in made if e.status in SPENDING]
-    chosen = propose(obj, min(n, left), seed=campaign_id * 100_003 + len(made), strategy=c.strategy, avoid=avoid)
+    chosen, obj = next_batch(obj, posterior, c.strategy, min(n, left), seed=campaign_id * 100_003 + len(made),
+                             avoid=avoid)
     return crud.queue_experiments(s, crud.get_campaign(s, campaign_id), [p.experiment(obj) for p in chosen],
-                                  caller.key_id, state.settings.max_attempts)
+                                  caller.key_id, state.settings.max_attempts, model_version_id=version_id)
+
+
+@router.get("/{campaign_id}/model", response_model=CampaignModelOut)
+def model(campaign_id: Id, s: SessionDep, state: StateDep, _: ReaderDep) -> dict[str, Any]:
+    """The campaign's current posterior (refitted now if a measurement is newer): its version, leave-one-out
+    diagnostics, the history of its versions, and how the proposals' residuals shrink batch by batch."""
+    c = crud.get_campaign(s, campaign_id)
+    fitted = learning.current(state.learner, s, c, learning.objective_for(state, c))
+    history = [{"version_id": v.id, "n_measurements": v.n_measurements, "loo_mae": v.loo_mae,
+                "coverage_2sigma": v.coverage_2sigma, "created_at": v.created_at}
+               for v in crud.posterior_versions(s, campaign_id)]
+    return {"campaign_id": campaign_id, "version_id": fitted.version_id, "parent_id": c.model_version_id,
+            "strategy": c.strategy, "diagnostics": fitted.posterior.diagnostics().as_dict(), "history": history,
+            "batches": learning.batch_residuals(crud.measured(s, campaign_id))}

@@ -4,18 +4,21 @@ What a robot receives (the experiment's ``recipe``) and sends (``Result``) is th
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, BackgroundTasks, Header, Response
 
 from db import crud
 from db.models import Experiment, Measurement
+from service import learning
 from service.auth import ReaderDep, RobotDep
-from service.deps import LimitsDep, SessionDep, SettingsDep, refuse_implausible
+from service.deps import LimitsDep, SessionDep, SettingsDep, StateDep, refuse_implausible
 from service.errors import PROBLEM_RESPONSES
 from service.schemas import ExperimentOut, FailIn, Id, LeaseOut, MeasurementOut, ResultIn, RobotOut, RobotStatusIn
 
 router = APIRouter(prefix="/v1", tags=["robot"], responses=PROBLEM_RESPONSES)
+log = logging.getLogger("diffmix.service.robot")
 
 
 LeaseToken = Annotated[str, Header(min_length=16, max_length=64, description="the lease token the claim returned")]
@@ -52,17 +55,24 @@ def heartbeat(experiment_id: Id, s: SessionDep, settings: SettingsDep, caller: R
 @router.post("/experiments/{experiment_id}/result", response_model=MeasurementOut,
              responses={201: {"description": "stored"}, 200: {"description": "a retry: the stored result"}})
 def result(experiment_id: Id, body: ResultIn, s: SessionDep, response: Response, caller: RobotDep, limits: LimitsDep,
-           lease_token: LeaseToken,
+           lease_token: LeaseToken, state: StateDep, background: BackgroundTasks,
            idempotency_key: str = Header(..., min_length=8, max_length=200,
                                          description="unique per result; a retry with the same key never stores twice"),
            ) -> Measurement:
-    """Store the measurement of a leased experiment, once per idempotency key."""
+    """Store the measurement of a leased experiment, once per idempotency key; the proposing model re-predicts
+    it at its measured temperature, and the campaign's posterior learns from it (in the background)."""
     refuse_implausible(limits, resistance_ohm=body.resistance_ohm, cell_constant_per_cm=body.cell_constant_per_cm)
     payload = body.model_dump(mode="json")
     fields = {k: v for k, v in body.model_dump().items() if k not in ("spectrum", "version")}
     fields["spectrum"] = payload["spectrum"]
     m, created = crud.record_result(s, experiment_id, caller.key, lease_token, idempotency_key, payload, fields)
     response.status_code = 201 if created else 200
+    if created:
+        try:
+            m = learning.judge_result(state, s, m)
+        except Exception:  # noqa: BLE001 - the result is stored; a re-prediction is an addition, not a condition
+            log.exception("re-predicting experiment %s at its measured temperature failed", experiment_id)
+        background.add_task(learning.update_after_result, state, m.experiment.campaign_id)
     return m
 
 

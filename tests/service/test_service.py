@@ -221,6 +221,61 @@ def test_campaign_queue_lifecycle(api):
     assert api("POST", f"/v1/campaigns/{cid}/cancel", "operator").json()["counts"].get("cancelled") == 4
 
 
+def _prior(api, composition, temperature_K=303.15):
+    """DiffMix alone at a composition (species mole fractions, ions separately: moles of LiPF6 = x(Li⁺))."""
+    parts = [{"smiles": k, "amount": v} for k, v in composition.items() if v > 0 and "+" not in k and "-" not in k]
+    record = {"components": parts + [{"smiles": LIPF6, "amount": composition["[Li+]"]}], "basis": "mole",
+              "temperature_K": temperature_K}
+    r = api("POST", "/v1/predict", "operator", json={"property": "ionic_conductivity", "records": [record]})
+    assert r.status_code == 200, r.text
+    return r.json()["predictions"][0]["prediction"]
+
+
+def _measure_batch(api, bias, off_K=None):
+    """Claim everything queued and post results from a lab that reads `bias` × DiffMix; the first one measured
+    `off_K` away from its planned temperature."""
+    out = []
+    while (r := api("POST", "/v1/robot/claim", "robot")).status_code == 200:
+        e = r.json()
+        t = 303.15 + (off_K if off_K is not None and not out else 0.0)
+        kappa = bias * _prior(api, e["composition"], t)
+        body = {**result_body(e, kappa=kappa), "temperature_K": t}
+        res = api("POST", f"/v1/experiments/{e['id']}/result", "robot", json=body,
+                  headers={"Idempotency-Key": f"loop-{e['id']:08d}", **lease(e)})
+        assert res.status_code == 201, res.text
+        out.append((e, res.json()))
+    return out
+
+
+def test_the_loop_learns_from_every_measurement(api):
+    c = api("POST", "/v1/campaigns", "operator", json={**CAMPAIGN, "budget": 12}).json()
+    assert c["strategy"] == "learning" and c["temperature_tolerance_K"] == 0.5
+    cid, base = c["id"], c["model_version_id"]
+    first = api("POST", f"/v1/campaigns/{cid}/proposals?n=4", "operator").json()
+    assert all(e["model_version_id"] == base and e["batch"] == 1 for e in first)  # no data yet: the checkpoint
+    measured = _measure_batch(api, bias=0.7, off_K=2.0)
+    flags = [m["quality_flags"] for _, m in measured]
+    assert "temperature_off_plan" in flags[0][0] and all(not f for f in flags[1:])
+    assert all(m["predicted_at_measured_T"] is not None for _, m in measured)
+    # the off-plan one was re-predicted at its own temperature: the prior there, not at the plan
+    assert measured[0][1]["predicted_at_measured_T"] == pytest.approx(_prior(api, measured[0][0]["composition"], 305.15), rel=1e-4)
+
+    model = api("GET", f"/v1/campaigns/{cid}/model", "analyst").json()
+    assert model["parent_id"] == base and model["version_id"] != base
+    assert model["diagnostics"]["n"] == 4 and [h["n_measurements"] for h in model["history"]][-1] == 4
+    assert model["batches"][0]["batch"] == 1 and model["batches"][0]["measured"] == 4
+    second = api("POST", f"/v1/campaigns/{cid}/proposals?n=4", "operator").json()
+    assert all(e["model_version_id"] == model["version_id"] and e["batch"] == 2 for e in second)
+    # proposals now predict what this lab measures: 0.7 × DiffMix
+    ratio = [e["predicted"] / _prior(api, e["composition"]) for e in second]
+    assert all(0.6 < r < 0.8 for r in ratio), ratio
+    _measure_batch(api, bias=0.7)
+    batches = api("GET", f"/v1/campaigns/{cid}/model", "analyst").json()["batches"]
+    assert [b["batch"] for b in batches] == [1, 2] and batches[1]["mae"] < 0.5 * batches[0]["mae"]
+    versions = api("GET", f"/v1/campaigns/{cid}/model", "analyst").json()["history"]
+    assert [v["n_measurements"] for v in versions][-1] == 8 and len({v["version_id"] for v in versions}) == len(versions)
+
+
 def test_bad_campaigns_are_refused_and_write_nothing(api):
     for bad in ({**CAMPAIGN, "space": {**CAMPAIGN["space"], "solvents": [PC, "C1CC", DMC]}},
                 {**CAMPAIGN, "budget": 0}, {**CAMPAIGN, "temperature_K": 20.0},

@@ -1,0 +1,176 @@
+"""The closed loop inside the service: each campaign's posterior kept up to date with its measurements.
+
+After every stored result (in the background) and before every proposal (on demand), the campaign's posterior
+is refitted on all of its measurements and registered as a model version (parent: the campaign's checkpoint;
+its measurement ids, hyperparameters and leave-one-out diagnostics stored with it). Fitted posteriors are
+cached per campaign; a version can always be rebuilt from its row (same measurements, same hyperparameters,
+no refit), which is how a result is re-predicted by the version that proposed it.
+
+The maths is model/optimize/posterior.py; the rows are db/crud.py; this module only joins them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from db import crud
+from db.enums import ExperimentStatus
+from db.models import Campaign, Experiment, Measurement, ModelVersion
+from model.errors import DiffMixInputError
+from model.optimize.design import DesignSpec
+from model.optimize.loop import posterior_for
+from model.optimize.objective import Objective
+from model.optimize.posterior import Hyper, Observation, Posterior
+
+if TYPE_CHECKING:
+    from service.state import ServiceState
+
+log = logging.getLogger("diffmix.service.learning")
+
+
+@dataclass
+class Fitted:
+    """A campaign's posterior and the model version it is registered as."""
+
+    version_id: int
+    experiment_ids: list[int]
+    posterior: Posterior
+
+
+@dataclass
+class Learner:
+    """Per-campaign posteriors, cached; thread-safe (the service answers from several threads)."""
+
+    cache: dict[int, Fitted] = field(default_factory=dict)
+    versions: dict[int, Posterior] = field(default_factory=dict)  # rebuilt posteriors by version id
+    objectives: dict[int, Objective] = field(default_factory=dict)  # per campaign
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def observations(objective: Objective, rows: list[tuple[Experiment, Measurement]]) -> list[Observation]:
+    """The measurements as the posterior sees them: the point that was made, the measured T and κ."""
+    out = []
+    for e, m in rows:
+        try:
+            z = objective.space.point_of(m.measured_composition)
+        except DiffMixInputError:
+            z = objective.space.project(np.asarray(e.point, dtype=float))[0]  # a composition outside the space: the planned point
+        out.append(Observation(z, float(m.temperature_K), float(m.conductivity_mS_cm)))
+    return out
+
+
+def current(learner: Learner, s: Session, campaign: Campaign, objective: Objective) -> Fitted:
+    """The campaign's posterior on every measurement stored now (refitted and registered when there are new ones)."""
+    rows = [(e, m) for e, m in crud.measured(s, campaign.id) if m.conductivity_mS_cm > 0]
+    ids = [e.id for e, _ in rows]
+    with learner.lock:
+        cached = learner.cache.get(campaign.id)
+    if cached is not None and cached.experiment_ids == ids:
+        return cached
+    if not ids:
+        fitted = Fitted(campaign.model_version_id, [], Posterior(objective, []))
+    else:
+        start = cached.posterior.hyper if cached is not None else _last_hyper(s, campaign.id)
+        post = posterior_for(objective, observations(objective, rows), start=start)
+        diag = post.diagnostics()
+        row = crud.register_posterior(s, campaign, campaign.model_version_id, ids, diag.loo_mae, diag.coverage_2sigma,
+                                      {"hyper": post.hyper.as_dict(), "diagnostics": diag.as_dict()})
+        fitted = Fitted(row.id, ids, post)
+    with learner.lock:
+        learner.cache[campaign.id] = fitted
+        learner.versions[fitted.version_id] = fitted.posterior
+    return fitted
+
+
+def _last_hyper(s: Session, campaign_id: int) -> Hyper | None:
+    versions = crud.posterior_versions(s, campaign_id)
+    return Hyper.from_dict(versions[-1].metrics["hyper"]) if versions else None
+
+
+def posterior_of(learner: Learner, s: Session, version: ModelVersion, objective: Objective) -> Posterior:
+    """The posterior a version stands for, rebuilt from its row when it is not cached (no refit)."""
+    with learner.lock:
+        if version.id in learner.versions:
+            return learner.versions[version.id]
+    if version.kind != "posterior" or version.campaign_id is None:
+        post = Posterior(objective, [])
+    else:
+        ids = set(version.metrics.get("experiment_ids", []))
+        rows = [(e, m) for e, m in crud.measured(s, version.campaign_id) if e.id in ids]
+        post = Posterior(objective, observations(objective, rows), hyper=Hyper.from_dict(version.metrics["hyper"]),
+                         fit=False)
+    with learner.lock:
+        learner.versions[version.id] = post
+    return post
+
+
+
+def objective_for(state: ServiceState, campaign: Campaign) -> Objective:
+    """The campaign's objective on its checkpoint (cached per campaign: a campaign's design never changes)."""
+    learner = state.learner
+    with learner.lock:
+        if campaign.id in learner.objectives:
+            return learner.objectives[campaign.id]
+    ensemble = state.model_by_version(campaign.model_version_id).predictor.ensemble
+    obj = DesignSpec.parse(campaign.design).objective_for(ensemble)
+    with learner.lock:
+        return learner.objectives.setdefault(campaign.id, obj)
+
+
+def judge_result(state: ServiceState, s: Session, measurement: Measurement) -> Measurement:
+    """Re-predict a new result at its measured temperature and composition with the version that proposed it,
+    and flag a temperature off the plan by more than the campaign's tolerance."""
+    e = measurement.experiment
+    c = e.campaign
+    obj = objective_for(state, c)
+    post = posterior_of(state.learner, s, crud.get_model_version(s, e.model_version_id), obj)
+    z = observations(obj, [(e, measurement)])[0].z
+    mean, _ = post.predict_numpy(z, measurement.temperature_K)
+    flags = []
+    off = abs(measurement.temperature_K - e.temperature_K)
+    if off > c.temperature_tolerance_K:
+        flags.append(f"temperature_off_plan: measured {measurement.temperature_K:.2f} K, planned {e.temperature_K:.2f} K "
+                     f"(tolerance {c.temperature_tolerance_K} K); learnt from at its measured temperature")
+    return crud.annotate_measurement(s, measurement.id, float(mean[0]), flags)
+
+
+def update_after_result(state: ServiceState, campaign_id: int) -> None:
+    """Refit the campaign's posterior on its measurements (run in the background after a result is stored;
+    a failure is logged and the next proposal or GET …/model refits)."""
+    try:
+        with state.sessions() as s:
+            c = crud.get_campaign(s, campaign_id)
+            current(state.learner, s, c, objective_for(state, c))
+    except Exception:  # noqa: BLE001 - the result is stored; the posterior is rebuilt on demand
+        log.exception("updating campaign %s's posterior failed; it is refitted on the next proposal", campaign_id)
+
+
+def pending_posterior(state: ServiceState, s: Session, campaign: Campaign, made: list[Experiment]) -> tuple[int, Posterior]:
+    """The campaign's current posterior (its version id) with its queued and leased experiments as pending points."""
+    fitted = current(state.learner, s, campaign, objective_for(state, campaign))
+    pending = [e for e in made if e.status in (ExperimentStatus.queued, ExperimentStatus.leased)]
+    post = fitted.posterior
+    if pending:
+        post = post.with_pending(np.array([e.point for e in pending]), np.array([e.temperature_K for e in pending]))
+    return fitted.version_id, post
+
+
+def batch_residuals(rows: list[tuple[Experiment, Measurement]]) -> list[dict[str, float | int | None]]:
+    """Per proposal batch: how many were measured, and the MAE and bias of the proposing model's predictions
+    (as proposed, and re-made at the measured temperature and composition)."""
+    by: dict[int, list[tuple[Experiment, Measurement]]] = {}
+    for e, m in rows:
+        by.setdefault(e.batch, []).append((e, m))
+    out: list[dict[str, float | int | None]] = []
+    for b in sorted(by):
+        res = np.array([e.predicted - m.conductivity_mS_cm for e, m in by[b]])
+        again = [m.predicted_at_measured_T - m.conductivity_mS_cm for _, m in by[b] if m.predicted_at_measured_T is not None]
+        out.append({"batch": b, "measured": len(res), "mae": float(np.mean(np.abs(res))), "bias": float(np.mean(res)),
+                    "mae_at_measured_T": float(np.mean(np.abs(again))) if again else None})
+    return out
