@@ -28,26 +28,32 @@ class Rig:
         self.sim = None
         if backend == "sim":
             from robot.sim.lab import SimLab
+            from robot.sim.truth import from_table
             from robot.sim.world import World
 
-            self.sim = SimLab(lab, world or World(seed=seed))
+            self.sim = SimLab(lab, world or World(seed=seed, truth=from_table(lab.truth)))
             lab = self.sim.lab
-            thermometer = self.sim.world.read_temperature_K
-            reference = self.sim.world.read_reference_temperature_K if lab.reference_thermometer else None
+            w = self.sim.world
+            thermometer = w.read_temperature_K
+            reference = w.read_reference_temperature_K if lab.reference_thermometer else None
+            thermostat = w.set_temperature if lab.thermostat else None
+            diagnose = lambda: w.truth_error  # noqa: E731
         elif backend == "serial":
             if lab.temperature_K is None:
                 raise ValueError("the serial backend needs temperature_K in the lab file (no sensor driver configured)")
-            if lab.reference_thermometer:
-                raise ValueError("reference_thermometer = true: the serial backend has no reference thermometer "
-                                 "driver yet; set it to false")
+            if lab.reference_thermometer or lab.thermostat:
+                raise ValueError("reference_thermometer and thermostat = true: the serial backend has no driver for "
+                                 "them yet; set them to false")
             const = float(lab.temperature_K)
             thermometer = lambda: const  # noqa: E731
-            reference = None
+            reference = thermostat = diagnose = None
         else:
             raise ValueError(f"unknown backend {backend!r}; choose sim or serial")
         self.lab = lab
         self.thermometer = thermometer
         self.reference = reference
+        self.thermostat = thermostat
+        self.diagnose = diagnose
         self.devices = None
         self.reconnect()
 
@@ -62,7 +68,7 @@ class Rig:
         pumps = {a: CavroPump(lab.pump_url, a, lab.syringe_ul, lab.pump_steps, port=port, protocol=lab.pump_protocol)
                  for a in addresses}
         self.devices = Devices(pumps, Balance(lab.balance_url), Potentiostat(lab.potentiostat_url), self.thermometer,
-                               reference_thermometer=self.reference)
+                               reference_thermometer=self.reference, thermostat=self.thermostat, diagnose=self.diagnose)
         for p in pumps.values():
             p.initialize()
         self.devices.instrument_ids = identify(self.devices)

@@ -47,10 +47,16 @@ class LabConfig:
     temperature_tolerance_K: float = 0.5  # the cell must be this close to the experiment's planned temperature
     reference_thermometer: bool = False  # an independent thermometer the cell's reading is checked against
     rinse_attempts: int = 3  # rinses tried before the robot stops taking work
+    thermostat: bool = False  # the cell sits in a thermostat the robot sets to each experiment's planned temperature
+    settle_timeout_s: float = 900.0  # how long the thermostat may take to settle
+    settle_poll_s: float = 5.0  # how often the cell's temperature is read while it settles
+    truth: dict | None = None  # the simulated lab's ground truth ([truth], robot/sim/truth.py); ignored by hardware
     pump_protocol: str = "dt"  # Cavro framing: "dt" (plain ASCII) or "oem" (checksummed, retransmitted)
     instrument_ids: dict[str, str] = field(default_factory=dict)  # extra ids; the instruments' own are read at start-up
 
     def __post_init__(self):
+        if self.settle_timeout_s <= 0 or self.settle_poll_s <= 0:
+            raise RecipeError("settle_timeout_s and settle_poll_s must be positive")
         if self.temperature_tolerance_K <= 0 or self.rinse_attempts < 1:
             raise RecipeError("temperature_tolerance_K must be positive and rinse_attempts at least 1")
         if self.pump_protocol not in ("dt", "oem"):
@@ -75,6 +81,14 @@ def load(path: str | Path, overrides: dict | None = None) -> LabConfig:
     data.update(overrides or {})
     try:
         stocks = [Stock(**s) for s in data.pop("stocks")]
-        return LabConfig(stocks=stocks, **data)
+        cfg = LabConfig(stocks=stocks, **data)
     except (TypeError, KeyError) as e:
         raise RecipeError(f"lab file {path}: {e}") from None
+    if cfg.truth is not None:  # a simulated lab's truth: refuse a bad plug-in now, not at the first experiment
+        from robot.sim.truth import from_table
+
+        try:
+            from_table(cfg.truth)
+        except RecipeError as e:
+            raise RecipeError(f"lab file {path}: {e}") from None
+    return cfg

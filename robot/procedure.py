@@ -48,6 +48,8 @@ class Devices:
     thermometer: Callable[[], float]
     instrument_ids: dict[str, str] = field(default_factory=dict)  # as the instruments identified themselves
     reference_thermometer: Callable[[], float] | None = None  # independent of the cell's own sensor
+    thermostat: Callable[[float], None] | None = None  # sends the cell's bath to a set point (K)
+    diagnose: Callable[[], str | None] | None = None  # why the instruments read nothing, when a simulator knows
 
 
 @dataclass
@@ -230,6 +232,26 @@ class Procedure:
                                          f"(tolerance {lab.temperature_tolerance_K:g} K)")
         return t
 
+    def settle(self, planned_K: float) -> float:
+        """Send the thermostat to the planned temperature and wait until the bath (the reference probe when there is
+        one, else the cell's sensor) reads within half the tolerance three times in a row (MeasurementInvalid after
+        ``settle_timeout_s``). Returns the settled reading."""
+        assert self.dev.thermostat is not None
+        self.dev.thermostat(planned_K)
+        read = self.dev.reference_thermometer or self.dev.thermometer
+        lab = self.lab
+        deadline = time.monotonic() + lab.settle_timeout_s
+        inside, t = 0, float("nan")
+        while time.monotonic() < deadline:
+            t = read()
+            inside = inside + 1 if abs(t - planned_K) <= lab.temperature_tolerance_K / 2 else 0
+            if inside >= 3:
+                self._note(f"thermostat settled at {t:.2f} K (planned {planned_K:.2f} K)")
+                return t
+            time.sleep(lab.settle_poll_s)
+        raise MeasurementInvalid(f"the thermostat did not settle at {planned_K:.2f} K within {lab.settle_timeout_s:g} s "
+                                 f"(the cell reads {t:.2f} K)")
+
     def measure(self, attempts: int = 2, planned_K: float | None = None
                 ) -> tuple[eis.EisResult, dict, list[dict], float, list[str]]:
         """Impedance and temperature, re-measured (refilling the cell) on a bubble or a wrong temperature."""
@@ -246,7 +268,8 @@ class Procedure:
                 flags.append(f"remeasured: {e}")
                 self._note(f"measurement {i + 1} invalid: {e}; refilling the cell")
                 self.fill_cell()
-        raise MeasurementInvalid(f"{last} (after {attempts} attempts)")
+        why = self.dev.diagnose() if self.dev.diagnose is not None else None
+        raise MeasurementInvalid(f"{last} (after {attempts} attempts)" + (f"; {why}" if why else ""))
 
     # ------------------------------------------------------------------ the whole experiment
     def run(self, recipe: Recipe, cell_constant_per_cm: float, calibration_id: int | None,
@@ -264,6 +287,8 @@ class Procedure:
             composition = composition_from_masses(weighed, self.lab.stocks, recipe.salt)
             self.mark(cell=DIRTY)
             self.fill_cell()
+            if self.dev.thermostat is not None and planned_temperature_K is not None:
+                self.settle(planned_temperature_K)
             res, spectrum, sweeps, temperature, flags = self.measure(planned_K=planned_temperature_K)
         except (DeviceDisconnected, DeviceTimeout, PumpError):
             self.needs_reconnect = True  # reopen the lines and re-initialise the pumps before the next sample

@@ -400,14 +400,15 @@ def test_the_vessels_state_survives_a_restart(live, tmp_path):
 
 def test_a_temperature_off_the_plan_is_remeasured_or_failed(live, tmp_path):
     """An offset on both readings (drift fault twice) passes the drift check but not the planned temperature; a cell
-    that simply is not at the planned temperature fails the experiment with the reason."""
+    without a thermostat that simply is not at the planned temperature fails the experiment with the reason; with
+    the thermostat it is measured at the planned temperature, within the bath's small error."""
     cid, _ = live.campaign(budget=1)
     run_after_fault(live, tmp_path, "temperature_drift", 2)
     row = live.call("GET", f"/v1/results?campaign={cid}", "analyst").json()[0]
     assert abs(row["temperature_K"] - 303.15) < 0.5 and any("planned 303.15 K" in f for f in row["quality_flags"])
 
     cold, _ = live.campaign(budget=1, temperature_K=283.15)
-    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3, name="clio2")
+    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3, name="clio2", lab_overrides={"thermostat": False})
     try:
         agent.cell_constant, agent.calibration_id = 1.12, None
         agent.run()
@@ -416,6 +417,16 @@ def test_a_temperature_off_the_plan_is_remeasured_or_failed(live, tmp_path):
     exp = live.experiments(cold)[0]
     assert exp["status"] == "failed" and "planned 283.15 K" in exp["failure_reason"]
     assert live.call("GET", f"/v1/results?campaign={cold}", "analyst").json() == []
+
+    bath, _ = live.campaign(budget=1, temperature_K=283.15)
+    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3, name="clio3")
+    try:
+        agent.cell_constant, agent.calibration_id = 1.12, None
+        agent.run()
+    finally:
+        rig.close()
+    row = live.call("GET", f"/v1/results?campaign={bath}", "analyst").json()[0]
+    assert abs(row["temperature_K"] - 283.15) < 0.25 and row["temperature_K"] != 283.15  # settled, with its error
 
 
 def test_the_client_retries_5xx_a_bounded_number_of_times():
@@ -456,3 +467,17 @@ def test_a_fault_during_the_calibration_is_retried(live, tmp_path, fault):
     finally:
         rig.close()
     assert agent.cell_constant == pytest.approx(1.12, rel=0.02) and agent.calibration_id is not None
+
+
+def test_a_truth_without_a_value_fails_the_experiment_with_its_reason(live, tmp_path):
+    cid, _ = live.campaign(budget=1)
+    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3, name="clio-truth",
+                            lab_overrides={"truth": {"function": "tests.robot.truths:broken"}})
+    try:
+        agent.cell_constant, agent.calibration_id = 1.12, None
+        agent.run()
+    finally:
+        rig.close()
+    exp = live.experiments(cid)[0]
+    assert exp["status"] == "failed" and "ZeroDivisionError: no κ for this blend" in exp["failure_reason"]
+    assert live.call("GET", f"/v1/results?campaign={cid}", "analyst").json() == []
