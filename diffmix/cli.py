@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from diffmix.campaign_cli import app as campaign_app
 from model.cli import app as model_app
 from model.optimize.cli import app as optimize_app
 from robot.cli import app as robot_app
@@ -17,6 +18,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="DiffMix Lab:
 for part in (model_app, optimize_app, service_app, robot_app):
     app.registered_commands.extend(part.registered_commands)
     app.registered_groups.extend(part.registered_groups)
+app.add_typer(campaign_app, name="campaign")
 
 
 @app.command()

@@ -152,3 +152,62 @@ def test_data_info_reports_each_file_present_with_what_was_kept_dropped_or_corre
     assert out["eme_bin"] == {"file": "eme_bin.csv", "rows_read": 91, "rows_kept": 90,
                               "rows_dropped": {"no Mole fraction": 1}, "rows_mirrored": 0}
     assert "calisol23" not in out and "emv_bin" not in out
+
+
+SPACE = {"salt": "[Li+].F[P-](F)(F)(F)(F)F", "solvents": ["CC1COC(=O)O1", "O=C1OCCO1", "COC(=O)OC"],
+         "salt_fraction": 0.08}
+
+
+@pytest.mark.parametrize("strategy", ["learning", "random"])
+def test_campaign_simulate_runs_a_whole_campaign_against_the_labs_truth(tmp_path, strategy):
+    from model.optimize.design import DesignSpec
+    from model.predict import Predictor
+    from robot.sim.truth import from_table
+
+    (tmp_path / "space.json").write_text(json.dumps(SPACE))
+    lab = tmp_path / "lab.toml"
+    lab.write_text(open("robot/labs/sim.toml").read() + '\n[truth]\ninstrument_bias = 0.9\nnoise = 0.0\n')
+    r = CliRunner().invoke(app, ["campaign", "simulate", "--space", str(tmp_path / "space.json"), "--lab", str(lab),
+                                 "--strategy", strategy, "--budget", "6", "--batch", "3", "--seed", "1", "--json",
+                                 "--temperature-K", "298.15"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in r.output.splitlines()]
+    *exps, last = rows
+    assert [e["index"] for e in exps] == list(range(1, 7)) and [e["batch"] for e in exps] == [1, 1, 1, 2, 2, 2]
+    truth = from_table(None)
+    obj = DesignSpec.parse({"space": SPACE, "temperature_K": 298.15}).objective_for(
+        Predictor.load("ionic_conductivity").ensemble)
+    for e in exps:
+        assert set(e) >= {"index", "batch", "solvent_mass_fractions", "molality", "temperature_K", "predicted", "std",
+                          "measured", "truth", "best_truth_so_far"}
+        assert abs(sum(e["solvent_mass_fractions"].values()) - 1) < 1e-9 and abs(e["temperature_K"] - 298.15) < 0.2
+        expected = truth.kappa(e["solvent_mass_fractions"], SPACE["salt"], e["molality"], e["temperature_K"])
+        assert e["truth"] == pytest.approx(expected) and e["measured"] == pytest.approx(0.9 * expected)
+    assert [e["best_truth_so_far"] for e in exps] == list(np.maximum.accumulate([e["truth"] for e in exps]))
+    s = last["summary"]
+    assert s["strategy"] == strategy and s["measured"] == 6 and s["true_optimum"] >= s["best_truth"] - 1e-6
+    if strategy == "learning":  # the second batch is predicted by the posterior: it knows the cell reads 10 % low
+        first = np.mean([abs(e["predicted"] - e["measured"]) for e in exps[:3]])
+        second = np.mean([abs(e["predicted"] - e["measured"]) for e in exps[3:]])
+        assert second < 0.5 * first
+    made = [obj.space.point_of(_mole_fractions(e["solvent_mass_fractions"], obj)) for e in exps]
+    assert obj.space.is_feasible(np.array(made), tol=1e-6).all()
+
+
+def _mole_fractions(mass, obj):
+    from model.chem import species
+
+    n = {k: v / species(k).molar_mass for k, v in mass.items()}
+    return {k: v / sum(n.values()) * (1 - 2 * 0.08) for k, v in n.items()} | {"[Li+]": 0.08, "F[P-](F)(F)(F)(F)F": 0.08}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--strategy", "dragonfly"], "choose one of learning"),
+    (["--space", "/nonexistent/space.json"], "not found"),
+    (["--lab", "/nonexistent/lab.toml"], "not found"),
+])
+def test_campaign_simulate_refuses_bad_options_with_one_line(tmp_path, args, message):
+    (tmp_path / "space.json").write_text(json.dumps(SPACE))
+    base = ["campaign", "simulate", "--space", str(tmp_path / "space.json"), "--budget", "2"]
+    r = CliRunner().invoke(app, base + args)
+    assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output

@@ -1,0 +1,254 @@
+"""The closed loop on simulated worlds: how many experiments each strategy needs to reach a world's true optimum.
+
+    .venv/bin/python -m benchmarks.bench_loop [--worlds 20] [--seeds 3] [--budget 24] [--batch 4] [--workers 2]
+
+Worlds are the builtin physics (robot/sim/electrolyte.py) perturbed at random (robot/sim/truth.py): ion pairing
+×0.7–1.4, each solvent's viscosity ×0.7–1.5, an instrument bias ×0.85–1.15 and 0.5 % noise. A world is kept
+for a space only if its optimum differs from the shipped model's: the model's best point loses ≥ 5 % of κ in
+that world, or lies ≥ 0.1 away from the world's best in some share. Spaces: LiPF6 in PC:EC:DMC at x(Li⁺) = 0.08;
+EC/DMC/EMC with the salt free (x(Li⁺) 0.03–0.12); EC/PC/DMC/EMC/DEC with the salt free. Every campaign runs
+in process (diffmix/simulate.py: the service's loop, the world as the instrument). Writes
+benchmarks/results/loop.json and benchmarks/plots/loop_best_so_far.png, and prints the tables of RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+LIPF6 = "[Li+].F[P-](F)(F)(F)(F)F"
+EC, PC, DMC, EMC, DEC = "O=C1OCCO1", "CC1COC(=O)O1", "COC(=O)OC", "CCOC(=O)OC", "CCOC(=O)OCC"
+SPACES = {
+    "PC:EC:DMC, x(Li+) 0.08": {"salt": LIPF6, "solvents": [PC, EC, DMC], "salt_fraction": 0.08},
+    "EC/DMC/EMC, salt free": {"salt": LIPF6, "solvents": [EC, DMC, EMC], "salt_fraction_range": [0.03, 0.12]},
+    "five solvents, salt free": {"salt": LIPF6, "solvents": [EC, PC, DMC, EMC, DEC],
+                                 "salt_fraction_range": [0.03, 0.12]},
+}
+STRATEGIES = ("learning", "gradient", "botorch", "random")
+T_K = 298.15
+OUT = Path(__file__).resolve().parent
+
+
+def world_table(rng: np.random.Generator) -> dict:
+    return {"model": "builtin", "pairing_scale": float(rng.uniform(0.7, 1.4)),
+            "viscosity_scale": {s: float(rng.uniform(0.7, 1.5)) for s in (EC, PC, DMC, EMC, DEC)},
+            "instrument_bias": float(rng.uniform(0.85, 1.15)), "noise": 0.005}
+
+
+def _objective(space: dict):
+    from model.optimize.design import DesignSpec
+    from model.predict import Predictor
+
+    spec = DesignSpec.parse({"space": space, "temperature_K": T_K})
+    return spec, spec.objective_for(Predictor.load("ionic_conductivity").ensemble)
+
+
+def model_optimum(obj) -> np.ndarray:
+    from model.optimize.ascent import ascend
+
+    res = ascend(obj, obj.space.random_points(8, np.random.default_rng(0)), max_iter=200)
+    return res.best_point
+
+
+def choose_worlds(space_name: str, k: int, seed: int) -> list[dict]:
+    """k perturbed worlds whose optimum differs from the shipped model's on this space."""
+    from diffmix.simulate import true_optimum, truth_at
+    from robot.sim.truth import from_table
+
+    _, obj = _objective(SPACES[space_name])
+    z_model = model_optimum(obj)
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < k:
+        table = world_table(rng)
+        truth = from_table(table)
+        z_world, best = true_optimum(obj.space, truth, T_K, samples=1500)
+        loss = 1 - truth_at(obj.space, truth, z_model, T_K) / best
+        shift = float(np.max(np.abs(z_world[:-1] - z_model[:-1])))
+        if loss >= 0.05 or shift >= 0.1:
+            out.append({"table": table, "optimum": best, "z_optimum": z_world.tolist(), "model_loss": loss,
+                        "shift": shift})
+    return out
+
+
+def campaign(job: tuple) -> dict:
+    """One campaign: (space name, world index, world, strategy, seed, budget, batch) → its best-so-far curve."""
+    import torch
+
+    torch.set_num_threads(1)
+    from diffmix.simulate import run
+    from robot.sim.truth import from_table
+
+    space_name, w, world, strategy, seed, budget, batch = job
+    spec, obj = _objective(SPACES[space_name])
+    t0 = time.perf_counter()
+    curve, times, held_out = [], [], []
+    last = time.perf_counter()
+    for row in run(spec, obj, from_table(world["table"]), strategy, budget, batch, seed, world["optimum"]):
+        if "summary" in row:
+            continue
+        curve.append(row.get("best_truth_so_far", curve[-1] if curve else None))
+        if "measured" in row:  # each proposal is a held-out point for the model that proposed it
+            held_out.append((row["batch"], row["predicted"], row["std"], row["measured"]))
+        if row["index"] % batch == 1 or batch == 1:
+            times.append(time.perf_counter() - last)
+        last = time.perf_counter()
+    return {"space": space_name, "world": w, "strategy": strategy, "seed": seed, "optimum": world["optimum"],
+            "curve": curve, "seconds": time.perf_counter() - t0, "batch_seconds": times, "held_out": held_out}
+
+
+def reach(curve: list, optimum: float, within: float) -> int | None:
+    for i, v in enumerate(curve):
+        if v is not None and v >= optimum * (1 - within):
+            return i + 1
+    return None
+
+
+def _q(rs: list[dict], within: float, p: float, budget: int) -> str:
+    """The p-th percentile of experiments needed to come within `within` of the optimum (never: > budget)."""
+    n = [reach(r["curve"], r["optimum"], within) or budget + 1 for r in rs]
+    v = float(np.percentile(n, p, method="higher"))
+    return f"> {budget}" if v > budget else f"{v:.0f}"
+
+
+def _regret(rs: list[dict], k: int) -> str:
+    """Median regret of the best truth after k experiments, % of the optimum."""
+    vals = [1 - r["curve"][min(k, len(r["curve"])) - 1] / r["optimum"] for r in rs if r["curve"][0] is not None]
+    return f"{100 * np.median(vals):.2f} %"
+
+
+def summarise(results: list[dict], budget: int) -> str:
+    lines = ["| space | strategy | runs | to 1 % (median / p90) | to 2 % (median / p90) | regret @12 | regret @24 |",
+             "|---|---|---|---|---|---|---|"]
+    for space in SPACES:
+        for strategy in STRATEGIES:
+            rs = [r for r in results if r["space"] == space and r["strategy"] == strategy]
+            if not rs:
+                continue
+
+            lines.append(f"| {space} | {strategy} | {len(rs)} | {_q(rs, 0.01, 50, budget)} / {_q(rs, 0.01, 90, budget)} | "
+                         f"{_q(rs, 0.02, 50, budget)} / {_q(rs, 0.02, 90, budget)} | {_regret(rs, 12)} | "
+                         f"{_regret(rs, budget)} |")
+    return "\n".join(lines)
+
+
+def coverage_table(results: list[dict]) -> str:
+    """±2σ coverage and MAE of the proposing model on the next batch's measurements: batch 1 is DiffMix alone
+    (the calibrated ensemble), later batches the posterior (learning) or the ensemble (gradient)."""
+    lines = ["| strategy | model | points | ±2σ coverage | MAE (mS/cm) |", "|---|---|---|---|---|"]
+    for strategy in ("learning", "gradient"):
+        rows = [h for r in results if r["strategy"] == strategy for h in r.get("held_out", [])]
+        for label, pick in (("DiffMix (batch 1)", lambda b: b == 1),
+                            ("posterior (batches ≥ 2)" if strategy == "learning" else "DiffMix (batches ≥ 2)",
+                             lambda b: b >= 2)):
+            sel = [(p, s, m) for b, p, s, m in rows if pick(b)]
+            if not sel:
+                continue
+            a = np.array(sel)
+            cover = float(np.mean(np.abs(a[:, 0] - a[:, 2]) <= 2 * a[:, 1]))
+            lines.append(f"| {strategy} | {label} | {len(a)} | {100 * cover:.1f} % | {np.mean(np.abs(a[:, 0] - a[:, 2])):.3f} |")
+    return "\n".join(lines)
+
+
+def plot(results: list[dict], budget: int, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(SPACES), figsize=(5 * len(SPACES), 4), sharey=True)
+    for ax, space in zip(np.atleast_1d(axes), SPACES):
+        for strategy in STRATEGIES:
+            rs = [r for r in results if r["space"] == space and r["strategy"] == strategy]
+            if not rs:
+                continue
+            regret = np.array([[100 * (1 - v / r["optimum"]) for v in r["curve"]] for r in rs])
+            x = np.arange(1, regret.shape[1] + 1)
+            ax.plot(x, np.median(regret, 0), label=strategy)
+            ax.fill_between(x, np.percentile(regret, 25, 0), np.percentile(regret, 75, 0), alpha=0.2)
+        ax.axhline(2, color="grey", lw=0.8, ls="--")
+        ax.set_yscale("symlog", linthresh=1)
+        ax.set_title(space)
+        ax.set_xlabel("experiments")
+    np.atleast_1d(axes)[0].set_ylabel("regret of the best measured point, % of the true optimum (median, IQR)")
+    np.atleast_1d(axes)[0].legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+
+
+def time_update(n: int = 48, batch: int = 4, repeats: int = 3) -> str:
+    """Wall time to refit the posterior on n measurements and propose a batch, on the five-solvent space."""
+    from diffmix.simulate import Lab
+    from model.optimize.loop import next_batch, posterior_for
+    from model.optimize.posterior import Observation
+    from robot.sim.truth import from_table
+
+    _, obj = _objective(SPACES["five solvents, salt free"])
+    lab = Lab(from_table(world_table(np.random.default_rng(3))), np.random.default_rng(4))
+    z = obj.space.random_points(n, np.random.default_rng(5))
+    obs = []
+    for p in z:
+        measured, _, t = lab.measure(obj.space, p, T_K)
+        obs.append(Observation(p, t, measured))
+    fits, props = [], []
+    hyper = posterior_for(obj, obs[:-1]).hyper
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        post = posterior_for(obj, obs, start=hyper)
+        t1 = time.perf_counter()
+        next_batch(obj, post, "learning", batch, seed=r)
+        t2 = time.perf_counter()
+        fits.append(t1 - t0)
+        props.append(t2 - t1)
+    return (f"after {n} measurements (five solvents, salt free): refit {np.median(fits):.2f} s + propose {batch} "
+            f"{np.median(props):.2f} s = {np.median(fits) + np.median(props):.2f} s (median of {repeats})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--worlds", type=int, default=20)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--budget", type=int, default=24)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--strategies", default=",".join(STRATEGIES))
+    ap.add_argument("--spaces", default=",".join(str(i) for i in range(len(SPACES))))
+    ap.add_argument("--timing-only", action="store_true", help="only time an update and a proposal at 48 measurements")
+    args = ap.parse_args()
+    if args.timing_only:
+        print(time_update())
+        return
+    from tqdm import tqdm
+
+    spaces = [list(SPACES)[int(i)] for i in args.spaces.split(",")]
+    t0 = time.perf_counter()
+    worlds = {s: choose_worlds(s, args.worlds, seed=17 + i) for i, s in enumerate(spaces)}
+    jobs = [(s, w, world, strategy, seed, args.budget, args.batch) for s in spaces for w, world in enumerate(worlds[s])
+            for seed in range(args.seeds) for strategy in args.strategies.split(",")]
+    results = []
+    with ProcessPoolExecutor(args.workers) as pool:
+        for r in tqdm(pool.map(campaign, jobs), total=len(jobs), desc="campaigns"):
+            results.append(r)
+    (OUT / "results").mkdir(exist_ok=True)
+    (OUT / "results" / "loop.json").write_text(json.dumps({"args": vars(args), "worlds": worlds, "results": results}))
+    plot(results, args.budget, OUT / "plots" / "loop_best_so_far.png")
+    print(summarise(results, args.budget))
+    print()
+    print(coverage_table(results))
+    for strategy in args.strategies.split(","):
+        secs = [t for r in results if r["strategy"] == strategy for t in r["batch_seconds"][1:]]
+        if secs:
+            print(f"{strategy}: update + propose a batch of {args.batch}: median {np.median(secs):.2f} s, "
+                  f"max {np.max(secs):.2f} s (one worker thread)")
+    print(f"{len(jobs)} campaigns in {time.perf_counter() - t0:.0f} s with {args.workers} workers")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Calibrate the shipped conductivity ensemble's std on publications it never saw, and write the factor into it.
+
+An ensemble's spread is not a standard deviation until it is calibrated: on measurements from publications the
+members never saw, ±2·spread covers far fewer than 95 % of them. This script
+1. holds out whole publications (drawn at random until they hold ``--held-out`` of the rows); no member sees them;
+2. trains five members exactly like the shipped ones (their train_config, and each on its own random 8:1:1 split
+   of the remaining rows, which is where the shipped ensemble's spread comes from);
+3. splits the held-out publications at random into two halves, a calibration half and a report half, finds the
+   factor s for which ±2·s·spread covers 95 % of the calibration half (the 0.95 quantile of |error| / spread,
+   divided by 2), and reports the ±2σ coverage of the report half before and after;
+4. with --write, stores ``std_calibration`` in models/ionic_conductivity/config.json (read by Ensemble.std_scale).
+
+    .venv/bin/python -m benchmarks.calibrate_std [--data-dir ../shared/data] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from model.data.dataset import Batcher
+from model.data.loaders import load_table
+from model.predict import model_dir
+from model.properties import get_property
+from model.splits import Split
+from model.train import TrainConfig, fit_member, predict_rows
+
+OUT_PREDICTIONS = "/tmp/calibrate_std_predictions.npz"  # the held-out predictions, kept for inspection
+COVERAGE = 0.95
+MAX_ROWS_PER_PUBLICATION = 700  # held-out publications are drawn among those with at most this many rows
+
+
+def coverage(err: np.ndarray, std: np.ndarray, scale: float) -> float:
+    """Share of rows with |error| ≤ 2·scale·std."""
+    return float(np.mean(err <= 2 * scale * std))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--members", type=int, default=5)
+    ap.add_argument("--held-out", type=float, default=0.15, help="share of the rows held out, by publication")
+    ap.add_argument("--write", action="store_true", help="store the factor in the shipped model's config.json")
+    args = ap.parse_args()
+    prop = get_property("ionic_conductivity")
+    shipped = model_dir(prop.name)
+    cfg_json = json.loads((shipped / "config.json").read_text())
+    cfg = TrainConfig(**cfg_json["train_config"])
+    table, _ = load_table(prop.name, args.data_dir)
+    rng = np.random.default_rng(0)
+    doi = np.asarray(table.groups["doi"])
+    held: list[str] = []
+    pubs_all, sizes = np.unique(doi, return_counts=True)
+    small = pubs_all[sizes <= MAX_ROWS_PER_PUBLICATION]  # many publications, so that their halves mean something
+    for p in rng.permutation(small):
+        if np.isin(doi, held).mean() >= args.held_out:
+            break
+        held.append(p)
+    test = np.flatnonzero(np.isin(doi, held))
+    rest = np.flatnonzero(~np.isin(doi, held))
+    t0 = time.time()
+    members = []
+    for k in tqdm(range(args.members), desc="members"):
+        perm = np.random.default_rng(k).permutation(rest)
+        n_tr, n_val = int(0.8 * len(perm)), int(0.1 * len(perm))
+        split = Split(np.sort(perm[:n_tr]), np.sort(perm[n_tr:n_tr + n_val]), np.sort(perm[n_tr + n_val:]))
+        members.append(fit_member(table, split, prop, "diffmix", cfg, seed=k, progress=False)[0])
+    train_s = time.time() - t0
+    batcher = Batcher(table)
+    preds = np.stack([predict_rows(m, batcher, test) for m in members])  # [K, N]
+    np.savez_compressed(OUT_PREDICTIONS, preds=preds, test=test)
+    y = table.y[test]
+    mean, spread = preds.mean(0), preds.std(0, ddof=1)
+    err = np.abs(mean - y)
+    dois = doi[test]
+    pubs = np.unique(dois)
+    cal_pubs = set(np.random.default_rng(1).permutation(pubs)[: len(pubs) // 2].tolist())
+    dois = dois.tolist()
+    cal = np.array([d in cal_pubs for d in dois])
+    rep = ~cal
+    if cal.sum() == 0 or rep.sum() == 0:
+        raise SystemExit(f"only {len(pubs)} publications held out: raise --held-out")
+    ratio = err[cal] / np.maximum(spread[cal], 1e-9)
+    scale = float(np.quantile(ratio, COVERAGE) / 2.0)
+    result = {
+        "std_scale": round(scale, 4),
+        "method": (f"0.95 quantile of |error|/spread / 2 on half of {len(pubs)} publications ({len(test)} rows) that "
+                   f"none of {args.members} members trained like the shipped ones saw"),
+        "calibration_rows": int(cal.sum()), "calibration_publications": len(cal_pubs),
+        "report_rows": int(rep.sum()), "report_publications": int(len(pubs) - len(cal_pubs)),
+        "coverage_2sigma_before": round(coverage(err[rep], spread[rep], 1.0), 4),
+        "coverage_2sigma_after": round(coverage(err[rep], spread[rep], scale), 4),
+        "coverage_2sigma_before_all_test": round(coverage(err, spread, 1.0), 4),
+        "test_mae": round(float(err.mean()), 4),
+        "train_seconds": round(train_s, 1),
+    }
+    print(json.dumps(result, indent=2))
+    if args.write:
+        cfg_json["std_calibration"] = result
+        (shipped / "config.json").write_text(json.dumps(cfg_json, indent=2, sort_keys=True) + "\n")
+        print(f"wrote std_calibration into {Path(shipped) / 'config.json'}")
+
+
+if __name__ == "__main__":
+    main()
