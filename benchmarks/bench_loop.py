@@ -30,7 +30,7 @@ SPACES = {
     "five solvents, salt free": {"salt": LIPF6, "solvents": [EC, PC, DMC, EMC, DEC],
                                  "salt_fraction_range": [0.03, 0.12]},
 }
-STRATEGIES = ("learning", "gradient", "botorch", "random")
+STRATEGIES = ("learning", "learning/finetune", "gradient", "botorch", "random")  # strategy[/surrogate]
 T_K = 298.15
 OUT = Path(__file__).resolve().parent
 
@@ -90,7 +90,9 @@ def campaign(job: tuple) -> dict:
     t0 = time.perf_counter()
     curve, times, held_out = [], [], []
     last = time.perf_counter()
-    for row in run(spec, obj, from_table(world["table"]), strategy, budget, batch, seed, world["optimum"]):
+    name, _, surrogate = strategy.partition("/")
+    for row in run(spec, obj, from_table(world["table"]), name, budget, batch, seed, world["optimum"],
+                   surrogate=surrogate or "gp"):
         if "summary" in row:
             continue
         curve.append(row.get("best_truth_so_far", curve[-1] if curve else None))
@@ -142,10 +144,10 @@ def coverage_table(results: list[dict]) -> str:
     """±2σ coverage and MAE of the proposing model on the next batch's measurements: batch 1 is DiffMix alone
     (the calibrated ensemble), later batches the posterior (learning) or the ensemble (gradient)."""
     lines = ["| strategy | model | points | ±2σ coverage | MAE (mS/cm) |", "|---|---|---|---|---|"]
-    for strategy in ("learning", "gradient"):
+    for strategy in ("learning", "learning/finetune", "gradient"):
         rows = [h for r in results if r["strategy"] == strategy for h in r.get("held_out", [])]
         for label, pick in (("DiffMix (batch 1)", lambda b: b == 1),
-                            ("posterior (batches ≥ 2)" if strategy == "learning" else "DiffMix (batches ≥ 2)",
+                            ("posterior (batches ≥ 2)" if strategy.startswith("learning") else "DiffMix (batches ≥ 2)",
                              lambda b: b >= 2)):
             sel = [(p, s, m) for b, p, s, m in rows if pick(b)]
             if not sel:

@@ -21,6 +21,9 @@ def simulate(space: Path = typer.Option(..., "--space", help="JSON file: a campa
              lab: Path = typer.Option(Path("robot/labs/sim.toml"), "--lab",
                                       help="lab file whose [truth] is the world (default: the builtin physics)"),
              strategy: str = typer.Option("learning", "--strategy", help=STRATEGY_HELP),
+             surrogate: str = typer.Option("gp", "--surrogate",
+                                           help="posterior design of learning/botorch: gp (a GP on the residuals; the "
+                                                "default) | finetune (the members fine-tuned on the measurements)"),
              budget: int = typer.Option(12, "--budget", min=1, help="experiments in the campaign"),
              batch: int = typer.Option(4, "--batch", min=1, help="experiments proposed at a time"),
              seed: int = typer.Option(0, "--seed", min=0, help="seed of the proposals and the lab's noise"),
@@ -34,6 +37,7 @@ def simulate(space: Path = typer.Option(..., "--space", help="JSON file: a campa
     strategy's batch) with the lab's truth as the instrument. One line per measured experiment, then a summary."""
     from diffmix.simulate import run, true_optimum
     from model.optimize.design import DesignSpec
+    from model.optimize.loop import SURROGATES
     from model.optimize.proposals import STRATEGIES
     from model.predict import Predictor
     from robot import lab as labmod
@@ -42,6 +46,8 @@ def simulate(space: Path = typer.Option(..., "--space", help="JSON file: a campa
 
     if strategy not in STRATEGIES:
         fail(f"--strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+    if surrogate not in SURROGATES:
+        fail(f"--surrogate {surrogate!r}: choose one of {', '.join(SURROGATES)}")
     try:
         space_obj = json.loads(space.read_text())
     except FileNotFoundError:
@@ -61,7 +67,7 @@ def simulate(space: Path = typer.Option(..., "--space", help="JSON file: a campa
     except (RecipeError, DiffMixInputError) as e:
         fail(str(e))
     best = true_optimum(obj.space, truth, temperature_K, not minimize)[1] if optimum else None
-    for row in run(spec, obj, truth, strategy, budget, batch, seed, best):
+    for row in run(spec, obj, truth, strategy, budget, batch, seed, best, surrogate=surrogate):
         if as_json:
             typer.echo(json.dumps(row))
         elif "summary" in row:

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
                               validation_alias=AliasChoices("DATABASE_URL", "DIFFMIX_DATABASE_URL", "database_url"))
     # Folder holding one model directory per property (models/<property>/); default: the shipped models.
     models_dir: Path | None = None
+    # More checkpoints to serve beside them (e.g. written by `diffmix train --lab-results`), a JSON list of
+    # directories: DIFFMIX_EXTRA_MODELS='["/models/lab-2026-12"]'. Campaigns select one by its model version id.
+    extra_models: list[Path] = Field(default_factory=list)
     # Folder holding the public data (calisol23.csv, eme_bin.csv, emv_bin.csv); default: ../shared/data or ./data.
     data_dir: Path | None = None
     anonymous_predict: bool = False  # let anyone call /v1/predict, /v1/gradient and /v1/optimize

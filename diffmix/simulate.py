@@ -85,8 +85,9 @@ class Lab:
 
 
 def run(spec: DesignSpec, objective: Objective, truth: Truth, strategy: str, budget: int, batch: int, seed: int,
-        optimum: float | None = None) -> Iterator[dict[str, Any]]:
-    """Yield one row per experiment (measured or failed), then ``{"summary": …}``."""
+        optimum: float | None = None, surrogate: str = "gp") -> Iterator[dict[str, Any]]:
+    """Yield one row per experiment (measured or failed), then ``{"summary": …}``. ``surrogate`` chooses the
+    posterior design of the learning strategies (model/optimize/loop.py)."""
     space = objective.space
     lab = Lab(truth, np.random.default_rng(seed + 7919))
     planned = float(np.mean(objective.temperatures_K))
@@ -101,8 +102,11 @@ def run(spec: DesignSpec, objective: Objective, truth: Truth, strategy: str, bud
         n = min(batch, budget - index)
         if n <= 0:
             break
-        post = posterior_for(objective, observations, start=hyper) if strategy in LEARNS else Posterior(objective, [])
-        hyper = post.hyper
+        if strategy in LEARNS:
+            post = posterior_for(objective, observations, start=hyper, surrogate=surrogate, seed=seed + b)
+            hyper = post.hyper if surrogate == "gp" else None
+        else:
+            post = Posterior(objective, [])
         chosen, valued = next_batch(objective, post, strategy, n, seed=seed * 100_003 + index, avoid=list(made))
         for p in chosen:
             index += 1
@@ -124,7 +128,7 @@ def run(spec: DesignSpec, objective: Objective, truth: Truth, strategy: str, bud
                 row["regret"] = abs(optimum - sign * best) / abs(optimum)
             yield row
     final = post_summary(objective, observations, hyper)
-    yield {"summary": {"strategy": strategy, "budget": budget, "batch": batch, "seed": seed,
+    yield {"summary": {"strategy": strategy, "surrogate": surrogate, "budget": budget, "batch": batch, "seed": seed,
                        "measured": len(observations), "best_truth": sign * best if observations else None,
                        "true_optimum": optimum, "truth": truth.description, "design": spec.model_dump(mode="json"),
                        "posterior": final, "in_process": True}}

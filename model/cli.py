@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import typer
 
 from model.errors import DiffMixInputError
@@ -105,8 +106,15 @@ def train(
         None, min=0.0, help=f"Conductivity is fitted in ln(κ + this), mS/cm (default {KAPPA_FIT_OFFSET:g}; 0 fits ln κ)"),
     data_dir: Path | None = typer.Option(None),
     progress: bool = typer.Option(True, help="Show progress bars"),
+    lab_results: str | None = typer.Option(
+        None, "--lab-results", help="Fine-tune the base model (--base-model, default: the shipped one) on every measured "
+        "result of a lab instead of training: a DATABASE_URL, or a results file (GET /v1/results as JSON)"),
+    base_model: Path | None = typer.Option(None, "--base-model", help="The model --lab-results fine-tunes"),
 ):
-    """Train an ensemble (early stopping on validation) and save it with its splits and test metrics."""
+    """Train an ensemble (early stopping on validation) and save it with its splits and test metrics; or, with
+    --lab-results, fine-tune a trained one on a lab's measurements."""
+    if lab_results is not None:
+        return _train_on_lab(property, lab_results, base_model, out, seed)
     from model.data.loaders import load_table
     from model.evaluate import evaluate_run, fmt, save_splits
     from model.nn.models import MODEL_KINDS
@@ -134,6 +142,30 @@ def train(
     summary = {"out": str(out), "model": m.label, "split": split, "test_mae": fmt(m.test_mae),
                "permuted_mae": fmt(m.permuted_mae), "unit": prop.unit, "train_seconds": ens.info["train_seconds"]}
     typer.echo(json.dumps(summary))
+
+
+def _train_on_lab(prop: str, source: str, base_model: Path | None, out: Path, seed: int) -> None:
+    """``train --lab-results``: the base ensemble fine-tuned on the lab's results, in the shipped format."""
+    from diffmix.lab_results import mixtures_and_values, read
+    from model.finetune import finetune
+    from model.predict import Predictor
+
+    if prop != "ionic_conductivity":
+        fail("--lab-results fine-tunes the conductivity model (the lab measures κ)")
+    try:
+        rows = read(source)
+        mixtures, values = mixtures_and_values(rows)
+        base = Predictor.load(prop, models_option(prop, base_model)).ensemble
+        tuned = finetune(base, mixtures, values, seed=seed)
+    except (DiffMixInputError, FileNotFoundError) as e:
+        fail(str(e))
+    tuned.info["finetuned"]["source"] = source.split("@")[-1]  # never a password in a checkpoint
+    tuned.save(out)
+    pred = tuned.predict(mixtures).mean
+    before = base.predict(mixtures).mean
+    typer.echo(json.dumps({"out": str(out), "measurements": len(values),
+                           "mae_before": float(np.mean(np.abs(before - values))),
+                           "mae_after_in_sample": float(np.mean(np.abs(pred - values)))}))
 
 
 @app.command()

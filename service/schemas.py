@@ -235,6 +235,8 @@ class Summary(BaseModel):
     measured: int
     mae: float | None
     best: dict[str, Any] | None
+    batches: list[BatchResidualOut] = Field(default_factory=list,
+                                            description="the proposals' residuals batch by batch (the loop learning)")
 
 
 VesselState = Literal["clean", "dirty", "unknown"]

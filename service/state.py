@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db import crud
 from diffmix.settings import Settings
+from model.ensemble import Ensemble
 from model.errors import DiffMixInputError
 from model.optimize.design import DesignSpec
 from model.predict import Predictor, model_dir
@@ -41,21 +42,29 @@ class ServiceState:
     settings: Settings
     sessions: sessionmaker[Session]
     models: dict[str, LoadedModel] = field(default_factory=dict)
+    extra: dict[int, LoadedModel] = field(default_factory=dict)  # version id → an extra checkpoint
     metrics: Metrics = field(default_factory=Metrics.create)
     learner: Learner = field(default_factory=Learner)
 
     def load_models(self) -> None:
-        """Load every property's ensemble once and register its version in the database."""
+        """Load every property's ensemble once and register its version in the database; then the extra
+        checkpoints (selectable by version id, never a property's default)."""
         for prop in PROPERTIES:
             d = model_dir(prop, self.settings.models_dir)
-            if not (d / "config.json").exists():
-                continue
-            predictor = Predictor.load(prop, d)
-            digest = checkpoint_hash(d)
-            with self.sessions() as s:
-                mv = crud.register_model_version(s, prop, f"{prop}/{predictor.ensemble.kind}@{digest[:12]}", digest,
-                                                 str(d), predictor.ensemble.info.get("test_metrics", {}))
-                self.models[prop] = LoadedModel(predictor, mv.id, mv.name, digest)
+            if (d / "config.json").exists():
+                self.models[prop] = self._register(Predictor.load(prop, d), d)
+        for d in self.settings.extra_models:
+            cfg = Ensemble.load(d)  # a clear error at start-up for a directory that is not a model
+            loaded = self._register(Predictor(cfg), Path(d))
+            self.extra[loaded.version_id] = loaded
+
+    def _register(self, predictor: Predictor, d: Path) -> LoadedModel:
+        prop = predictor.property.name
+        digest = checkpoint_hash(d)
+        with self.sessions() as s:
+            mv = crud.register_model_version(s, prop, f"{prop}/{predictor.ensemble.kind}@{digest[:12]}", digest,
+                                             str(d), predictor.ensemble.info.get("test_metrics", {}))
+            return LoadedModel(predictor, mv.id, mv.name, digest)
 
     def model_for(self, prop: str) -> LoadedModel:
         """The loaded model of a property (422 when the service has none)."""
@@ -74,8 +83,8 @@ class ServiceState:
 
     def model_by_version(self, version_id: int) -> LoadedModel:
         """The loaded model with this version id (422 when it is not loaded here)."""
-        for m in self.models.values():
+        for m in [*self.models.values(), *self.extra.values()]:
             if m.version_id == version_id:
                 return m
-        raise DiffMixInputError(f"model version {version_id} is not loaded in this service "
-                                f"(loaded: {sorted(m.version_id for m in self.models.values())})")
+        loaded = sorted(m.version_id for m in [*self.models.values(), *self.extra.values()])
+        raise DiffMixInputError(f"model version {version_id} is not loaded in this service (loaded: {loaded})")

@@ -23,11 +23,23 @@ LEARNING_MIN_DISTANCE = 0.05  # a learning batch's points differ by ≥ 5 % in s
 DEFAULT_MIN_DISTANCE = 0.01
 
 
+SURROGATES = ("gp", "finetune")  # the two posterior designs; gp is the default (benchmarks/RESULTS.md, issue 15)
+
+
 def posterior_for(objective: Objective, measured: list[Observation], pending_z: np.ndarray | None = None,
-                  pending_T: np.ndarray | None = None, start: Hyper | None = None) -> Posterior:
-    """The campaign's posterior on its measurements (hyperparameters searched from ``start``), with its pending
-    points (queued or leased experiments) as fantasies."""
-    post = Posterior(objective, measured, hyper=start)
+                  pending_T: np.ndarray | None = None, start: Hyper | None = None, surrogate: str = "gp",
+                  seed: int = 0) -> Posterior:
+    """The campaign's posterior on its measurements, with its pending points (queued or leased experiments) as
+    fantasies: ``gp``, a GP on the residuals (hyperparameters searched from ``start``), or ``finetune``, the
+    members fine-tuned on bootstraps of the measurements (model/optimize/finetune.py)."""
+    if surrogate == "gp":
+        post = Posterior(objective, measured, hyper=start)
+    elif surrogate == "finetune":
+        from model.optimize.finetune import finetuned_posterior
+
+        post = finetuned_posterior(objective, measured, seed=seed)
+    else:
+        raise ValueError(f"unknown surrogate {surrogate!r}; choose one of {', '.join(SURROGATES)}")
     if pending_z is not None and len(pending_z):
         post = post.with_pending(pending_z, pending_T if pending_T is not None else float(np.mean(objective.temperatures_K)))
     return post

@@ -311,7 +311,7 @@ class Posterior:
     def diagnostics(self) -> Diagnostics:
         """Leave-one-out residuals and ±2σ coverage of the measurements (closed form), and the prior's MAE."""
         n = len(self.observations)
-        if n == 0 or self._fantasies:
+        if n == 0 or self._fantasies or len(self._y) != n:  # pending points, or a posterior without the GP on them
             return Diagnostics(n, None, None, None, None, self.hyper.as_dict())
         measured = np.array([o.measured for o in self.observations])
         prior_kappa = torch.exp(self._log_mu).numpy()

@@ -14,6 +14,7 @@ from db.errors import NotFound
 from db.models import CellCalibration
 from model.cell import cell_constant_per_cm
 from model.contract import MAX_ID
+from service import learning
 from service.auth import AnyRoleDep, CalibratorDep, ReaderDep
 from service.deps import LimitsDep, SessionDep, refuse_implausible
 from service.errors import PROBLEM_RESPONSES
@@ -45,8 +46,9 @@ def results(s: SessionDep, caller: ReaderDep, campaign: int | None = Query(None,
 
 @router.get("/campaigns/{campaign_id}/summary", response_model=Summary)
 def summary(campaign_id: Id, s: SessionDep, _: ReaderDep) -> dict[str, Any]:
-    """Counts, MAE of prediction vs measurement, and the best measured composition so far."""
-    return crud.campaign_summary(s, campaign_id)
+    """Counts, MAE of prediction vs measurement, the best measured composition so far, and how the proposals'
+    residuals shrink batch by batch."""
+    return crud.campaign_summary(s, campaign_id) | {"batches": learning.batch_residuals(crud.measured(s, campaign_id))}
 
 
 @router.post("/calibrations", response_model=CalibrationOut, status_code=201)
@@ -70,6 +72,8 @@ def latest_calibration(cell_id: Annotated[str, Path(pattern=CELL_ID)], s: Sessio
 
 @router.get("/model-versions")
 def model_versions(s: SessionDep, _: ReaderDep) -> list[dict[str, Any]]:
-    """Every model version this database knows, with its metrics."""
+    """Every model version this database knows (checkpoints and campaign posteriors), with its metrics."""
     return [{"id": m.id, "property": m.property, "name": m.name, "checkpoint_hash": m.checkpoint_hash,
-             "metrics": m.metrics, "created_at": m.created_at} for m in crud.list_model_versions(s)]
+             "kind": m.kind, "parent_id": m.parent_id, "campaign_id": m.campaign_id,
+             "n_measurements": m.n_measurements, "metrics": m.metrics, "created_at": m.created_at}
+            for m in crud.list_model_versions(s)]

@@ -135,3 +135,22 @@ def test_a_measurement_must_be_positive():
 
     with pytest.raises(DiffMixInputError):
         Observation(np.array([0.5, 0.5, 0.08]), 298.15, 0.0)
+
+
+def test_the_finetuned_design_fits_the_measurements_and_stays_near_the_prior_without_them(objective):
+    from model.optimize.loop import posterior_for
+
+    assert posterior_for(objective, [], surrogate="finetune").predict_numpy(
+        objective.space.random_points(2, np.random.default_rng(0)), 298.15)[0] == pytest.approx(
+        objective.evaluate(objective.space.random_points(2, np.random.default_rng(0)), gradient=False)[1], rel=1e-5)
+    obs = measurements(objective, 12)
+    post = posterior_for(objective, obs, surrogate="finetune", seed=1)
+    z = np.array([o.z for o in obs])
+    measured = np.array([o.measured for o in obs])
+    mean, std = post.predict_numpy(z, 298.15)
+    _, prior, _, _ = objective.evaluate(z, gradient=False)
+    assert np.mean(np.abs(mean - measured)) < 0.5 * np.mean(np.abs(prior - measured))
+    assert (std > 0).all() and post.diagnostics().n == 12  # bootstraps keep a spread; no GP diagnostics
+    assert objective.ensemble.members[0] is not post.objective.ensemble.members[0]  # the shipped weights untouched
+    with pytest.raises(ValueError, match="surrogate"):
+        posterior_for(objective, obs, surrogate="kriging")

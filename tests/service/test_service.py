@@ -272,8 +272,39 @@ def test_the_loop_learns_from_every_measurement(api):
     _measure_batch(api, bias=0.7)
     batches = api("GET", f"/v1/campaigns/{cid}/model", "analyst").json()["batches"]
     assert [b["batch"] for b in batches] == [1, 2] and batches[1]["mae"] < 0.5 * batches[0]["mae"]
+    assert api("GET", f"/v1/campaigns/{cid}/summary", "analyst").json()["batches"] == batches
     versions = api("GET", f"/v1/campaigns/{cid}/model", "analyst").json()["history"]
     assert [v["n_measurements"] for v in versions][-1] == 8 and len({v["version_id"] for v in versions}) == len(versions)
+
+
+def test_a_checkpoint_finetuned_on_the_labs_results_can_be_served_and_chosen(api, tmp_path, tiny_models_dir):
+    from typer.testing import CliRunner
+
+    from diffmix.cli import app as cli
+
+    cid = api("POST", "/v1/campaigns", "operator", json={**CAMPAIGN, "budget": 6}).json()["id"]
+    api("POST", f"/v1/campaigns/{cid}/proposals?n=6", "operator")
+    _measure_batch(api, bias=0.7)
+    out = tmp_path / "tuned"
+    r = CliRunner().invoke(cli, ["train", "--property", "ionic_conductivity", "--lab-results", api.url, "--out", str(out),
+                                 "--base-model", str(tiny_models_dir / "ionic_conductivity")])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output.splitlines()[-1])
+    assert report["measurements"] == 6 and report["mae_after_in_sample"] < 0.9 * report["mae_before"]
+    assert json.loads((out / "config.json").read_text())["finetuned"]["measurements"] == 6
+    bad = CliRunner().invoke(cli, ["train", "--property", "ionic_conductivity", "--lab-results", str(tmp_path / "none.json"),
+                                   "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "not found" in bad.output
+
+    settings = Settings(database_url=api.url, models_dir=tiny_models_dir, extra_models=[out])
+    with TestClient(create_app(settings)) as client:
+        lab = Api(client, api.keys, api.url)
+        versions = lab("GET", "/v1/model-versions", "analyst").json()
+        tuned = [v for v in versions if v["kind"] == "checkpoint" and v["name"].startswith("ionic_conductivity")
+                 and v["checkpoint_hash"] not in {w["checkpoint_hash"] for w in versions[:1]}]
+        c = lab("POST", "/v1/campaigns", "operator", json={**CAMPAIGN, "model_version_id": tuned[-1]["id"]})
+        assert c.status_code == 201 and c.json()["model_version_id"] == tuned[-1]["id"]
+        assert lab("POST", f"/v1/campaigns/{c.json()['id']}/proposals?n=2", "operator").status_code == 201
 
 
 def test_bad_campaigns_are_refused_and_write_nothing(api):
