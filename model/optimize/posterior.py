@@ -4,10 +4,12 @@ Conductivity is positive and a lab's instrument is off by a factor rather than b
 lives in ln κ:
 
     ln κ_lab(u) = ln μ(u) + g(u),   g ~ GP(0, k),   u = (solvent shares, salt cation fraction, temperature)
-    k(u, u') = σ² a(u) a(u') M(u, u') + τ²
+    k(u, u') = (σ² a(u) a(u') + ρ²) M(u, u') + τ²
 
 - μ(u) is the ensemble mean and a(u) its calibrated relative spread (std · std_scale / μ): the correction may be
-  as large as DiffMix is unsure, which is large in blends it never saw and small in the binaries it knows.
+  as large as DiffMix is unsure, which is large in blends it never saw and small in the binaries it knows; ρ is a
+  floor for where the ensemble is confident and still wrong (its members agree on a salt optimum the lab does
+  not have, say).
 - M is a Matérn-5/2 kernel over the decision variables (shares as they are, the cation fraction scaled to its
   range) and the temperature (in units of ``T_SCALE_K``), with one length scale for composition and one for T.
 - τ² is one offset shared by all of the campaign's measurements: the log of a multiplicative instrument bias
@@ -49,6 +51,7 @@ class Hyper:
     """The GP's hyperparameters (all positive; priors are log-normal around the defaults)."""
 
     signal: float = 1.0  # σ: multiplies the calibrated ensemble spread a(u)
+    floor: float = 0.05  # ρ: a correction DiffMix's spread does not foresee, in ln κ (5 % prior scale)
     length_composition: float = 0.3  # in share units (and in units of the cation fraction's range)
     length_temperature: float = 1.5  # in units of T_SCALE_K
     offset: float = 0.05  # τ: a campaign-wide offset in ln κ (5 % prior scale)
@@ -65,8 +68,10 @@ class Hyper:
 
 
 PRIOR = Hyper()
-PRIOR_LOG_SD = {"signal": 1.0, "length_composition": 0.7, "length_temperature": 0.7, "offset": 1.2, "noise": 1.0}
-FLOOR = {"signal": 0.05, "length_composition": 0.03, "length_temperature": 0.1, "offset": 1e-3, "noise": 1e-3}
+PRIOR_LOG_SD = {"signal": 1.0, "floor": 1.2, "length_composition": 0.7, "length_temperature": 0.7, "offset": 1.2,
+                "noise": 1.0}
+FLOOR = {"signal": 0.05, "floor": 1e-3, "length_composition": 0.03, "length_temperature": 0.1, "offset": 1e-3,
+         "noise": 1e-3}
 
 
 @dataclass
@@ -181,7 +186,8 @@ class Posterior:
         scale = torch.ones(U1.shape[1], dtype=U1.dtype)
         scale = torch.cat([scale[:-1] / h["length_composition"], (scale[-1:] / h["length_temperature"])])
         d = _distance(U1 * scale, U2 * scale)
-        return h["signal"] ** 2 * a1[:, None] * a2[None, :] * _matern52(d) + h["offset"] ** 2
+        amplitude = h["signal"] ** 2 * a1[:, None] * a2[None, :] + h["floor"] ** 2
+        return amplitude * _matern52(d) + h["offset"] ** 2
 
     def _gram(self, h: dict[str, torch.Tensor]) -> torch.Tensor:
         n = len(self._y)
@@ -245,7 +251,7 @@ class Posterior:
     def correction(self, U: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The GP's mean and variance of g (in ln κ) at features U [S, d] with prior spreads a [S]."""
         h = self._h
-        prior_var = h["signal"] ** 2 * a * a + h["offset"] ** 2
+        prior_var = h["signal"] ** 2 * a * a + h["floor"] ** 2 + h["offset"] ** 2
         if self._L is None:
             return torch.zeros_like(a), prior_var
         ks = self._kernel(h, U, a, self._U, self._a)  # [S, n]

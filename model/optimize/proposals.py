@@ -28,7 +28,7 @@ from model.optimize.posterior import Cached, Posterior
 from model.optimize.space import CompositionSpace
 
 STRATEGIES = ("learning", "gradient", "random", "botorch")
-UCB_BETA = 2.0  # the learning strategy's acquisition: posterior mean + UCB_BETA · posterior std
+UCB_BETA = 1.0  # the learning strategy's acquisition: posterior mean + UCB_BETA · posterior std
 POOL_RANDOM = 768  # random feasible points scored on the bound
 LEARNING_STARTS = 4  # the pool's best points (by posterior mean) the ascent starts from
 LEARNING_MAX_ITER = 10  # the bound changes with every batch: a short climb, then the pool decides

@@ -38,9 +38,9 @@ def test_with_no_data_the_posterior_is_the_prior(objective):
     mean, std = post.predict_numpy(z, 298.15)
     _, prior_mean, prior_std, _ = objective.evaluate(z, gradient=False)
     np.testing.assert_allclose(mean, prior_mean, rtol=1e-5)
-    # the prior's std: the calibrated ensemble spread, with the campaign-wide offset's prior (independent)
+    # the prior's std: the calibrated ensemble spread, with the floor's and the campaign-wide offset's priors
     h = Hyper()
-    expected = prior_mean * np.sqrt((h.signal * prior_std / prior_mean) ** 2 + h.offset ** 2)
+    expected = prior_mean * np.sqrt((h.signal * prior_std / prior_mean) ** 2 + h.floor ** 2 + h.offset ** 2)
     np.testing.assert_allclose(std, expected, rtol=1e-4)
     assert post.diagnostics().n == 0 and post.diagnostics().loo_mae is None
 

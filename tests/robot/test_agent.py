@@ -66,6 +66,17 @@ def make_agent(live, tmp_path, faults=(), name="clio", inventory=None, lab_overr
     return agent, rig
 
 
+def run_with_known_cell(live, tmp_path, name, **overrides):
+    """An agent that takes the cell constant as known (no calibration), run until the queue is empty."""
+    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3, name=name, lab_overrides=overrides or None)
+    try:
+        agent.cell_constant, agent.calibration_id = 1.12, None
+        agent.run()
+    finally:
+        rig.close()
+    return agent
+
+
 def run_after_fault(live, tmp_path, fault, times=1, **kw):
     """A calibrated agent, the fault injected (times over), then run until the queue is empty."""
     agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3, **kw)
@@ -408,23 +419,13 @@ def test_a_temperature_off_the_plan_is_remeasured_or_failed(live, tmp_path):
     assert abs(row["temperature_K"] - 303.15) < 0.5 and any("planned 303.15 K" in f for f in row["quality_flags"])
 
     cold, _ = live.campaign(budget=1, temperature_K=283.15)
-    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3, name="clio2", lab_overrides={"thermostat": False})
-    try:
-        agent.cell_constant, agent.calibration_id = 1.12, None
-        agent.run()
-    finally:
-        rig.close()
+    run_with_known_cell(live, tmp_path, "clio2", thermostat=False)
     exp = live.experiments(cold)[0]
     assert exp["status"] == "failed" and "planned 283.15 K" in exp["failure_reason"]
     assert live.call("GET", f"/v1/results?campaign={cold}", "analyst").json() == []
 
     bath, _ = live.campaign(budget=1, temperature_K=283.15)
-    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3, name="clio3")
-    try:
-        agent.cell_constant, agent.calibration_id = 1.12, None
-        agent.run()
-    finally:
-        rig.close()
+    run_with_known_cell(live, tmp_path, "clio3")
     row = live.call("GET", f"/v1/results?campaign={bath}", "analyst").json()[0]
     assert abs(row["temperature_K"] - 283.15) < 0.25 and row["temperature_K"] != 283.15  # settled, with its error
 
@@ -471,13 +472,7 @@ def test_a_fault_during_the_calibration_is_retried(live, tmp_path, fault):
 
 def test_a_truth_without_a_value_fails_the_experiment_with_its_reason(live, tmp_path):
     cid, _ = live.campaign(budget=1)
-    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3, name="clio-truth",
-                            lab_overrides={"truth": {"function": "tests.robot.truths:broken"}})
-    try:
-        agent.cell_constant, agent.calibration_id = 1.12, None
-        agent.run()
-    finally:
-        rig.close()
+    run_with_known_cell(live, tmp_path, "clio-truth", truth={"function": "tests.robot.truths:broken"})
     exp = live.experiments(cid)[0]
     assert exp["status"] == "failed" and "ZeroDivisionError: no κ for this blend" in exp["failure_reason"]
     assert live.call("GET", f"/v1/results?campaign={cid}", "analyst").json() == []
