@@ -102,6 +102,12 @@ class Cached:
     prior: Prior
     features: torch.Tensor
 
+    def join(self, other: Cached) -> Cached:
+        """These points followed by the other's (the prior is never evaluated twice for the same point)."""
+        return Cached(Prior(torch.cat([self.prior.log_mean, other.prior.log_mean]),
+                            torch.cat([self.prior.rel_std, other.prior.rel_std])),
+                      torch.cat([self.features, other.features]))
+
 
 @dataclass
 class Diagnostics:

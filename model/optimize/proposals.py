@@ -157,7 +157,7 @@ def _learning(objective: Objective, n: int, rng: np.random.Generator, avoid: lis
     res = ascend(replace(objective, beta=0.0), tops, max_iter=min(max_iter, LEARNING_MAX_ITER), tol=1e-3)
     climbed = np.array([t.points[-1] for t in res.trajectories])
     pool = np.vstack([climbed, pool])
-    cached = post.at(np.repeat(pool, len(temps), axis=0), np.tile(temps, len(pool)))
+    cached = post.at(np.repeat(climbed, len(temps), axis=0), np.tile(temps, len(climbed))).join(cached)
     chosen: list[Proposal] = []
     taken = list(avoid) + list(post.pending_z)  # never a point already waiting in the queue
     for j in range(n):
