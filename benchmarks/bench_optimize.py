@@ -80,7 +80,7 @@ def botorch_calls(obj, target, seed, cap=60):
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
     torch.manual_seed(seed)
-    f = obj.space.salt_fraction[0]
+    f = obj.space.salt_range[0]
     n = len(obj.space.solvents)
 
     def value(u):

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
-from model.chem import species
 from model.optimize.design import DesignSpec
 from model.optimize.loop import LEARNS, next_batch, posterior_for
 from model.optimize.objective import Objective
@@ -31,10 +30,7 @@ THERMOSTAT_SD_K = 0.03  # as robot/sim/world.World
 
 def mass_fractions(space: CompositionSpace, z: np.ndarray) -> dict[str, float]:
     """The solvents' mass fractions (keyed by the SMILES the space was written with) at a point."""
-    n = len(space.solvents)
-    mm = np.array([species(s).molar_mass for s in space.solvents])
-    w = np.asarray(z[:n]) * mm
-    w = w / w.sum()
+    w = space.mass_fractions(z)[0]
     return {s: float(v) for s, v in zip(space.solvents, w) if v > 0}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from rdkit import Chem, RDLogger
@@ -16,9 +16,12 @@ from rdkit.Chem import Descriptors
 
 from model.errors import InvalidSmilesError
 
+if TYPE_CHECKING:
+    import torch
+
 RDLogger.DisableLog("rdApp.*")
 
-F = TypeVar("F", float, np.ndarray)  # a number, or an array of them computed elementwise
+F = TypeVar("F", float, np.ndarray, "torch.Tensor")  # a number, or an array/tensor of them computed elementwise
 
 
 @lru_cache(maxsize=65536)
@@ -105,7 +108,7 @@ class SaltFormula:
         """mol of salt per kg of a solvent blend of mean molar mass ``solvent_molar_mass`` (g/mol)."""
         return self.formula_units(cation_fraction) * 1000.0 / (self.solvent_share(cation_fraction) * solvent_molar_mass)
 
-    def cation_fraction(self, molality: float, solvent_molar_mass: float) -> float:
+    def cation_fraction(self, molality: F, solvent_molar_mass: F) -> F:
         """The inverse of ``molality``: the cation fraction that gives ``molality`` mol/kg."""
         nu = self.counts[self.ions.index(self.cation)]
         b_m = molality * solvent_molar_mass * nu

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -43,13 +44,44 @@ class Fitted:
     posterior: Posterior
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+# How many campaigns' posteriors and objectives stay in memory (each holds its measurements' kernel matrix and
+# the prior at them, a few MB at most); the least recently used go first and are rebuilt from the database.
+CACHED_CAMPAIGNS = 64
+CACHED_VERSIONS = 256
+
+
+class LRU(OrderedDict[K, V]):
+    """A dict that keeps at most ``maxsize`` entries, dropping the least recently read or written."""
+
+    def __init__(self, maxsize: int):
+        super().__init__()
+        self.maxsize = maxsize
+
+    def get(self, key: K, default: V | None = None) -> V | None:  # type: ignore[override]
+        """The value for ``key`` (now the most recently used), or ``default``."""
+        if key not in self:
+            return default
+        self.move_to_end(key)
+        return super().__getitem__(key)
+
+    def __setitem__(self, key: K, value: V) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.maxsize:
+            self.popitem(last=False)
+
+
 @dataclass
 class Learner:
-    """Per-campaign posteriors, cached; thread-safe (the service answers from several threads)."""
+    """Per-campaign posteriors, cached (bounded, least recently used dropped); thread-safe (the service answers
+    from several threads)."""
 
-    cache: dict[int, Fitted] = field(default_factory=dict)
-    versions: dict[int, Posterior] = field(default_factory=dict)  # rebuilt posteriors by version id
-    objectives: dict[int, Objective] = field(default_factory=dict)  # per campaign
+    cache: LRU[int, Fitted] = field(default_factory=lambda: LRU(CACHED_CAMPAIGNS))
+    versions: LRU[int, Posterior] = field(default_factory=lambda: LRU(CACHED_VERSIONS))  # rebuilt posteriors
+    objectives: LRU[int, Objective] = field(default_factory=lambda: LRU(CACHED_CAMPAIGNS))  # per campaign
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -96,8 +128,9 @@ def _last_hyper(s: Session, campaign_id: int) -> Hyper | None:
 def posterior_of(learner: Learner, s: Session, version: ModelVersion, objective: Objective) -> Posterior:
     """The posterior a version stands for, rebuilt from its row when it is not cached (no refit)."""
     with learner.lock:
-        if version.id in learner.versions:
-            return learner.versions[version.id]
+        cached = learner.versions.get(version.id)
+    if cached is not None:
+        return cached
     if version.kind != "posterior" or version.campaign_id is None:
         post = Posterior(objective, [])
     else:
@@ -115,12 +148,16 @@ def objective_for(state: ServiceState, campaign: Campaign) -> Objective:
     """The campaign's objective on its checkpoint (cached per campaign: a campaign's design never changes)."""
     learner = state.learner
     with learner.lock:
-        if campaign.id in learner.objectives:
-            return learner.objectives[campaign.id]
+        cached = learner.objectives.get(campaign.id)
+    if cached is not None:
+        return cached
     ensemble = state.model_by_version(campaign.model_version_id).predictor.ensemble
     obj = DesignSpec.parse(campaign.design).objective_for(ensemble)
     with learner.lock:
-        return learner.objectives.setdefault(campaign.id, obj)
+        kept = learner.objectives.get(campaign.id)
+        if kept is None:
+            learner.objectives[campaign.id] = kept = obj
+        return kept
 
 
 def judge_result(state: ServiceState, s: Session, measurement: Measurement) -> Measurement:

@@ -24,8 +24,8 @@ def _variables(objective: Objective) -> tuple[list[int], np.ndarray, np.ndarray]
         idx += [i for i in range(n) if space.solvent_upper[i] > space.solvent_lower[i]]
     if space.salt_free:
         idx.append(n)
-    lo = np.array([space.solvent_lower[i] if i < n else space.salt_fraction[0] for i in idx])
-    hi = np.array([space.solvent_upper[i] if i < n else space.salt_fraction[1] for i in idx])
+    lo = np.array([space.solvent_lower[i] if i < n else space.salt_range[0] for i in idx])
+    hi = np.array([space.solvent_upper[i] if i < n else space.salt_range[1] for i in idx])
     return idx, lo, hi
 
 

@@ -52,9 +52,10 @@ def _cli_option(name: str, field: FieldInfo) -> tuple[object, object]:
         return bool, typer.Option(True, "--maximize/--minimize", help=doc)
     if name == "exclude":
         return list[str] | None, typer.Option(None, flag, help=f"{doc} (repeatable)")
-    if name in ("property", "aggregate"):
-        return str, typer.Option(field.default, flag, help=doc)
-    if name in ("salt_fraction_range", "temperature_range_K"):
+    if name in ("property", "aggregate", "bounds_basis"):
+        choices = ", ".join(typing.get_args(field.annotation))
+        return str, typer.Option(field.default, flag, help=f"{doc} (one of: {choices})")
+    if name in ("salt_fraction_range", "salt_molality_range", "temperature_range_K"):
         return tuple[float, float] | None, typer.Option(None, flag, help=doc)
     if name in ("salt_fraction", "salt_molality", "temperature_K"):
         return float | None, typer.Option(None, flag, help=doc)

@@ -14,14 +14,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
 from model.contract import Text
 from model.ensemble import Ensemble
 from model.errors import DiffMixInputError
 from model.optimize.objective import Objective
-from model.optimize.space import CompositionSpace
+from model.optimize.space import MAX_MOLALITY, CompositionSpace, SaltBasis, SolventBasis
 
 DESIGN_VERSION: Literal[1] = 1
 
@@ -48,37 +48,56 @@ class SpaceSpec(Spec):
                                         description="fixed cation mole fraction (ions counted separately)")
     salt_fraction_range: tuple[float, float] | None = Field(
         None, description="free cation mole fraction: LO HI (ions counted separately)")
-    salt_molality: float | None = Field(None, gt=0, le=20,
-                                        description="fixed salt molality in mol/kg of solvent (needs solvent_ratio)")
+    salt_molality: float | None = Field(None, gt=0, le=MAX_MOLALITY,
+                                        description="fixed salt molality in mol/kg of solvent blend")
+    salt_molality_range: tuple[float, float] | None = Field(
+        None, description="free salt molality: LO HI in mol/kg of solvent blend")
+    bounds_basis: SolventBasis = Field(
+        "mole", description="what lower, upper and solvent_ratio are: shares of the solvent blend by 'mole' "
+                            "(mole fractions of the solvents alone) or by 'mass' (weight fractions, as weighed)")
     solvent_ratio: tuple[Fraction, ...] | None = Field(
-        None, description="fixed solvent ratio, one number per solvent (then only the salt is optimised)")
-    lower: tuple[Fraction, ...] | None = Field(None, description="per-solvent lower bounds on the solvent ratio")
-    upper: tuple[Fraction, ...] | None = Field(None, description="per-solvent upper bounds on the solvent ratio")
+        None, description="fixed solvent ratio, one number per solvent, by bounds_basis (then only the salt is optimised)")
+    lower: tuple[Fraction, ...] | None = Field(
+        None, description="per-solvent lower bounds, as fractions of the solvent blend by bounds_basis")
+    upper: tuple[Fraction, ...] | None = Field(
+        None, description="per-solvent upper bounds, as fractions of the solvent blend by bounds_basis")
     exclude: tuple[Smiles, ...] = Field((), description="solvents forced to zero")
+
+    @field_validator("salt_fraction_range")
+    @classmethod
+    def _fraction_range(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not 0 < v[0] <= v[1] < 1:
+            raise ValueError(f"a cation mole fraction range must satisfy 0 < LO ≤ HI < 1, got [{v[0]}, {v[1]}]")
+        return v
+
+    @field_validator("salt_molality_range")
+    @classmethod
+    def _molality_range(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not 0 < v[0] <= v[1] <= MAX_MOLALITY:
+            raise ValueError(f"a molality range must satisfy 0 < LO ≤ HI ≤ {MAX_MOLALITY:g} mol/kg of solvent, "
+                             f"got [{v[0]}, {v[1]}] mol/kg")
+        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> SpaceSpec:
         n = len(self.solvents)
-        given = [v is not None for v in (self.salt_fraction, self.salt_fraction_range, self.salt_molality)]
-        if sum(given) != 1:
-            raise ValueError("give exactly one of salt_fraction, salt_fraction_range or salt_molality")
-        if self.salt_fraction_range is not None:
-            lo, hi = self.salt_fraction_range
-            if not 0 < lo <= hi < 1:
-                raise ValueError(f"salt_fraction_range must satisfy 0 < LO ≤ HI < 1, got [{lo}, {hi}]")
+        ways = ("salt_fraction", "salt_fraction_range", "salt_molality", "salt_molality_range")
+        if sum(getattr(self, w) is not None for w in ways) != 1:
+            raise ValueError("give exactly one of salt_fraction, salt_fraction_range (cation mole fraction), "
+                             "salt_molality or salt_molality_range (mol/kg of solvent)")
         for name in ("lower", "upper", "solvent_ratio"):
             v = getattr(self, name)
             if v is not None and len(v) != n:
                 raise ValueError(f"give one {name} value per solvent ({n} solvents, {len(v)} given)")
-        if self.salt_molality is not None and self.solvent_ratio is None:
-            raise ValueError("a fixed salt_molality needs a fixed solvent_ratio; give a salt fraction instead")
         for ex in self.exclude:
             if ex not in self.solvents:
                 raise ValueError(f"excluded component {ex!r} is not among the solvents")
         return self
 
     def composition_space(self) -> CompositionSpace:
-        """The composition space this describes (raises DiffMixInputError on bad chemistry or bounds)."""
+        """The composition space this describes (raises DiffMixInputError on bad chemistry or bounds). Its
+        coordinates are in the spec's units: solvent shares by ``bounds_basis``, the salt as a cation fraction
+        or a molality, whichever was given."""
         solvents = list(self.solvents)
         n = len(solvents)
         lo = np.zeros(n) if self.lower is None else np.asarray(self.lower, dtype=float)
@@ -86,16 +105,18 @@ class SpaceSpec(Spec):
         for ex in self.exclude:
             lo[solvents.index(ex)] = hi[solvents.index(ex)] = 0.0
         ratio = None if self.solvent_ratio is None else np.asarray(self.solvent_ratio, dtype=float)
-        if self.salt_molality is not None:
-            probe = CompositionSpace(self.salt, solvents, (0.01, 0.01), lo, hi, ratio)
-            f = probe.fraction_from_molality(self.salt_molality, probe.solvent_ratio)  # type: ignore[arg-type]
-            return CompositionSpace(self.salt, solvents, (f, f), lo, hi, probe.solvent_ratio)
-        if self.salt_fraction_range is not None:
-            frange = self.salt_fraction_range
+        salt_range: tuple[float, float]
+        if self.salt_molality is not None or self.salt_molality_range is not None:
+            basis: SaltBasis = "molality"
+            salt_range = self.salt_molality_range or (self.salt_molality, self.salt_molality)  # type: ignore[assignment]
         else:
-            f = float(self.salt_fraction)  # type: ignore[arg-type]  # the validator made sure one of them is set
-            frange = (f, f)
-        return CompositionSpace(self.salt, solvents, (float(frange[0]), float(frange[1])), lo, hi, ratio)
+            basis = "fraction"
+            salt_range = self.salt_fraction_range or (self.salt_fraction, self.salt_fraction)  # type: ignore[assignment]
+        try:
+            return CompositionSpace(self.salt, solvents, (float(salt_range[0]), float(salt_range[1])), lo, hi, ratio,
+                                    solvent_basis=self.bounds_basis, salt_basis=basis)
+        except DiffMixInputError as e:
+            raise DiffMixInputError(f"space: {e}") from None
 
 
 class ObjectiveSpec(Spec):

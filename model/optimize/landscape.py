@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from model.errors import DiffMixInputError
 from model.optimize.objective import Objective
@@ -61,7 +62,7 @@ def ternary(objective: Objective, steps: int = 100) -> Landscape:
     pts = grid(steps)
     z = np.zeros((len(pts), n + 1))
     z[:, :n] = pts
-    z[:, n] = space.salt_fraction[0] if not space.salt_free else np.mean(space.salt_fraction)
+    z[:, n] = space.salt_range[0] if not space.salt_free else np.mean(space.salt_range)
     inside = space.is_feasible(z)
     z = z[inside]
     v, s, g = _value_gradient(objective, z)
@@ -69,25 +70,28 @@ def ternary(objective: Objective, steps: int = 100) -> Landscape:
 
 
 def salt_curve(objective: Objective, points: int = 200) -> Landscape:
-    """The objective and its derivative along the free salt fraction, at ``points`` fractions."""
+    """The objective and its derivative along the free salt coordinate (fraction or molality), at ``points`` values."""
     space = objective.space
     if not space.salt_free:
-        raise DiffMixInputError("a salt-concentration curve needs a salt fraction range (--salt-fraction-range LO HI)")
+        raise DiffMixInputError("a salt-concentration curve needs a free salt: --salt-fraction-range LO HI or --salt-molality-range LO HI")
     n = len(space.solvents)
     z = np.zeros((points, n + 1))
     z[:, :n] = space.solvent_ratio if space.solvent_ratio is not None else 1.0 / n
-    z[:, n] = np.linspace(*space.salt_fraction, points)
+    z[:, n] = np.linspace(*space.salt_range, points)
     v, s, g = _value_gradient(objective, z)
     return Landscape(z, v, s, g, "salt")
 
 
 def to_csv(land: Landscape, objective: Objective, path: str | Path) -> None:
-    """The grid as CSV: decision variables, molality, mole fractions, the property, its std and gradient."""
+    """The grid as CSV: decision variables (in the space's units), the cation fraction and molality, the
+    property, its std and gradient."""
     space = objective.space
     mol = space.molality(land.z)
-    header = [f"s[{s}]" for s in space.solvents] + ["salt_cation_fraction", "salt_molality_mol_kg"]
-    header += ["value", "std"] + [f"d/ds[{s}]" for s in space.solvents] + ["d/dsalt_fraction"]
-    rows = np.column_stack([land.z, mol, land.value, land.std, land.gradient])
+    frac = space.cation_fraction(torch.as_tensor(land.z, dtype=torch.float64))[:, 0].numpy()
+    share = f"{space.solvent_basis}_share"
+    header = [f"{share}[{s}]" for s in space.solvents] + [space.salt_variable, "salt_cation_fraction", "salt_molality_mol_kg"]
+    header += ["value", "std"] + [f"d/d{share}[{s}]" for s in space.solvents] + [f"d/d{space.salt_variable}"]
+    rows = np.column_stack([land.z, frac, mol, land.value, land.std, land.gradient])
     with open(path, "w") as f:
         f.write(",".join(header) + "\n")
         np.savetxt(f, rows, delimiter=",", fmt="%.8g")

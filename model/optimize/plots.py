@@ -64,9 +64,10 @@ def ternary_plot(land: Landscape, space: CompositionSpace, unit: str, prop: str,
         ax.text(rx[0] + 0.03, ry[0], f"{frac:.1f}", ha="left", va="center", fontsize=7, color="dimgrey")
         lx, ly = to_xy(np.array([[frac, 0.0, 1 - frac]]))
         ax.text(lx[0] - 0.03, ly[0], f"{frac:.1f}", ha="right", va="center", fontsize=7, color="dimgrey")
-    ax.text(0.5, -0.09, f"share of {names[1]} →", ha="center", va="top", fontsize=8, color="dimgrey")
-    ax.text(0.83, 0.45, f"share of {names[2]} →", ha="center", rotation=-60, fontsize=8, color="dimgrey")
-    ax.text(0.17, 0.45, f"← share of {names[0]}", ha="center", rotation=60, fontsize=8, color="dimgrey")
+    basis = space.solvent_basis  # the grid's shares are the space's coordinates: by mole or by mass of the blend
+    ax.text(0.5, -0.09, f"{basis} share of {names[1]} →", ha="center", va="top", fontsize=8, color="dimgrey")
+    ax.text(0.83, 0.45, f"{basis} share of {names[2]} →", ha="center", rotation=-60, fontsize=8, color="dimgrey")
+    ax.text(0.17, 0.45, f"← {basis} share of {names[0]}", ha="center", rotation=60, fontsize=8, color="dimgrey")
     ax.text(-0.04, -0.04, names[0], ha="right", va="top", fontsize=12, weight="bold")
     ax.text(1.04, -0.04, names[1], ha="left", va="top", fontsize=12, weight="bold")
     ax.text(0.5, SQ3 + 0.03, names[2], ha="center", va="bottom", fontsize=12, weight="bold")
@@ -74,7 +75,7 @@ def ternary_plot(land: Landscape, space: CompositionSpace, unit: str, prop: str,
     ax.axis("off")
     salt = name_of(space.salt)
     f = land.z[0, 3]
-    ax.set_title(title or f"{salt} in {':'.join(names)}, x(Li⁺) = {f:.2f}, {temperature_K:.2f} K\n"
+    ax.set_title(title or f"{salt} in {':'.join(names)} (shares by {basis}), {space.describe_salt(f)}, {temperature_K:.2f} K\n"
                  "arrows: feasible gradient; red dot → ×: gradient-ascent trajectories", fontsize=10, pad=28)
     fig.tight_layout()
     fig.savefig(path, dpi=150)
@@ -89,17 +90,22 @@ def salt_plot(land: Landscape, space: CompositionSpace, unit: str, prop: str, te
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot(f, land.value, color="tab:red", lw=2, label=prop.replace("_", " "))
     ax.fill_between(f, land.value - land.std, land.value + land.std, color="tab:red", alpha=0.2, lw=0)
-    ax.set_xlabel(f"{name_of(space.salt)} cation mole fraction x(Li⁺) (ions counted separately)")
+    if space.salt_basis == "molality":
+        ax.set_xlabel(f"{name_of(space.salt)} molality (mol/kg of solvent)")
+        slope = f"d/db ({unit} per mol/kg)"
+    else:
+        ax.set_xlabel(f"{name_of(space.salt)} cation mole fraction x(Li⁺) (ions counted separately)")
+        slope = f"d/dx(Li⁺) ({unit} per unit fraction)"
     ax.set_ylabel(f"{prop.replace('_', ' ')} ({unit})", color="tab:red")
     ax2 = ax.twinx()
     ax2.plot(f, land.gradient[:, -1], color="tab:blue", lw=1.5, ls="--")
     ax2.axhline(0, color="tab:blue", lw=0.6, alpha=0.5)
-    ax2.set_ylabel(f"d/dx(Li⁺) ({unit} per unit fraction)", color="tab:blue")
+    ax2.set_ylabel(slope, color="tab:blue")
     for traj in trajectories or []:
         pts = np.array(traj.points)
         ax.plot(pts[:, -1], traj.values, "o-", color="orange", ms=3)
     ratio = ":".join(f"{v:.2f}" for v in land.z[0, :-1])
-    ax.set_title(f"{':'.join(name_of(s) for s in space.solvents)} = {ratio}, {temperature_K:.2f} K", fontsize=10)
+    ax.set_title(f"{':'.join(name_of(s) for s in space.solvents)} = {ratio} by {space.solvent_basis}, {temperature_K:.2f} K", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=150)
     plt.close(fig)

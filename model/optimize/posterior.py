@@ -147,7 +147,7 @@ class Posterior:
         self.hyper = hyper or PRIOR
         self._fantasies = 0  # the last `_fantasies` rows of the training set are pending points, not measurements
         self.pending_z: list[np.ndarray] = []  # the pending points themselves
-        lo, hi = self.space.salt_fraction
+        lo, hi = self.space.salt_range
         self._f_lo, self._f_span = lo, (hi - lo) if hi > lo else 1.0
         self._T0 = float(np.mean(objective.temperatures_K))
         self._set_data()

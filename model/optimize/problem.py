@@ -33,7 +33,7 @@ def point_json(objective: Objective, z: np.ndarray, value: float, std: float, gr
     if gradient is not None:
         n = len(space.solvents)
         g = {s: float(gradient[i]) for i, s in enumerate(space.solvents)}
-        g["salt_fraction"] = float(gradient[n])
+        g[space.salt_variable] = float(gradient[n])
         out["gradient"] = g
     return out
 

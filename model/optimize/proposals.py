@@ -45,9 +45,9 @@ class Proposal:
 
     def experiment(self, objective: Objective) -> dict[str, Any]:
         """The fields of the experiment that makes this point: species composition, the robot's recipe, the
-        optimiser's point, the temperature, the prediction and its gradient by solvent and salt fraction."""
+        optimiser's point, the temperature, the prediction and its gradient by solvent and salt (in the space's units)."""
         space = objective.space
-        grad = {s: float(g) for s, g in zip(space.solvents, self.gradient[:-1])} | {"salt_fraction": float(self.gradient[-1])}
+        grad = {s: float(g) for s, g in zip(space.solvents, self.gradient[:-1])} | {space.salt_variable: float(self.gradient[-1])}
         return {"composition": space.species_dict(self.z), "recipe": space.recipe(self.z).model_dump(mode="json"),
                 "point": [float(v) for v in self.z], "temperature_K": float(np.mean(objective.temperatures_K)),
                 "predicted": self.value, "predicted_std": self.std, "gradient": grad}
@@ -143,7 +143,7 @@ def _learning(objective: Objective, n: int, rng: np.random.Generator, avoid: lis
     if post.observations:  # around the best measured points as well
         best = sorted(post.observations, key=lambda o: -o.measured if objective.maximize else o.measured)[:2]
         near = np.vstack([o.z for o in best])
-        jitter = near[rng.integers(0, len(near), 64)] + rng.normal(0, 0.05, (64, space.dim)) * [*([1.0] * len(space.solvents)), 0.2 * max(space.salt_fraction[1] - space.salt_fraction[0], 1e-9)]
+        jitter = near[rng.integers(0, len(near), 64)] + rng.normal(0, 0.05, (64, space.dim)) * [*([1.0] * len(space.solvents)), 0.2 * max(space.salt_range[1] - space.salt_range[0], 1e-9)]
         pool = np.vstack([pool, space.project(jitter)])
 
     def bound(p: Posterior, cached: Cached, beta: float) -> np.ndarray:

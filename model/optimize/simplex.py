@@ -16,16 +16,18 @@ import numpy as np
 from model.errors import DiffMixInputError
 
 
-def check_bounds(lo: np.ndarray, hi: np.ndarray, total: float = 1.0, names: list[str] | None = None) -> None:
-    """Refuse bounds outside [0, 1], crossed, or leaving no point whose parts sum to ``total``."""
+def check_bounds(lo: np.ndarray, hi: np.ndarray, total: float = 1.0, names: list[str] | None = None,
+                 unit: str = "fraction") -> None:
+    """Refuse bounds outside [0, 1], crossed, or leaving no point whose parts sum to ``total``; ``unit`` says
+    what the bounds are (e.g. 'mass fraction of the solvent blend') in the message."""
     names = names or [f"component {i + 1}" for i in range(len(lo))]
     for n, a, b in zip(names, lo, hi):
         if not (0.0 <= a <= b <= 1.0):
-            raise DiffMixInputError(f"bounds for {n} must satisfy 0 ≤ lower ≤ upper ≤ 1, got [{a}, {b}]")
+            raise DiffMixInputError(f"bounds for {n} ({unit}) must satisfy 0 ≤ lower ≤ upper ≤ 1, got [{a}, {b}]")
     if lo.sum() > total + 1e-12:
-        raise DiffMixInputError(f"infeasible bounds: the lower bounds sum to {lo.sum():.6g} > {total:g}")
+        raise DiffMixInputError(f"infeasible bounds: the lower bounds ({unit}) sum to {lo.sum():.6g} > {total:g}")
     if hi.sum() < total - 1e-12:
-        raise DiffMixInputError(f"infeasible bounds: the upper bounds sum to {hi.sum():.6g} < {total:g}")
+        raise DiffMixInputError(f"infeasible bounds: the upper bounds ({unit}) sum to {hi.sum():.6g} < {total:g}")
 
 
 def project(v: np.ndarray, lo: np.ndarray, hi: np.ndarray, total: float = 1.0, iters: int = 100) -> np.ndarray:

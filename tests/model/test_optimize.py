@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from diffmix.cli import app
+from model.chem import canonical
 from model.ensemble import Ensemble
 from model.errors import DiffMixInputError
 from model.nn.models import build
@@ -15,6 +16,7 @@ from model.optimize import landscape
 from model.optimize.ascent import ascend
 from model.optimize.design import DesignSpec
 from model.optimize.problem import optimise, result_json
+from model.optimize.proposals import propose
 from model.optimize.simplex import grid, project
 from model.optimize.space import CompositionSpace
 from model.properties import get_property
@@ -158,15 +160,69 @@ def test_fractions_sum_to_one_and_salt_key():
 
 def test_molality_round_trip():
     space = CompositionSpace(LIPF6, [DMC, EC], (0.01, 0.2), solvent_ratio=np.array([0.7, 0.3]))
-    f = space.fraction_from_molality(1.0, space.solvent_ratio)
+    by_molality = CompositionSpace(LIPF6, [DMC, EC], (0.5, 2.0), solvent_ratio=np.array([0.7, 0.3]), salt_basis="molality")
+    z = by_molality.project(np.array([[0.7, 0.3, 1.0]]))
+    f = float(by_molality.cation_fraction(torch.as_tensor(z))[0, 0])
     assert space.molality(np.array([[0.7, 0.3, f]]))[0] == pytest.approx(1.0)
+    assert by_molality.molality(z)[0] == 1.0
+    assert by_molality.species_dict(z[0]) == pytest.approx(space.species_dict(np.array([0.7, 0.3, f])))
+
+
+def test_mass_basis_and_molality_are_what_a_lab_weighs():
+    """1 mol/kg LiPF6 in EC:DMC 30:70 by mass: the species fractions follow from the masses a lab weighs, the
+    round trip through a measured composition returns the point, and the recipe the robot gets says the same."""
+    from model.chem import species as sp
+
+    space = CompositionSpace(LIPF6, [EC, DMC], (0.5, 1.5), solvent_basis="mass", salt_basis="molality")
+    z = np.array([0.3, 0.7, 1.0])
+    m_ec, m_dmc = 0.3 / sp(EC).molar_mass, 0.7 / sp(DMC).molar_mass  # mol in 1 g of blend
+    n_salt = 1.0e-3  # mol of salt per g of blend
+    total = m_ec + m_dmc + 2 * n_salt
+    x = space.species_dict(z)
+    assert x[canonical(EC)] == pytest.approx(m_ec / total) and x[canonical(DMC)] == pytest.approx(m_dmc / total)
+    assert x[canonical("[Li+]")] == pytest.approx(n_salt / total)
+    assert np.allclose(space.point_of(x), z)
+    assert np.allclose(space.mass_fractions(z), [[0.3, 0.7]])
+    recipe = space.recipe(z)
+    assert recipe.salt_molality_mol_kg == pytest.approx(1.0)
+    assert recipe.solvent_ratio == pytest.approx([m_ec / (m_ec + m_dmc), m_dmc / (m_ec + m_dmc)])
+
+
+def test_gradients_are_in_the_labs_units():
+    """d/d(mass share) and d/d(molality) agree with finite differences of the objective in those units."""
+    obj = build_objective(tiny_ensemble().to(torch.float64), LIPF6, [PC, EC, DMC], salt_molality_range=(0.5, 1.5),
+                          bounds_basis="mass", temperature_K=298.15)
+    z = np.array([[0.2, 0.3, 0.5, 1.1]])
+    _, v, _, g = obj.evaluate(z, gradient=True)
+    for i, h in ((1, 1e-6), (3, 1e-6)):
+        zp, zm = z.copy(), z.copy()
+        zp[0, i] += h
+        zm[0, i] -= h
+        _, vp, _, _ = obj.evaluate(zp, gradient=False)
+        _, vm, _, _ = obj.evaluate(zm, gradient=False)
+        assert g[0, i] == pytest.approx((vp[0] - vm[0]) / (2 * h), rel=1e-5, abs=1e-9)
+
+
+def test_mass_bounds_hold_in_mass():
+    obj = build_objective(tiny_ensemble(), LIPF6, [PC, EC, DMC], salt_molality=1.0, bounds_basis="mass",
+                          lower=[0, 0.2, 0], upper=[0.1, 1, 1], temperature_K=298.15)
+    for strategy in ("random", "gradient"):
+        props = propose(obj, 4, seed=2, strategy=strategy)
+        assert len(props) == 4
+        for p in props:
+            w = obj.space.mass_fractions(p.z)[0]
+            assert w[0] <= 0.1 + 1e-9 and w[1] >= 0.2 - 1e-9 and abs(w.sum() - 1) < 1e-9
+            assert p.experiment(obj)["recipe"]["salt_molality_mol_kg"] == pytest.approx(1.0)
+            assert set(p.experiment(obj)["gradient"]) == {PC, EC, DMC, "salt_molality"}
 
 
 @pytest.mark.parametrize("kw,match", [
-    (dict(lower=[0.5, 0.5, 0.5]), "lower bounds sum"),
-    (dict(upper=[0.2, 0.2, 0.2]), "upper bounds sum"),
+    (dict(lower=[0.5, 0.5, 0.5]), r"lower bounds \(mole fraction of the solvent blend\) sum"),
+    (dict(upper=[0.2, 0.2, 0.2]), r"upper bounds .* sum"),
     (dict(exclude=[PC, EC]), "free components"),
     (dict(salt_fraction=0.6), "leave room"),
+    (dict(bounds_basis="mass", lower=[0.5, 0.5, 0.5]), r"^space: .*lower bounds \(mass fraction of the solvent blend\)"),
+    (dict(bounds_basis="mass", lower=[0.3, 0, 0], upper=[0.2, 1, 1]), r"\(mass fraction of the solvent blend\) must satisfy"),
 ])
 def test_clear_errors(kw, match):
     args = dict(salt_fraction=0.08, temperature_K=303.15)
@@ -235,7 +291,9 @@ def test_design_spec_round_trips_through_json_and_is_frozen():
     (dict(temperature_range_K=(280.0, 300.0)), "either temperature_K or temperature_range_K"),
     (dict(lower=[0.1, 0.1]), "one lower value per solvent"),
     (dict(exclude=["CCO"]), "not among the solvents"),
-    (dict(salt_fraction=None, salt_molality=1.0), "needs a fixed solvent_ratio"),
+    (dict(salt_fraction=None, salt_molality_range=(0.5, 30.0)), r"salt_molality_range.*mol/kg"),
+    (dict(salt_fraction=None, salt_molality=25.0), r"space.salt_molality"),
+    (dict(bounds_basis="weight"), r"space.bounds_basis"),
     (dict(aggregate="median"), "objective.aggregate"),
     (dict(beta=-1.0), "objective.beta"),
 ])

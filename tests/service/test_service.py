@@ -163,6 +163,38 @@ def result_body(exp, kappa=9.0, k_cell=1.0):
             "method": "min-phase", "measured_composition": exp["composition"], "instrument_ids": {"potentiostat": "sim"}}
 
 
+def test_campaign_in_lab_units(api):
+    """Bounds by mass of the solvent blend and the salt as a molality range: proposals keep them, the recipe
+    the robot gets says the molality, a measured result goes back into the posterior in those units, and
+    bad lab units are a 422 naming the field and the unit."""
+    from model.chem import species
+
+    space = {"salt": LIPF6, "solvents": [PC, EC, DMC], "bounds_basis": "mass", "lower": [0, 0.2, 0],
+             "upper": [0.1, 1, 1], "salt_molality_range": [0.6, 1.4]}
+    c = api("POST", "/v1/campaigns", "operator", json={**CAMPAIGN, "space": space, "budget": 8})
+    assert c.status_code == 201, c.text
+    cid = c.json()["id"]
+    exps = api("POST", f"/v1/campaigns/{cid}/proposals?n=4", "operator").json()
+    mm = [species(s).molar_mass for s in (PC, EC, DMC)]
+    for e in exps:
+        recipe = e["recipe"]
+        assert 0.6 - 1e-9 <= recipe["salt_molality_mol_kg"] <= 1.4 + 1e-9
+        grams = [r * m for r, m in zip(recipe["solvent_ratio"], mm)]
+        w = [g / sum(grams) for g in grams]
+        assert w[0] <= 0.1 + 1e-9 and w[1] >= 0.2 - 1e-9
+        assert set(e["gradient"]) == {PC, EC, DMC, "salt_molality"}
+    a = api("POST", "/v1/robot/claim", "robot").json()
+    r = api("POST", f"/v1/experiments/{a['id']}/result", "robot", json=result_body(a),
+            headers={"Idempotency-Key": "res-lab-units-1", **lease(a)})
+    assert r.status_code == 201, r.text
+    assert api("GET", f"/v1/campaigns/{cid}/model", "operator").status_code == 200
+    for bad, where in (({"salt_molality_range": [0.5, 40]}, "space.salt_molality_range"),
+                       ({"bounds_basis": "volume"}, "space.bounds_basis"),
+                       ({"lower": [0.5, 0.5, 0.5]}, "mass fraction of the solvent blend")):
+        r = api("POST", "/v1/campaigns", "operator", json={**CAMPAIGN, "space": {**space, **bad}})
+        assert r.status_code == 422 and where in r.text and ("mol/kg" in r.text or "mass" in r.text), r.text
+
+
 def test_campaign_queue_lifecycle(api):
     c = api("POST", "/v1/campaigns", "operator", json=CAMPAIGN)
     assert c.status_code == 201, c.text
@@ -541,3 +573,17 @@ def test_the_audit_log_records_refusals_listings_exports_and_replays(api):
     engine.dispose()
     assert actions.count("denied_401") == 1 and actions.count("denied_403") == 1
     assert "list" in actions and "export" in actions and actions.count("result_replayed") == 1
+
+
+def test_the_learners_caches_are_bounded_and_keep_the_recently_used():
+    from service.learning import LRU, Learner
+
+    cache = LRU(3)
+    for k in range(3):
+        cache[k] = str(k)
+    assert cache.get(0) == "0"  # read: now the most recent
+    cache[3] = "3"
+    assert list(cache) == [2, 0, 3]
+    assert cache.get(1) is None and len(cache) == 3
+    learner = Learner()
+    assert learner.cache.maxsize >= 16 and learner.versions.maxsize >= learner.cache.maxsize
