@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     body_timeout_s: float = 30.0  # and each part of its body within this after the one before (service/guard.py)
     keep_alive_timeout_s: float = 5.0  # an idle kept-alive connection is closed after this
     max_records: int = 10_000
+    # The applicability domain calls a salt or molecule "rarely seen" below this many training rows (model/domain.py)
+    domain_min_rows: int = Field(50, ge=1)
     lease_seconds: float = 120.0
     max_attempts: int = 3
     max_restarts: int = 5  # agent restarts mid-experiment before the experiment fails (they use up no attempt)

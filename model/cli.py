@@ -100,6 +100,9 @@ def train(
         False, help="DiffMix conductivity: VFT prefactor proportional to the ions' mole fraction"),
     prefactor_power: float = typer.Option(
         0.0, min=0.0, max=3.0, help="DiffMix conductivity: VFT prefactor ∝ T^−n (1: Nernst–Einstein; 0: plain VFT)"),
+    blend_order: int | None = typer.Option(
+        None, min=0, max=4, help="DiffMix conductivity: the VFT coefficients of a blend mixed from the salt in each "
+        "solvent alone by the solvent shares, with Redlich–Kister pair terms up to this order (default: one pooled head)"),
     pair_pool: bool = typer.Option(
         True, help="DiffMix conductivity: the VFT coefficients see pairwise (ion–solvent) pooling as well"),
     log_offset: float | None = typer.Option(
@@ -133,7 +136,7 @@ def train(
         fail(str(e))
     cfg = TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                       hidden=hidden, order=order, coeff_layers=coeff_layers, carrier_density=carrier_density,
-                      prefactor_power=prefactor_power, pair_pool=pair_pool, log_offset=log_offset, huber_beta=huber_beta)
+                      prefactor_power=prefactor_power, pair_pool=pair_pool, blend_order=blend_order, log_offset=log_offset, huber_beta=huber_beta)
     ens, splits = train_ensemble(table, prop, model, split, ensemble, seed, cfg, progress=progress, data_info=info,
                                  workers=workers or available_cores())
     ens.save(out)
@@ -195,27 +198,68 @@ def predict(
     input: Path = typer.Option(..., "--input", help="JSONL file, one mixture record per line ('-' = stdin)"),
     model: Path | None = typer.Option(None, "--model", help="Model directory (default: the shipped ensemble)"),
     gradient: bool = typer.Option(False, help="Also output ∂P/∂x for every species"),
+    on_error: str = typer.Option(
+        "fail", "--on-error", help="A bad record is reported on stderr with its number and line, and the others are "
+        "predicted either way; 'fail' (default) then exits with code 2, 'skip' exits 0 (one of: fail, skip)"),
 ):
-    """Predict a property for every record; records are echoed with prediction, std and unit."""
+    """Predict a property for every record; records are echoed with prediction, std, unit and domain."""
+    from model.mixture import Mixture
     from model.predict import Predictor
 
+    if on_error not in ("fail", "skip"):
+        fail(f"--on-error {on_error!r} is not one of: fail, skip")
     text = sys.stdin.read() if str(input) == "-" else (input.read_text() if input.exists() else None)
     if text is None:
         fail(f"input file {input} not found")
-    records, errors = [], []
+    try:
+        predictor = Predictor.load(property, models_option(property, model))
+    except (DiffMixInputError, FileNotFoundError) as e:
+        fail(str(e))
+    good: list[tuple[dict, Mixture]] = []
+    errors = 0
+    index = 0
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
+        index += 1
         try:
-            records.append(json.loads(line))
+            rec = json.loads(line)
+            good.append((rec, predictor.parse(rec)))
         except json.JSONDecodeError as e:
-            errors.append(f"line {n}: not valid JSON ({e.msg})")
+            errors += 1
+            typer.echo(f"error: record {index} (line {n}): not valid JSON ({e.msg})", err=True)
+        except DiffMixInputError as e:
+            errors += 1
+            typer.echo(f"error: record {index} (line {n}): {e}", err=True)
+    rows = predictor.predict_mixtures([m for _, m in good], gradient=gradient)
+    for (rec, _), row in zip(good, rows):
+        typer.echo(json.dumps({**rec, **row}))
     if errors:
-        fail("; ".join(errors))
+        typer.echo(f"{errors} of {index} records had errors; {len(good)} predicted", err=True)
+        if on_error == "fail":
+            raise typer.Exit(2)
+
+
+@app.command()
+def domain(
+    model: Path = typer.Option(..., "--model", help="A model directory written by `diffmix train` (with splits.npz)"),
+    data_dir: Path | None = typer.Option(None, help="Folder with the CSVs (default: $DIFFMIX_DATA_DIR or ../shared/data)"),
+):
+    """(Re)build a model's applicability domain (domain.json) from the rows its members trained on."""
+    from model.data.loaders import load_table
+    from model.domain import Domain
+    from model.ensemble import Ensemble
+    from model.evaluate import SPLITS_FILE, load_splits
+
     try:
-        predictor = Predictor.load(property, models_option(property, model))
-        rows = predictor.predict_records(records, gradient=gradient)
+        ens = Ensemble.load(model)
+        if not (model / SPLITS_FILE).exists():
+            fail(f"{model} has no {SPLITS_FILE}: the training rows are unknown")
+        table, _ = load_table(ens.property.name, data_dir_option(data_dir))
+        rows = np.concatenate([s.train for s in load_splits(model)])
+        d = Domain.build(table, rows)
     except (DiffMixInputError, FileNotFoundError) as e:
         fail(str(e))
-    for rec, row in zip(records, rows):
-        typer.echo(json.dumps({**rec, **row}))
+    path = d.save(model)
+    typer.echo(json.dumps({"out": str(path), "rows": d.rows, "salts": len(d.salts), "molecules": len(d.molecules),
+                           "max_solvents": d.max_solvents}))

@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from torch.func import functional_call, stack_module_state, vmap
 
 from model.data.dataset import MoleculeSet
+from model.domain import Domain
 from model.errors import CheckpointError
 from model.mixture import Mixture, pad
 from model.nn.models import MixtureModel, build
@@ -57,6 +58,7 @@ class Ensemble:
         self.kind = kind
         self.hyper = dict(hyper)
         self.info = dict(info or {})
+        self.domain: Domain | None = None  # what the training rows held (model/domain.py), saved beside the weights
         self._cache: dict[str, torch.Tensor] = {}  # smiles → [K, H]
         self._stacked = None  # members' weights stacked for the vectorised small-batch path, built on first use
         self._per_thread = threading.local()
@@ -79,6 +81,8 @@ class Ensemble:
             **self.info,
         }
         (d / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        if self.domain is not None:
+            self.domain.save(d)
         return d
 
     @classmethod
@@ -101,7 +105,9 @@ class Ensemble:
             m.load_state_dict(load_file(d / f"member_{k}.safetensors"))
             members.append(m)
         info = {k: v for k, v in cfg.items() if k not in {"format_version", "property", "unit", "model", "law", "hyper", "members"}}
-        return cls(members, prop, cfg["model"], cfg["hyper"], info)
+        ens = cls(members, prop, cfg["model"], cfg["hyper"], info)
+        ens.domain = Domain.load(d)
+        return ens
 
     def to(self, dtype: torch.dtype) -> Ensemble:
         self.members = [m.to(dtype) for m in self.members]

@@ -8,7 +8,7 @@ member's train/val/test rows, so every number here is computed on exactly the ro
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -19,8 +19,10 @@ import numpy as np
 from scipy.constants import zero_Celsius
 
 from model.data.dataset import Batcher, MixtureTable
+from model.domain import Domain
 from model.ensemble import Ensemble
 from model.errors import DiffMixInputError
+from model.mixture import Mixture
 from model.splits import T_SPLIT_K, Split
 from model.train import predict_rows
 
@@ -52,6 +54,8 @@ def rk_order(ens: Ensemble) -> int | None:
 
 def label(ens: Ensemble) -> str:
     order = rk_order(ens)
+    if ens.kind == "diffmix" and ens.hyper.get("blend_order") is not None:
+        return f"diffmix, blend law (n={ens.hyper['blend_order']})"
     return ens.kind if order is None else f"diffmix (N={order})"
 
 
@@ -69,11 +73,17 @@ class RunMetrics:
     bucket_mae_seen: dict[str, list[float]]
     parity: tuple[np.ndarray, np.ndarray]  # member 0's test targets and predictions
     order: int | None = None  # Redlich–Kister N (DiffMix on excess properties)
+    # signed bias (mean predicted − measured) per temperature bucket, one per member, on every split
+    bucket_bias: dict[str, list[float]] = field(default_factory=dict)
+    # test MAE of rows inside / outside the applicability domain of each member's own training rows
+    # ({"in": [...], "out": [...], "n_in": [...], "n_out": [...]}, one entry per member); empty when not asked for
+    domain_mae: dict[str, list[float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {"label": self.label, "property": self.property, "split": self.split, "unit": self.unit,
                 "test_mae": self.test_mae, "permuted_mae": self.permuted_mae, "bucket_mae": self.bucket_mae,
-                "bucket_mae_seen": self.bucket_mae_seen}
+                "bucket_mae_seen": self.bucket_mae_seen, "bucket_bias": self.bucket_bias,
+                "domain_mae": self.domain_mae}
 
 
 def bucket_of(t_K: np.ndarray) -> np.ndarray:
@@ -106,7 +116,23 @@ def _bucket_means(err: np.ndarray, buckets: np.ndarray, into: dict[str, list[flo
         into.setdefault(str(int(c)), []).append(float(err[buckets == c].mean()))
 
 
-def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345) -> RunMetrics:
+def row_mixture(table: MixtureTable, r: int) -> Mixture:
+    """Row r of a table as a normalised mixture."""
+    keep = [(table.vocab[i], float(x)) for i, x in zip(table.idx[r], table.x[r]) if i >= 0 and x > 0]
+    keep.sort()
+    return Mixture(tuple(s for s, _ in keep), tuple(x for _, x in keep), float(table.T[r]), float(table.P[r]))
+
+
+def domain_errors(table: MixtureTable, split: Split, err: np.ndarray) -> tuple[float, float, int, int]:
+    """MAE of the test rows inside and outside the domain of this split's training rows, and their counts."""
+    domain = Domain.build(table, split.train)
+    inside = np.array([domain.check(row_mixture(table, int(r))).in_domain for r in split.test])
+    mae = lambda m: float(err[m].mean()) if m.any() else float("nan")
+    return mae(inside), mae(~inside), int(inside.sum()), int((~inside).sum())
+
+
+def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345, domain: bool = False) -> RunMetrics:
+    """Every metric of one run on its members' own test rows; ``domain`` adds the in/out-of-domain MAE."""
     ens = Ensemble.load(directory)
     trained_on = ens.info.get("data", {})
     if "rows_kept" in trained_on and trained_on["rows_kept"] != len(table):
@@ -117,7 +143,8 @@ def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345
     splits = load_splits(directory)
     batcher = Batcher(table)
     perm_batcher = Batcher(table.permuted(permute_seed))
-    test, permuted, buckets, buckets_seen = [], [], {}, {}
+    test, permuted, buckets, buckets_seen, bias = [], [], {}, {}, {}
+    in_out: dict[str, list[float]] = {}
     temperature_split = ens.info.get("split") == "temperature"
     keys = mixture_keys(table) if temperature_split else None
     parity = (np.zeros(0), np.zeros(0))
@@ -129,13 +156,17 @@ def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345
         permuted.append(float(np.abs(predict_rows(member, perm_batcher, split.test) - y).mean()))
         if k == 0:
             parity = (y, pred)
+        _bucket_means(pred - y, bucket_of(table.T[split.test]), bias)
+        if domain:
+            for name, v in zip(("in", "out", "n_in", "n_out"), domain_errors(table, split, err)):
+                in_out.setdefault(name, []).append(v)
         if temperature_split:
             b = bucket_of(table.T[split.test])
             _bucket_means(err, b, buckets)
             seen = seen_in_training(keys, split)
             _bucket_means(err[seen], b[seen], buckets_seen)
     return RunMetrics(label(ens), ens.property.name, ens.info.get("split", "?"), ens.property.unit,
-                      test, permuted, buckets, buckets_seen, parity, rk_order(ens))
+                      test, permuted, buckets, buckets_seen, parity, rk_order(ens), bias, in_out)
 
 
 def find_runs(root: Path) -> list[Path]:
@@ -167,6 +198,36 @@ def bucket_table(metrics: list[RunMetrics], seen_only: bool = False) -> str:
         lines.append(f"| {m.label} ({m.property}) | " + " | ".join(cells) + " |")
     which = f"test rows whose mixture was measured at ≤ {T_SPLIT_C:.0f} °C too" if seen_only else "all test rows"
     lines.append(f"\n(trained on T ≤ {T_SPLIT_C:.0f} °C; {which}; every bucket is extrapolation)")
+    return "\n".join(lines)
+
+
+BIAS_BUCKETS_C = tuple(range(-30, 61, 10))  # the paper's temperature range
+
+
+def bias_table(metrics: list[RunMetrics]) -> str:
+    """Signed bias (mean predicted − measured) per 10 °C bucket from −30 to 60 °C, one row per run."""
+    rows = [m for m in metrics if m.bucket_bias]
+    if not rows:
+        return ""
+    lines = ["| model | split | " + " | ".join(f"{c} °C" for c in BIAS_BUCKETS_C) + " |",
+             "|---|---|" + "---|" * len(BIAS_BUCKETS_C)]
+    for m in sorted(rows, key=lambda m: (m.split, m.label)):
+        cells = [f"{np.mean(m.bucket_bias[str(c)]):+.3f}" if str(c) in m.bucket_bias else "–" for c in BIAS_BUCKETS_C]
+        lines.append(f"| {m.label} | {m.split} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + f"\n\n(mean over members of each member's mean signed error on its own test rows, {rows[0].unit})"
+
+
+def domain_table(metrics: list[RunMetrics]) -> str:
+    """In-domain vs out-of-domain test MAE per run (each member judged by the domain of its own training rows)."""
+    rows = [m for m in metrics if m.domain_mae]
+    if not rows:
+        return ""
+    lines = ["| model | split | rows in domain | MAE in domain | rows out of domain | MAE out of domain | unit |",
+             "|---|---|---|---|---|---|---|"]
+    for m in sorted(rows, key=lambda m: (m.split, m.label)):
+        d = m.domain_mae
+        lines.append(f"| {m.label} | {m.split} | {int(np.sum(d['n_in']))} | {fmt([v for v in d['in'] if v == v])} | "
+                     f"{int(np.sum(d['n_out']))} | {fmt([v for v in d['out'] if v == v])} | {m.unit} |")
     return "\n".join(lines)
 
 
@@ -248,8 +309,12 @@ def plot_parity(m: RunMetrics, out: Path) -> Path:
     return out
 
 
+DOMAIN_SPLITS = ("components", "publication", "blends")  # where the domain report is measured
+
+
 def report(runs_root: Path, tables: dict[str, MixtureTable], plots_dir: Path) -> str:
-    metrics = [evaluate_run(r, tables[json.loads((r / "config.json").read_text())["property"]])
+    cfg = lambda r: json.loads((r / "config.json").read_text())
+    metrics = [evaluate_run(r, tables[cfg(r)["property"]], domain=cfg(r).get("split") in DOMAIN_SPLITS)
                for r in find_runs(runs_root)
                if json.loads((r / "config.json").read_text())["property"] in tables]
     plots_dir.mkdir(parents=True, exist_ok=True)
@@ -273,6 +338,11 @@ def report(runs_root: Path, tables: dict[str, MixtureTable], plots_dir: Path) ->
                 f"### the same, mixtures seen at ≤ {T_SPLIT_C:.0f} °C only (pure temperature extrapolation)",
                 bucket_table(temp, seen_only=True)]
         plot_buckets(temp, plots_dir / "temperature_buckets.png")
+    kappa = [m for m in metrics if m.property == "ionic_conductivity" and m.split in ("random", "publication", "blends")]
+    if kappa:
+        out += ["## Signed bias per 10 °C bucket (ionic conductivity)", bias_table(kappa)]
+    if any(m.domain_mae for m in metrics):
+        out += ["## The applicability domain: test MAE in and out of domain", domain_table(metrics)]
     (plots_dir / METRICS_FILE).write_text(json.dumps([m.as_dict() for m in metrics], indent=1))
     out.append(f"plots and metrics.json written to {plots_dir}")
     return "\n\n".join(out)

@@ -55,4 +55,6 @@ def finetune(ensemble: Ensemble, mixtures: list[Mixture], measured: np.ndarray, 
         members.append(m.eval())
     info = dict(ensemble.info) | {"finetuned": {"measurements": len(y), "steps": steps, "lr": lr, "penalty": penalty,
                                                 "bootstrap": bootstrap, "seed": seed}}
-    return Ensemble(members, ensemble.property, ensemble.kind, ensemble.hyper, info)
+    tuned = Ensemble(members, ensemble.property, ensemble.kind, ensemble.hyper, info)
+    tuned.domain = ensemble.domain  # the lab's results are in the base's domain or flagged by it; it is not widened
+    return tuned

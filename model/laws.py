@@ -56,3 +56,18 @@ def log_vft(temperature: torch.Tensor, log_prefactor: torch.Tensor, pseudo_activ
     """ln κ of the VFT law: κ spans four orders of magnitude, so the model works in ln κ (and is fitted in ln(κ + κ_c),
     model.properties)."""
     return log_prefactor - pseudo_activation_K / (temperature - vogel_temperature_K)
+
+
+def redlich_kister_blend(shares: torch.Tensor, pure: torch.Tensor, pair: torch.Tensor) -> torch.Tensor:
+    """A blend's coefficients from its solvents': c = Σ_j s_j c_j + Σ_{j<k} s_j s_k Σ_n d^n_jk (s_j − s_k)^n.
+
+    The composition law of the VFT coefficients of a multi-solvent electrolyte: pure-solvent terms c_j (the
+    salt in solvent j alone) mixed by the solvent shares s (mole fractions of the solvent blend, Σ s = 1, zero
+    for ions and empty slots), plus Redlich–Kister pair corrections, so a ternary's coefficients are built from
+    the terms its binaries determine. shares [B, C], pure [B, C, D], pair [B, C, C, D, N] (pair coefficients
+    with d^n_kj = (−1)^n d^n_jk, see ``symmetrise_pair_coefficients``) → [B, D].
+    """
+    out = (shares.unsqueeze(-1) * pure).sum(1)
+    excess = torch.stack([redlich_kister(shares, pair[..., d, :]) for d in range(pair.shape[-2])], dim=-1)
+    return out + excess
+

@@ -6,8 +6,9 @@ Record format (one JSON object, as read by ``diffmix predict`` and ``POST /v1/pr
                     {"smiles": "[Li+].F[P-](F)(F)(F)(F)F", "amount": 0.3006}],
      "basis": "mass", "temperature_K": 298.15, "pressure_kPa": 101.325}
 
-``basis`` is ``mole`` (moles or mole fractions of each component's formula unit), ``mass`` (grams or mass
-fractions), or the strict ``mole_fraction`` / ``mass_fraction``, whose amounts must sum to 1 (within 1e-6).
+``basis`` (required: there is no default) is ``mole`` (moles or mole fractions of each component's formula unit),
+``mass`` (grams or mass fractions), or the strict ``mole_fraction`` / ``mass_fraction``, whose amounts must sum
+to 1 (within 1e-6).
 Other keys are allowed (``diffmix predict`` echoes them), except ones that look like a misspelt field.
 Salts split into their ions; every ion counts as its own species, so LiPF6 at 0.08 mol per mol of
 mixture contributes x(Li+) = x(PF6-) = 0.08 after normalisation.
@@ -154,9 +155,12 @@ def from_record(record: Mapping[str, Any], min_species: int = 2) -> Mixture:
         pairs.append((c["smiles"], c["amount"]))
     if "temperature_K" not in record:
         raise DiffMixInputError("'temperature_K' is required (kelvin)")
+    if "basis" not in record:  # no default: grams read as moles would be a wrong answer, not an error
+        raise DiffMixInputError(f"'basis' is required: say what the amounts are, one of {', '.join(BASES)} "
+                                "(grams: 'mass'; moles: 'mole')")
     return from_amounts(
         pairs,
-        basis=record.get("basis", "mole"),
+        basis=record["basis"],
         temperature_K=record["temperature_K"],
         pressure_kPa=record.get("pressure_kPa", P_DEFAULT_KPA),
         min_species=min_species,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from model.chem import formal_charge
+from model.domain import mixture_report
 from model.ensemble import Ensemble
 from model.errors import DiffMixInputError
 from model.mixture import Mixture, from_record
@@ -35,9 +36,11 @@ def validate_for(prop: str, mixture: Mixture) -> Mixture:
 class Predictor:
     """A loaded ensemble for one property."""
 
-    def __init__(self, ensemble: Ensemble):
+    def __init__(self, ensemble: Ensemble, domain_min_rows: int | None = None):
         self.ensemble = ensemble
         self.property = ensemble.property
+        if domain_min_rows is not None and ensemble.domain is not None:  # "rarely seen" below this many training rows
+            ensemble.domain = ensemble.domain.with_thresholds(min_rows=domain_min_rows)
 
     @classmethod
     def load(cls, prop: str, directory: str | Path | None = None) -> Predictor:
@@ -48,25 +51,48 @@ class Predictor:
             raise DiffMixInputError(f"model in {d} predicts {ens.property.name}, not {prop}")
         return cls(ens)
 
+    def parse(self, record: Mapping[str, Any]) -> Mixture:
+        """One record, normalised and checked for this property (raises DiffMixInputError). A pure liquid is a
+        valid record for an excess property (its value is 0 by definition); a pressure outside the trained range
+        is refused."""
+        mixture = validate_for(self.property.name, from_record(record, min_species=1 if self.property.excess else 2))
+        if self.ensemble.domain is not None:
+            self.ensemble.domain.check_pressure(mixture.pressure_kPa, self.property.name)
+        return mixture
+
     def mixtures(self, records: Iterable[Mapping[str, Any]]) -> list[Mixture]:
         """Parse and validate every record first; one bad record fails the whole call, naming its position."""
         out = []
         for i, rec in enumerate(records):
             try:
-                out.append(validate_for(self.property.name, from_record(rec)))
+                out.append(self.parse(rec))
             except DiffMixInputError as e:
                 raise DiffMixInputError(f"record {i + 1}: {e}") from None
         return out
 
     def predict_records(self, records: Sequence[Mapping[str, Any]], gradient: bool = False) -> list[dict[str, Any]]:
-        """One row per record: prediction, std and unit (and ∂P/∂x with the fractions when gradient is set)."""
-        mixtures = self.mixtures(records)
-        pred = self.ensemble.predict(mixtures, gradient=gradient)
-        out = []
-        for i in range(len(mixtures)):
-            row = {"prediction": float(pred.mean[i]), "std": float(pred.std[i]), "unit": self.property.unit}
+        """One row per record: prediction, std, unit and the applicability domain (and ∂P/∂x with the fractions
+        when gradient is set). One bad record fails the call, naming its position."""
+        return self.predict_mixtures(self.mixtures(records), gradient)
+
+    def predict_mixtures(self, mixtures: list[Mixture], gradient: bool = False) -> list[dict[str, Any]]:
+        """``predict_records`` for mixtures already parsed. An excess property of a pure liquid is exactly 0 with
+        std 0 (the definition; ThermoML series include their end points) and is not sent through the model."""
+        pure = [self.property.excess and m.n == 1 for m in mixtures]
+        mixed = [m for m, p in zip(mixtures, pure) if not p]
+        pred = self.ensemble.predict(mixed, gradient=gradient)
+        out, j = [], 0
+        for m, p in zip(mixtures, pure):
+            if p:  # no other species to exchange with: the derivative along the mixture's own simplex is 0 as well
+                row: dict[str, Any] = {"prediction": 0.0, "std": 0.0, "unit": self.property.unit}
+                grad = {m.species[0]: 0.0}
+            else:
+                row = {"prediction": float(pred.mean[j]), "std": float(pred.std[j]), "unit": self.property.unit}
+                grad = pred.gradient[j] if gradient else {}
+                j += 1
+            row["domain"] = mixture_report(self.ensemble.domain, m).json()
             if gradient:
-                row["gradient"] = pred.gradient[i]
-                row["fractions"] = mixtures[i].fractions()
+                row["gradient"] = grad
+                row["fractions"] = m.fractions()
             out.append(row)
         return out

@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from model.data.dataset import Batcher, MixtureTable
+from model.domain import Domain
 from model.ensemble import Ensemble
 from model.nn.models import build
 from model.properties import Property
@@ -38,6 +39,7 @@ class TrainConfig:
     carrier_density: bool = False  # VFT prefactor ∝ the ions' mole fraction (see DiffMixVFT)
     prefactor_power: float = 0.0  # VFT prefactor ∝ T^−n (n = 1: Nernst–Einstein; see DiffMixVFT)
     pair_pool: bool = True  # VFT coefficients see the pairwise pooling Σ x_i x_j ψ(h_i, h_j) (see DiffMixVFT)
+    blend_order: int | None = None  # VFT coefficients by the blend law of this Redlich–Kister order (see DiffMixVFT)
     log_offset: float | None = None  # log-scale properties are fitted in ln(y + log_offset); None: the property's
 
 
@@ -107,6 +109,8 @@ def hyperparameters(kind: str, prop: Property, table: MixtureTable, train_rows: 
             hyper["prefactor_power"] = cfg.prefactor_power
         if not cfg.pair_pool:
             hyper["pair_pool"] = False
+        if cfg.blend_order is not None:
+            hyper["blend_order"] = cfg.blend_order
     if kind == "fingerprint":
         hyper["max_components"] = table.width
     return hyper
@@ -227,4 +231,6 @@ def train_ensemble(table: MixtureTable, prop: Property, kind: str, split_kind: s
         "member_info": infos,
         "data": data_info or {},
     }
-    return Ensemble(models, prop, kind, results[-1][1], ens_info), splits
+    ens = Ensemble(models, prop, kind, results[-1][1], ens_info)
+    ens.domain = Domain.build(table, np.concatenate([sp.train for sp in splits]))  # every row some member learnt from
+    return ens, splits

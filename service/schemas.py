@@ -32,7 +32,8 @@ class Component(RequestBody):
 
 class Record(RequestBody):
     components: list[Component] = Field(..., min_length=1, max_length=64)
-    basis: Literal["mole", "mass", "mole_fraction", "mass_fraction"] = "mole"
+    basis: Literal["mole", "mass", "mole_fraction", "mass_fraction"] = Field(
+        ..., description="what the amounts are: moles, grams, or strict mole or mass fractions (sum 1); required")
     temperature_K: float = Field(..., examples=[298.15], description=f"{T_MIN_K:g}–{T_MAX_K:g} K")
     pressure_kPa: float = 101.325
 
@@ -42,10 +43,19 @@ class PredictRequest(RequestBody):
     records: list[Record] = Field(..., min_length=1)
 
 
+class DomainOut(BaseModel):
+    """Whether the model was trained on mixtures like this one (model/domain.py)."""
+
+    in_domain: bool
+    reasons: list[str] = Field(..., description="why not: unseen elements or ions, a rarely seen salt or molecule, "
+                                                "a concentration, temperature or solvent share beyond training")
+
+
 class Prediction(BaseModel):
     prediction: float
     std: float
     unit: str
+    domain: DomainOut
 
 
 class GradientPrediction(Prediction):
@@ -82,6 +92,8 @@ class CampaignCreate(DesignSpec):
     budget: int = Field(..., ge=1, le=100_000)
     temperature_tolerance_K: float = Field(
         0.5, gt=0, le=20, description="a result measured further than this from its planned temperature is flagged")
+    strict: bool = Field(False, description="refuse (422) a space outside the model's applicability domain instead "
+                                            "of creating the campaign with the domain report as a warning")
 
 
 class CampaignOut(DesignSpec):
@@ -97,6 +109,7 @@ class CampaignOut(DesignSpec):
     status: CampaignStatus
     created_at: datetime
     counts: dict[str, int] = Field(default_factory=dict)
+    domain: DomainOut | None = Field(None, description="the space's applicability-domain report (on create and read)")
 
 
 class ExperimentOut(BaseModel):
@@ -123,6 +136,12 @@ class ExperimentOut(BaseModel):
         """A lease past its expiry, whether or not it has been swept back into the queue yet."""
         return (self.status == ExperimentStatus.leased and self.lease_expires_at is not None
                 and self.lease_expires_at < datetime.now(UTC))
+
+
+class ProposalOut(ExperimentOut):
+    """A queued experiment as proposed, with the applicability domain at its composition and temperature."""
+
+    domain: DomainOut
 
 
 class PosteriorVersionOut(BaseModel):

@@ -52,10 +52,11 @@ class ServiceState:
         for prop in PROPERTIES:
             d = model_dir(prop, self.settings.models_dir)
             if (d / "config.json").exists():
-                self.models[prop] = self._register(Predictor.load(prop, d), d)
+                predictor = Predictor(Predictor.load(prop, d).ensemble, self.settings.domain_min_rows)
+                self.models[prop] = self._register(predictor, d)
         for d in self.settings.extra_models:
             cfg = Ensemble.load(d)  # a clear error at start-up for a directory that is not a model
-            loaded = self._register(Predictor(cfg), Path(d))
+            loaded = self._register(Predictor(cfg, self.settings.domain_min_rows), Path(d))
             self.extra[loaded.version_id] = loaded
 
     def _register(self, predictor: Predictor, d: Path) -> LoadedModel:

@@ -2,6 +2,7 @@ import os
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -96,8 +97,31 @@ def save_tiny_models(root):
             torch.manual_seed(k)
             hyper = {"hidden": 16, "gnn_layers": 2} | ({} if prop.log_scale else {"target_scale": 100.0})
             members.append(build("diffmix", prop.law, log_scale=prop.log_scale, **hyper))
-        Ensemble(members, prop, "diffmix", hyper, {"split": "random"}).save(root / name)
+        ens = Ensemble(members, prop, "diffmix", hyper, {"split": "random"})
+        ens.domain = tiny_domain(prop)
+        ens.save(root / name)
     return root
+
+
+def tiny_domain(prop):
+    """A small, real applicability domain: what a model trained on these rows would know (LiPF6 in EC:DMC
+    binaries at 0.3–1.5 mol/kg and 253–333 K, or EC:DMC / EC:PC excess-property series at 288–318 K, all at
+    101.325 kPa)."""
+    from model.data.dataset import MixtureTable
+    from model.domain import Domain
+    from model.mixture import from_amounts
+
+    ec, dmc, pc, lipf6 = "O=C1OCCO1", "COC(=O)OC", "CC1COC(=O)O1", "[Li+].F[P-](F)(F)(F)(F)F"
+    mixtures = []
+    for T in (253.15, 293.15, 333.15):
+        for w in (0.2, 0.5, 0.8):
+            if prop.excess:
+                mixtures += [from_amounts([(ec, w), (other, 1 - w)], "mole", T + (35 if T < 260 else 0))
+                             for other in (dmc, pc)]
+            else:
+                mixtures += [from_amounts([(ec, w), (dmc, 1 - w), (lipf6, b * 0.15190)], "mass", T) for b in (0.3, 1.0, 1.5)]
+    table = MixtureTable.from_mixtures(mixtures, np.ones(len(mixtures)))
+    return Domain.build(table)
 
 
 @pytest.fixture(scope="session")

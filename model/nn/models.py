@@ -149,8 +149,17 @@ class DiffMixVFT(MixtureModel):
 
     def __init__(self, *, hidden: int = 64, log_prefactor_init: float = math.log(100.0), pair_pool: bool = True,
                  coeff_temperature: bool = False, coeff_layers: int = 1, carrier_density: bool = False,
-                 prefactor_power: float = 0.0, **kw):
+                 prefactor_power: float = 0.0, blend_order: int | None = None, **kw):
         super().__init__(hidden=hidden, **kw)
+        # blend_order = n: the coefficients of a multi-solvent electrolyte follow a composition law themselves
+        # (laws.redlich_kister_blend): the head runs once per solvent on "the salt in that solvent alone" and
+        # the results are mixed by the solvent shares, with pair corrections up to order n (None: one pooled head)
+        self.blend_order = blend_order
+        if blend_order is not None:
+            if not 0 <= blend_order <= 4:
+                raise ValueError(f"blend_order must be 0–4, got {blend_order}")
+            # d^n_jk from (h_j, h_k, the salt's pooled embedding, the ions' total fraction)
+            self.blend_pair = mlp([3 * hidden + 1, 2 * hidden, hidden, 3 * (blend_order + 1)])
         self.pair_pool = pair_pool
         self.prefactor_power = float(prefactor_power)
         self.carrier_density = carrier_density
@@ -167,19 +176,19 @@ class DiffMixVFT(MixtureModel):
         # with the carrier density factored out, A' starts at A / (a typical electrolyte's ion fraction)
         self.log_prefactor_init = log_prefactor_init - (math.log(TYPICAL_ION_FRACTION) if carrier_density else 0.0)
 
+    @property
+    def _flags_charge(self) -> bool:
+        return self.carrier_density or self.blend_order is not None
+
     def encode(self, mols) -> torch.Tensor:
         emb = super().encode(mols)
-        if not self.carrier_density:
+        if not self._flags_charge:
             return emb
         charged = (mols.charges != 0).to(emb.dtype).unsqueeze(-1)
         return torch.cat([emb, charged], dim=-1)
 
-    def vft_coefficients(self, emb, idx, x, T, P) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        log_carriers = None
-        if self.carrier_density:
-            emb, charged = emb[:, :-1], emb[:, -1:]
-            x_ions = (x * gather(charged, idx).squeeze(-1)).sum(1)
-            log_carriers = torch.log(x_ions.clamp_min(MIN_ION_FRACTION))
+    def _raw_coefficients(self, emb, idx, x, T, P) -> torch.Tensor:
+        """The head's raw (ln A, B, T0) outputs [B, 3] from the composition-weighted pooling of one mixture."""
         h = gather(emb, idx)
         phi = self.component(torch.cat([h, x.unsqueeze(-1)], dim=-1))
         w = x.unsqueeze(-1)
@@ -191,7 +200,46 @@ class DiffMixVFT(MixtureModel):
             table = self.pair(torch.cat([emb.unsqueeze(1).expand(V, V, H), emb.unsqueeze(0).expand(V, V, H)], dim=-1))
             feats.append(pair_pool(table, idx, x))
         pooled = torch.cat(feats, dim=-1)
-        o = self.coeff(torch.cat([pooled, conditions(T, P, with_temperature=self.coeff_temperature)], dim=-1))
+        out: torch.Tensor = self.coeff(torch.cat([pooled, conditions(T, P, with_temperature=self.coeff_temperature)], dim=-1))
+        return out
+
+    def _blend_coefficients(self, emb, charged, idx, x, T, P) -> torch.Tensor:
+        """Raw coefficients [B, 3] of each mixture by the blend law (see ``blend_order``): the head on the salt in
+        each solvent alone (same ion fractions, that solvent making up the rest), mixed by the solvent shares."""
+        B, C = idx.shape
+        ion = gather(charged, idx).squeeze(-1)  # [B, C] 1 for an ion
+        solvent = (idx >= 0).to(x.dtype) * (1.0 - ion)
+        x_ions = x * ion
+        ion_total = x_ions.sum(1)  # [B]
+        x_solvents = x * solvent
+        shares = x_solvents / x_solvents.sum(1, keepdim=True).clamp_min(MIN_ION_FRACTION)
+        # one virtual mixture per slot j: the ions as they are, solvent j the rest (slots that are not solvents
+        # get weight s_j = 0 below, so what the head says for them does not matter)
+        eye = torch.eye(C, dtype=x.dtype, device=x.device)
+        xv = x_ions.unsqueeze(1) + (1.0 - ion_total)[:, None, None] * eye.unsqueeze(0) * solvent.unsqueeze(1)
+        rep = lambda t: t.repeat_interleave(C, dim=0)
+        pure = self._raw_coefficients(emb, rep(idx), xv.reshape(B * C, C), rep(T), rep(P)).reshape(B, C, 3)
+        h = gather(emb, idx)
+        salt = (x_ions.unsqueeze(-1) * h).sum(1) / ion_total.clamp_min(MIN_ION_FRACTION).unsqueeze(-1)  # [B, H]
+        H = h.shape[-1]
+        ctx = torch.cat([salt, ion_total.unsqueeze(-1)], dim=-1)[:, None, None, :].expand(B, C, C, H + 1)
+        raw = self.blend_pair(torch.cat([h.unsqueeze(2).expand(B, C, C, H), h.unsqueeze(1).expand(B, C, C, H), ctx], dim=-1))
+        raw = raw.reshape(B, C, C, 3, -1)  # [B, C, C, coefficient, order]
+        pair = torch.stack([laws.symmetrise_pair_coefficients(raw[..., d, :]) for d in range(3)], dim=-2)
+        return laws.redlich_kister_blend(shares, pure, pair)
+
+    def vft_coefficients(self, emb, idx, x, T, P) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        log_carriers = None
+        charged = None
+        if self._flags_charge:
+            emb, charged = emb[:, :-1], emb[:, -1:]
+        if self.carrier_density:
+            x_ions = (x * gather(charged, idx).squeeze(-1)).sum(1)
+            log_carriers = torch.log(x_ions.clamp_min(MIN_ION_FRACTION))
+        if self.blend_order is None:
+            o = self._raw_coefficients(emb, idx, x, T, P)
+        else:
+            o = self._blend_coefficients(emb, charged, idx, x, T, P)
         log_a = self.log_prefactor_init + o[:, 0]
         if log_carriers is not None:
             log_a = log_a + log_carriers

@@ -14,20 +14,23 @@ from db.enums import SPENDING, CampaignStatus
 from db.models import Campaign, Experiment
 from model.chem import canonical
 from model.data.tables import name_of
+from model.domain import Report, fractions_report, space_report
+from model.errors import DiffMixInputError
 from model.optimize.loop import LEARNS, next_batch
 from service import learning
 from service.auth import OperatorDep, ReaderDep
 from service.deps import SessionDep, StateDep
 from service.errors import PROBLEM_RESPONSES
-from service.schemas import CampaignCreate, CampaignModelOut, CampaignOut, ExperimentOut, Id, design_of
+from service.schemas import CampaignCreate, CampaignModelOut, CampaignOut, ExperimentOut, Id, ProposalOut, design_of
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=PROBLEM_RESPONSES)
 
 
-def _out(s: Session, c: Campaign) -> CampaignOut:
+def _out(s: Session, c: Campaign, domain: Report | None = None) -> CampaignOut:
     return CampaignOut(**c.design, id=c.id, name=c.name, model_version_id=c.model_version_id, strategy=c.strategy,
                        budget=c.budget, temperature_tolerance_K=c.temperature_tolerance_K, status=c.status,
-                       created_at=c.created_at, counts=crud.campaign_counts(s, c.id))
+                       created_at=c.created_at, counts=crud.campaign_counts(s, c.id),
+                       domain=None if domain is None else domain.json())
 
 
 @router.post("", response_model=CampaignOut, status_code=201)
@@ -37,12 +40,15 @@ def create(body: CampaignCreate, s: SessionDep, state: StateDep, caller: Operato
     design = design_of(body)
     loaded = state.model_for_design(design, body.model_version_id)
     obj = design.objective_for(loaded.predictor.ensemble)
+    domain = space_report(obj.ensemble.domain, obj.space, obj.temperatures_K)
+    if body.strict and not domain.in_domain:
+        raise DiffMixInputError("space: outside the model's applicability domain (strict): " + "; ".join(domain.reasons))
     crud.upsert_molecules(s, {sp: name_of(sp) if name_of(sp) != sp else None
                               for sp in [*obj.space.species, canonical(obj.space.salt)]})
     c = crud.create_campaign(s, caller.key_id, name=body.name, design=design.model_dump(mode="json"),
                              model_version_id=loaded.version_id, strategy=body.strategy, budget=body.budget,
                              temperature_tolerance_K=body.temperature_tolerance_K)
-    return _out(s, c)
+    return _out(s, c, domain)
 
 
 @router.get("", response_model=list[CampaignOut])
@@ -52,9 +58,11 @@ def list_(s: SessionDep, _: ReaderDep, status: CampaignStatus | None = None) -> 
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut)
-def read(campaign_id: Id, s: SessionDep, _: ReaderDep) -> CampaignOut:
-    """One campaign with its design and experiment counts."""
-    return _out(s, crud.get_campaign(s, campaign_id))
+def read(campaign_id: Id, s: SessionDep, state: StateDep, _: ReaderDep) -> CampaignOut:
+    """One campaign with its design, experiment counts and the applicability-domain report of its space."""
+    c = crud.get_campaign(s, campaign_id)
+    obj = learning.objective_for(state, c)
+    return _out(s, c, space_report(obj.ensemble.domain, obj.space, obj.temperatures_K))
 
 
 @router.get("/{campaign_id}/experiments", response_model=list[ExperimentOut])
@@ -77,9 +85,9 @@ for _action in crud.TRANSITIONS:
     router.add_api_route(f"/{{campaign_id}}/{_action}", _transition(_action), methods=["POST"], response_model=CampaignOut)
 
 
-@router.post("/{campaign_id}/proposals", response_model=list[ExperimentOut], status_code=201)
+@router.post("/{campaign_id}/proposals", response_model=list[ProposalOut], status_code=201)
 def proposals(campaign_id: Id, s: SessionDep, state: StateDep, caller: OperatorDep,
-              n: int = Query(4, ge=1, le=64)) -> list[Experiment]:
+              n: int = Query(4, ge=1, le=64)) -> list[dict[str, Any]]:
     """Propose a batch and queue it as experiments. ``learning`` maximises the upper confidence bound of the
     campaign's posterior (DiffMix corrected by its measurements, pending experiments accounted for); ``gradient``
     climbs DiffMix alone; ``botorch`` is a plain GP loop on the measurements; ``random`` draws feasible points."""
@@ -92,8 +100,10 @@ def proposals(campaign_id: Id, s: SessionDep, state: StateDep, caller: OperatorD
     avoid = [np.array(e.point) for e in made if e.status in SPENDING]
     chosen, obj = next_batch(obj, posterior, c.strategy, min(n, left), seed=campaign_id * 100_003 + len(made),
                              avoid=avoid)
-    return crud.queue_experiments(s, crud.get_campaign(s, campaign_id), [p.experiment(obj) for p in chosen],
-                                  caller.key_id, state.settings.max_attempts, model_version_id=version_id)
+    queued = crud.queue_experiments(s, crud.get_campaign(s, campaign_id), [p.experiment(obj) for p in chosen],
+                                    caller.key_id, state.settings.max_attempts, model_version_id=version_id)
+    return [{**ExperimentOut.model_validate(e).model_dump(),
+             "domain": fractions_report(obj.ensemble.domain, e.composition, e.temperature_K).json()} for e in queued]
 
 
 @router.get("/{campaign_id}/model", response_model=CampaignModelOut)

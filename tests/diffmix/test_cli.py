@@ -26,17 +26,27 @@ def test_predict_echoes_records_with_prediction(tmp_path, tiny_models_dir):
 
 
 @pytest.mark.parametrize("line,message", [
-    ('{"components": [{"smiles": "C1CC", "amount": 1}, {"smiles": "O", "amount": 1}], "temperature_K": 300}', "invalid SMILES"),
+    ('{"components": [{"smiles": "C1CC", "amount": 1}, {"smiles": "O", "amount": 1}], "basis": "mole", "temperature_K": 300}', "invalid SMILES"),
+    ('{"components": [{"smiles": "O=C1OCCO1", "amount": 1.5}, {"smiles": "[Li+].[Cl-]", "amount": 0.1}], "temperature_K": 300}', "'basis' is required"),
     ("not json", "not valid JSON"),
     (json.dumps({**RECORD, "temperature_K": 900}), "outside"),
 ])
-def test_predict_bad_input_is_a_clear_error_and_prints_nothing(tmp_path, tiny_models_dir, line, message):
+def test_a_bad_record_is_an_error_line_and_the_others_are_predicted(tmp_path, tiny_models_dir, line, message):
+    """One typo does not discard a file: the bad record is reported with its number and line on stderr, the good
+    ones are written; --on-error fail (default) exits 2, skip exits 0."""
     f = tmp_path / "in.jsonl"
-    f.write_text(json.dumps(RECORD) + "\n" + line + "\n")
-    r = CliRunner().invoke(app, ["predict", "--property", "ionic_conductivity", "--input", str(f),
-                                 "--model", str(tiny_models_dir / "ionic_conductivity")])
-    assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output
-    assert '"prediction"' not in r.output
+    f.write_text(json.dumps(RECORD) + "\n\n" + line + "\n" + json.dumps({**RECORD, "id": "last"}) + "\n")
+    args = ["predict", "--property", "ionic_conductivity", "--input", str(f),
+            "--model", str(tiny_models_dir / "ionic_conductivity")]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert r.stderr.splitlines()[0].startswith("error: record 2 (line 3): ") and message in r.stderr
+    assert "1 of 3 records had errors; 2 predicted" in r.stderr
+    rows = [json.loads(x) for x in r.stdout.splitlines()]
+    assert len(rows) == 2 and rows[1]["id"] == "last" and all(row["prediction"] > 0 for row in rows)
+    assert "in_domain" in rows[0]["domain"]
+    skip = CliRunner().invoke(app, [*args, "--on-error", "skip"])
+    assert skip.exit_code == 0 and skip.stdout == r.stdout
 
 
 @pytest.mark.parametrize("change,message", [

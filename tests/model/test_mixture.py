@@ -69,6 +69,14 @@ def test_unknown_basis_and_bad_smiles():
         from_amounts([("C1CC", 1.0), (DMC, 1.0)], "mole", 298.15)
 
 
+def test_basis_is_required_not_defaulted():
+    """Grams without a basis once were read as moles (1.89 instead of 5.68 mS/cm): now it is an error."""
+    record = {"components": [{"smiles": EC, "amount": 1.506}, {"smiles": DMC, "amount": 1.0}], "temperature_K": 300}
+    with pytest.raises(DiffMixInputError, match=r"'basis' is required.*grams: 'mass'"):
+        from_record(record)
+    assert from_record({**record, "basis": "mass"}) != from_record({**record, "basis": "mole"})
+
+
 def test_record_shape_errors():
     with pytest.raises(DiffMixInputError, match="temperature_K"):
         from_record({"components": [{"smiles": EC, "amount": 1}, {"smiles": DMC, "amount": 1}]})
@@ -81,7 +89,8 @@ def test_record_shape_errors():
 @pytest.mark.parametrize("key,field", [("Basis", "basis"), ("pressure_kpa", "pressure_kPa"), ("pressure", "pressure_kPa"),
                                        ("temperature_C", "temperature_K")])
 def test_a_misspelt_field_is_refused_not_left_at_its_default(key, field):
-    record = {"components": [{"smiles": EC, "amount": 1.0}, {"smiles": DMC, "amount": 3.0}], "temperature_K": 300}
+    record = {"components": [{"smiles": EC, "amount": 1.0}, {"smiles": DMC, "amount": 3.0}], "temperature_K": 300,
+              "basis": "mole"}
     with pytest.raises(DiffMixInputError, match=f"unknown field '{key}'; did you mean '{field}'"):
         from_record({**record, key: "mass" if field == "basis" else 500.0})
     with pytest.raises(DiffMixInputError, match="component 2: unknown field 'Amount'"):

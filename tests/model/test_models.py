@@ -38,11 +38,13 @@ INVARIANT = [("diffmix", "excess_molar_enthalpy"), ("diffmix", "ionic_conductivi
 CARRIERS = {"carrier_density": True}
 NO_PAIRS = {"pair_pool": False}
 NERNST_EINSTEIN = {"prefactor_power": 1.0}
+BLEND = {"blend_order": 2}
 
 
 @pytest.mark.parametrize("kind,prop,kw", [(k, p, {}) for k, p in INVARIANT] + [("diffmix", "ionic_conductivity", CARRIERS),
                                                              ("diffmix", "ionic_conductivity", NO_PAIRS),
-                                                             ("diffmix", "ionic_conductivity", NERNST_EINSTEIN)])
+                                                             ("diffmix", "ionic_conductivity", NERNST_EINSTEIN),
+                                                             ("diffmix", "ionic_conductivity", BLEND)])
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), c=st.integers(2, 6))
 def test_permutation_invariance(kind, prop, kw, seed, c):
@@ -108,7 +110,7 @@ def test_vft_constraints_hold_for_any_input(kw, seed, c, scale):
 
 
 @pytest.mark.parametrize("prop,kw", [("excess_molar_enthalpy", {}), ("ionic_conductivity", {}),
-                                     ("ionic_conductivity", CARRIERS)])
+                                     ("ionic_conductivity", CARRIERS), ("ionic_conductivity", BLEND)])
 def test_composition_gradient_matches_finite_differences(prop, kw):
     m = make("diffmix", prop, **kw)
     ens = Ensemble([m, make("diffmix", prop, **kw)], get_property(prop), "diffmix", {})
@@ -189,7 +191,8 @@ def test_vft_coefficient_head_depth_is_recorded_and_restored(tmp_path):
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-@pytest.mark.parametrize("option,value", [("pair_pool", False), ("carrier_density", True), ("prefactor_power", 1.0)])
+@pytest.mark.parametrize("option,value", [("pair_pool", False), ("carrier_density", True), ("prefactor_power", 1.0),
+                                          ("blend_order", 1)])
 def test_vft_study_options_are_recorded_only_when_set_and_restored(tmp_path, option, value):
     # recorded only when they differ from the default, so checkpoints written before an option existed load unchanged
     prop = get_property("ionic_conductivity")
@@ -234,6 +237,31 @@ def test_carrier_density_prefactor_is_proportional_to_the_ions_mole_fraction():
     assert torch.allclose(log_a[:3], m.log_prefactor_init + torch.log(2 * x_salt[:3]), rtol=0, atol=1e-12)
     assert kappa[2] / kappa[1] == pytest.approx(2.0, rel=1e-12)
     assert kappa[3] < 1e-9 * kappa[0]  # a salt-free blend does not conduct
+
+
+def test_the_blend_law_builds_a_blends_coefficients_from_its_solvents_and_pairs():
+    """c(blend) = Σ s_j c(salt in j alone) + RK pair terms: one solvent → its own coefficients exactly; a binary's
+    pair terms are the ternary's, so with the pair network silenced a ternary is the share-weighted mean of the
+    salt in each solvent alone (at the same ion fractions)."""
+    m = make("diffmix", "ionic_conductivity", **BLEND)
+    li, pf6 = VOCAB.index(IONS[0]), VOCAB.index(IONS[1])
+    t, p = torch.full((1,), 298.15, dtype=torch.float64), torch.full((1,), 101.325, dtype=torch.float64)
+    f = 0.06
+    with torch.no_grad():
+        emb = m.encode(MOLS).double()
+        coeffs = lambda idx, x: torch.stack(m.vft_coefficients(emb, torch.tensor([idx]), torch.tensor([x], dtype=torch.float64), t, p))
+        raw = lambda idx, x: m._raw_coefficients(emb[:, :-1], torch.tensor([idx]), torch.tensor([x], dtype=torch.float64), t, p)
+        blend = lambda idx, x: m._blend_coefficients(emb[:, :-1], emb[:, -1:], torch.tensor([idx]), torch.tensor([x], dtype=torch.float64), t, p)
+        one = [0, li, pf6]
+        assert torch.allclose(blend(one, [1 - 2 * f, f, f]), raw(one, [1 - 2 * f, f, f]), atol=1e-12)
+        m.blend_pair[-1].weight.zero_()
+        m.blend_pair[-1].bias.zero_()
+        s = torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64)
+        x = [*(s * (1 - 2 * f)).tolist(), f, f]
+        pure = [raw([j, li, pf6], [1 - 2 * f, f, f]) for j in range(3)]
+        expected = sum(sj * cj for sj, cj in zip(s, pure))
+        assert torch.allclose(blend([0, 1, 2, li, pf6], x), expected, atol=1e-12)
+        assert torch.all(torch.isfinite(coeffs([0, 1, 2, li, pf6], x)))
 
 
 def test_nernst_einstein_prefactor_divides_the_vft_law_by_temperature():
@@ -319,15 +347,16 @@ def test_pair_pool_is_the_sum_over_distinct_species_pairs(V, H):
     assert torch.allclose(pair_pool(table, idx, x), expected, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("kind,prop", INVARIANT + [("fingerprint", "excess_molar_enthalpy")])
+@pytest.mark.parametrize("kind,prop", INVARIANT + [("fingerprint", "excess_molar_enthalpy"), ("blend", "ionic_conductivity")])
 def test_vectorised_members_match_the_member_loop(kind, prop, monkeypatch):
     import model.ensemble as ensemble_module
 
     p = get_property(prop)
     members = []
+    extra = {"max_components": 3} if kind == "fingerprint" else BLEND if kind == "blend" else {}
+    kind = "diffmix" if kind == "blend" else kind
     for seed in range(3):
         torch.manual_seed(seed)
-        extra = {"max_components": 3} if kind == "fingerprint" else {}
         members.append(build(kind, p.law, log_scale=p.log_scale, target_scale=500.0, **extra).double())
     ens = Ensemble(members, p, kind, {}).to(torch.float64)
     mixtures = [Mixture((SOLVENTS[0], SOLVENTS[1], SOLVENTS[2]), (0.2, 0.5, 0.3), 300.0),

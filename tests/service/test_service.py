@@ -34,7 +34,7 @@ class Api:
 @pytest.fixture
 def api(db_url, tiny_models_dir):
     settings = Settings(database_url=db_url, models_dir=tiny_models_dir, lease_seconds=60, max_attempts=2,
-                        max_body_bytes=200_000)
+                        max_body_bytes=200_000, domain_min_rows=5)  # the tiny models' domain has 27 rows
     keys = make_keys(db_url)
     with TestClient(create_app(settings)) as client:
         yield Api(client, keys, db_url)
@@ -61,16 +61,44 @@ def test_predict_in_record_order_with_units(api):
     assert set(g["predictions"][0]["gradient"]) == {"O=C1OCCO1", "[Li+]", "F[P-](F)(F)(F)(F)F"}
 
 
+def test_predictions_carry_the_applicability_domain(api):
+    """The tiny models' domain (tests/conftest.py::tiny_domain) knows LiPF6 in EC:DMC; NaCl in water is out."""
+    nacl = {"components": [{"smiles": "O", "amount": 1.0}, {"smiles": "[Na+].[Cl-]", "amount": 0.058}], "basis": "mass",
+            "temperature_K": 298.15}
+    ok = {**RECORD, "components": [*RECORD["components"], {"smiles": DMC, "amount": 1.5}]}
+    preds = api("POST", "/v1/predict", "operator", json={"property": "ionic_conductivity", "records": [ok, nacl]}).json()
+    a, b = preds["predictions"]
+    assert a["domain"] == {"in_domain": True, "reasons": []}
+    assert not b["domain"]["in_domain"] and any("element Na" in r for r in b["domain"]["reasons"])
+
+
+def test_an_excess_property_of_a_pure_liquid_is_exactly_zero(api):
+    pure = {"components": [{"smiles": EC, "amount": 1.0}], "basis": "mole", "temperature_K": 298.15}
+    end_point = {"components": [{"smiles": EC, "amount": 1.0}, {"smiles": DMC, "amount": 0.0}], "basis": "mole_fraction",
+                 "temperature_K": 298.15}
+    mixed = {**end_point, "components": [{"smiles": EC, "amount": 0.5}, {"smiles": DMC, "amount": 0.5}]}
+    for prop in ("excess_molar_enthalpy", "excess_molar_volume"):
+        r = api("POST", "/v1/predict", "operator", json={"property": prop, "records": [pure, end_point, mixed]})
+        assert r.status_code == 200, r.text
+        p = r.json()["predictions"]
+        assert [(x["prediction"], x["std"]) for x in p[:2]] == [(0.0, 0.0), (0.0, 0.0)] and p[2]["prediction"] != 0.0
+    # conductivity still needs a salt and a solvent
+    r = api("POST", "/v1/predict", "operator", json={"property": "ionic_conductivity", "records": [pure]})
+    assert r.status_code == 422 and "at least 2 are needed" in r.text
+
+
 BAD = [
     ({"property": "ionic_conductivity", "records": [{**RECORD, "components": [{"smiles": "C1CC", "amount": 1}, RECORD["components"][1]]}]}, "invalid SMILES"),
     ({"property": "ionic_conductivity", "records": [{**RECORD, "components": [{"smiles": EC, "amount": -1}, RECORD["components"][1]]}]}, "negative"),
     ({"property": "ionic_conductivity", "records": [{**RECORD, "temperature_K": 600}]}, "outside"),
     ({"property": "ionic_conductivity", "records": [{**RECORD, "temperature_K": 170}]}, "lowest temperature"),
-    ({"property": "excess_molar_enthalpy", "records": [{**RECORD, "components": [RECORD["components"][0]]}]}, "at least 2"),
+    ({"property": "excess_molar_enthalpy", "records": [{**RECORD, "components": [{"smiles": EC, "amount": 0}]}]}, "all amounts are zero"),
+    ({"property": "ionic_conductivity", "records": [{k: v for k, v in RECORD.items() if k != "basis"}]}, "basis"),
+    ({"property": "ionic_conductivity", "records": [{**RECORD, "pressure_kPa": 500}]}, "101.325 kPa"),
     ({"property": "ionic_conductivity", "records": [{**RECORD, "basis": "mole_fraction"}]}, "sum to 1"),
     ({"property": "viscosity", "records": [RECORD]}, "property"),
     ({"property": "ionic_conductivity", "records": [{**RECORD, "Basis": "mass"}]}, "Basis"),  # not dropped for mole
-    ({"property": "ionic_conductivity", "records": [{"components": [{"smiles": EC, "amount": 1}, {"smiles": DMC, "amount": 1}], "temperature_K": 300}]}, "salt"),
+    ({"property": "ionic_conductivity", "records": [{"components": [{"smiles": EC, "amount": 1}, {"smiles": DMC, "amount": 1}], "basis": "mole", "temperature_K": 300}]}, "salt"),
 ]
 
 
@@ -193,6 +221,25 @@ def test_campaign_in_lab_units(api):
                        ({"lower": [0.5, 0.5, 0.5]}, "mass fraction of the solvent blend")):
         r = api("POST", "/v1/campaigns", "operator", json={**CAMPAIGN, "space": {**space, **bad}})
         assert r.status_code == 422 and where in r.text and ("mol/kg" in r.text or "mass" in r.text), r.text
+
+
+def test_campaign_creation_reports_the_domain_of_its_space_and_strict_refuses(api):
+    inside = {"salt": LIPF6, "solvents": [EC, DMC], "salt_molality_range": [0.5, 1.4], "bounds_basis": "mass",
+              "lower": [0.2, 0.2], "upper": [0.8, 0.8]}
+    c = api("POST", "/v1/campaigns", "operator", json={**CAMPAIGN, "space": inside})
+    assert c.status_code == 201 and c.json()["domain"] == {"in_domain": True, "reasons": []}, c.text
+    props = api("POST", f"/v1/campaigns/{c.json()['id']}/proposals?n=2", "operator").json()
+    assert all(p["domain"]["in_domain"] for p in props)
+    outside = {**CAMPAIGN, "space": {**inside, "solvents": [EC, "O=C1OCC(F)O1"], "salt_molality_range": [0.5, 4.0]}}
+    w = api("POST", "/v1/campaigns", "operator", json=outside)
+    assert w.status_code == 201 and not w.json()["domain"]["in_domain"]
+    text = " ".join(w.json()["domain"]["reasons"])
+    assert "FEC is far from every training molecule" in text and "4 mol/kg is beyond" in text
+    assert api("GET", f"/v1/campaigns/{w.json()['id']}", "analyst").json()["domain"] == w.json()["domain"]
+    n = len(api("GET", "/v1/campaigns", "analyst").json())
+    r = api("POST", "/v1/campaigns", "operator", json={**outside, "strict": True})
+    assert r.status_code == 422 and "applicability domain" in r.text and "FEC is far" in r.text
+    assert len(api("GET", "/v1/campaigns", "analyst").json()) == n  # refused: nothing stored
 
 
 def test_campaign_queue_lifecycle(api):

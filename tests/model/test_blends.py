@@ -1,0 +1,40 @@
+"""The shipped conductivity model on the blends a lab's optimiser walks into (issue 19's plausibility check)."""
+
+import pytest
+
+from model.blends import blends, check, mixture
+from model.predict import Predictor
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return Predictor.load("ionic_conductivity")
+
+
+def test_the_random_blends_are_three_to_five_solvents_in_the_stated_ranges():
+    bs = blends(200, seed=0)
+    assert len(bs) == 200 and {len(m) for m, _, _ in bs} == {3, 4, 5}
+    assert all(abs(sum(m.values()) - 1) < 1e-12 and 0.5 <= b <= 1.5 and 273.15 <= T <= 313.15 for m, b, T in bs)
+
+
+def test_no_blend_falls_below_0_7x_its_lowest_binary_or_above_1_3x_its_highest(shipped):
+    """200 random EC/PC/DMC/EMC/DEC blends with LiPF6 at 0.5–1.5 mol/kg and 0–40 °C against their binary sub-blends
+    (each pair of the blend's solvents in the blend's own proportion) at the same molality and temperature."""
+    out = check(shipped, 200, seed=0)
+    assert out["implausible"] == 0, out
+
+
+def test_the_check_catches_an_implausible_model(shipped, monkeypatch):
+    """The same check flags a model that halves every blend of three or more solvents."""
+    real = shipped.ensemble.predict
+
+    def halving(mixtures, **kw):
+        pred = real(mixtures, **kw)
+        for i, m in enumerate(mixtures):
+            if sum(1 for s in m.species if "+" not in s and "-" not in s) >= 3:
+                pred.mean[i] *= 0.5
+        return pred
+
+    monkeypatch.setattr(shipped.ensemble, "predict", halving)
+    assert check(shipped, 50, seed=1)["below_0.7x_lowest_binary"] > 0
+    assert mixture({"EC": 0.5, "DMC": 0.5}, 1.0, 298.15).n == 4
