@@ -41,7 +41,9 @@ class ModelVersion(Base):
     created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
     kind: Mapped[str] = mapped_column(String(16), default=ModelKind.checkpoint, server_default="checkpoint")
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
-    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    # campaigns refer to model versions and posterior versions to their campaign: the cycle is broken for
+    # create_all/drop_all by adding this constraint after both tables (the migrations add it with ALTER anyway)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", use_alter=True))
     n_measurements: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     loo_mae: Mapped[float | None] = mapped_column(Float)  # leave-one-out residual MAE on its measurements, mS/cm
     coverage_2sigma: Mapped[float | None] = mapped_column(Float)  # share of them inside the LOO ±2σ
