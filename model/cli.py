@@ -195,7 +195,12 @@ def evaluate(
 @app.command()
 def predict(
     property: str = typer.Option(..., "--property"),
-    input: Path = typer.Option(..., "--input", help="JSONL file, one mixture record per line ('-' = stdin)"),
+    input: Path | None = typer.Option(None, "--input", help="JSONL file, one mixture record per line ('-' = stdin)"),
+    formulation: str | None = typer.Option(
+        None, "--formulation", help="Instead of --input, one electrolyte as a lab writes it: '1.2 M LiPF6 in EC:EMC 3:7 "
+        "(w/w)', '1 m LiFSI in DME' (M = mol/L, m = mol/kg; ratio by w/w, v/v or mol); needs a temperature"),
+    temperature_K: float | None = typer.Option(None, "--temperature-K", help="With --formulation: the temperature in K"),
+    temperature_C: float | None = typer.Option(None, "--temperature-C", help="With --formulation: the temperature in °C"),
     model: Path | None = typer.Option(None, "--model", help="Model directory (default: the shipped ensemble)"),
     gradient: bool = typer.Option(False, help="Also output ∂P/∂x for every species"),
     on_error: str = typer.Option(
@@ -208,9 +213,20 @@ def predict(
 
     if on_error not in ("fail", "skip"):
         fail(f"--on-error {on_error!r} is not one of: fail, skip")
-    text = sys.stdin.read() if str(input) == "-" else (input.read_text() if input.exists() else None)
-    if text is None:
-        fail(f"input file {input} not found")
+    if (input is None) == (formulation is None):
+        fail("give --input FILE (JSONL records) or --formulation TEXT, one of them")
+    if formulation is not None:
+        if (temperature_K is None) == (temperature_C is None):
+            fail("--formulation needs --temperature-K or --temperature-C (one of them)")
+        temp = {"temperature_K": temperature_K} if temperature_K is not None else {"temperature_C": temperature_C}
+        text = json.dumps({"formulation": formulation, **temp})
+    elif temperature_K is not None or temperature_C is not None:
+        fail("--temperature-K/--temperature-C go with --formulation; records carry their own temperature")
+    else:
+        assert input is not None
+        text = sys.stdin.read() if str(input) == "-" else (input.read_text() if input.exists() else None)
+        if text is None:
+            fail(f"input file {input} not found")
     try:
         predictor = Predictor.load(property, models_option(property, model))
     except (DiffMixInputError, FileNotFoundError) as e:

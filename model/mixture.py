@@ -6,6 +6,10 @@ Record format (one JSON object, as read by ``diffmix predict`` and ``POST /v1/pr
                     {"smiles": "[Li+].F[P-](F)(F)(F)(F)F", "amount": 0.3006}],
      "basis": "mass", "temperature_K": 298.15, "pressure_kPa": 101.325}
 
+A component's ``smiles`` may also be a name or abbreviation from the species table (``"EC"``, ``"LiPF6"``;
+``model/names.py``). Instead of ``components`` and ``basis`` a record may give ``"formulation": "1.2 M LiPF6 in
+EC:EMC 3:7 (w/w)"`` (``model/formulation.py``), and instead of ``temperature_K`` ``temperature_C`` (never both).
+
 ``basis`` (required: there is no default) is ``mole`` (moles or mole fractions of each component's formula unit),
 ``mass`` (grams or mass fractions), or the strict ``mole_fraction`` / ``mass_fraction``, whose amounts must sum
 to 1 (within 1e-6).
@@ -26,6 +30,7 @@ import numpy as np
 
 from model.chem import species
 from model.errors import DiffMixInputError
+from model.names import resolve
 
 T_MIN_K = 150.0
 T_MAX_K = 500.0
@@ -106,7 +111,7 @@ def from_amounts(
         )
     moles: dict[str, float] = {}
     for (smi, _), a in zip(comps, amounts):
-        sp = species(smi)  # raises InvalidSmilesError with the offending string
+        sp = species(resolve(smi))  # a name from the species table, or a SMILES; else InvalidSmilesError
         n_units = a / sp.molar_mass if basis.startswith("mass") else a
         for part, count in sp.parts:
             moles[part] = moles.get(part, 0.0) + n_units * count
@@ -121,7 +126,7 @@ def from_amounts(
     return Mixture(tuple(present), tuple(moles[k] / total for k in present), t, p)
 
 
-RECORD_FIELDS = ("components", "basis", "temperature_K", "pressure_kPa")
+RECORD_FIELDS = ("components", "formulation", "basis", "temperature_K", "temperature_C", "pressure_kPa")
 COMPONENT_FIELDS = ("smiles", "amount")
 
 
@@ -139,11 +144,33 @@ def _misspelt(keys: Iterable[str], fields: tuple[str, ...], where: str) -> None:
             raise DiffMixInputError(f"{where}: unknown field {key!r}; did you mean {field!r}?{case}")
 
 
+def record_temperature(record: Mapping[str, Any]) -> float:
+    """The record's temperature in kelvin: ``temperature_K`` or ``temperature_C``, exactly one of them."""
+    given = [k for k in ("temperature_K", "temperature_C") if k in record]
+    if len(given) != 1:
+        raise DiffMixInputError("give the temperature as 'temperature_K' (kelvin) or 'temperature_C' (°C), one of them"
+                                + (", not both" if len(given) == 2 else ""))
+    if given[0] == "temperature_K":
+        return record["temperature_K"]  # type: ignore[no-any-return]  # checked by check_temperature
+    c = record["temperature_C"]
+    if isinstance(c, bool) or not isinstance(c, int | float) or not math.isfinite(c):
+        raise DiffMixInputError(f"temperature_C must be a number in °C, got {c!r}")
+    return float(c) + 273.15
+
+
 def from_record(record: Mapping[str, Any], min_species: int = 2) -> Mixture:
     """Parse one JSON record (see the module docstring)."""
     if not isinstance(record, Mapping):
         raise DiffMixInputError("a record must be a JSON object with 'components', 'basis' and 'temperature_K'")
     _misspelt(record, RECORD_FIELDS, "record")
+    if "formulation" in record:
+        from model.formulation import parse
+
+        if "components" in record or "basis" in record:
+            raise DiffMixInputError("give either 'formulation' or 'components' with 'basis', not both "
+                                    "(a formulation says its own amounts and basis)")
+        return from_amounts(parse(record["formulation"]).components(), "mass", record_temperature(record),
+                            record.get("pressure_kPa", P_DEFAULT_KPA), min_species)
     comps = record.get("components")
     if not isinstance(comps, list) or not comps:
         raise DiffMixInputError("'components' must be a non-empty list of {\"smiles\": ..., \"amount\": ...}")
@@ -153,15 +180,14 @@ def from_record(record: Mapping[str, Any], min_species: int = 2) -> Mixture:
             raise DiffMixInputError(f"component {i + 1} must be an object with 'smiles' and 'amount'")
         _misspelt(c, COMPONENT_FIELDS, f"component {i + 1}")
         pairs.append((c["smiles"], c["amount"]))
-    if "temperature_K" not in record:
-        raise DiffMixInputError("'temperature_K' is required (kelvin)")
+    temperature = record_temperature(record)
     if "basis" not in record:  # no default: grams read as moles would be a wrong answer, not an error
         raise DiffMixInputError(f"'basis' is required: say what the amounts are, one of {', '.join(BASES)} "
                                 "(grams: 'mass'; moles: 'mole')")
     return from_amounts(
         pairs,
         basis=record["basis"],
-        temperature_K=record["temperature_K"],
+        temperature_K=temperature,
         pressure_kPa=record.get("pressure_kPa", P_DEFAULT_KPA),
         min_species=min_species,
     )

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from db.enums import CampaignStatus, ExperimentStatus, Role
 from model.contract import MAX_ID, MeasuredTemperature, Positive, Recipe, Result, Text
@@ -31,11 +31,29 @@ class Component(RequestBody):
 
 
 class Record(RequestBody):
-    components: list[Component] = Field(..., min_length=1, max_length=64)
-    basis: Literal["mole", "mass", "mole_fraction", "mass_fraction"] = Field(
-        ..., description="what the amounts are: moles, grams, or strict mole or mass fractions (sum 1); required")
-    temperature_K: float = Field(..., examples=[298.15], description=f"{T_MIN_K:g}–{T_MAX_K:g} K")
+    """One mixture: ``components`` with their ``basis``, or a ``formulation`` string; ``temperature_K`` or
+    ``temperature_C``. Components may be named by SMILES or by a name from the species table (EC, LiPF6)."""
+
+    components: list[Component] | None = Field(None, min_length=1, max_length=64)
+    basis: Literal["mole", "mass", "mole_fraction", "mass_fraction"] | None = Field(
+        None, description="what the amounts are: moles, grams, or strict mole or mass fractions (sum 1); required "
+                          "with components")
+    formulation: Text | None = Field(None, max_length=500, examples=["1.2 M LiPF6 in EC:EMC 3:7 (w/w)"],
+                                     description="instead of components and basis: 'CONC M|m SALT in SOLVENTS RATIO "
+                                                 "(w/w|v/v|mol)'")
+    temperature_K: float | None = Field(None, examples=[298.15], description=f"{T_MIN_K:g}–{T_MAX_K:g} K")
+    temperature_C: float | None = Field(None, description="instead of temperature_K, in °C")
     pressure_kPa: float = 101.325
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Record:
+        if (self.components is None) == (self.formulation is None):
+            raise ValueError("give either components (with basis) or a formulation")
+        if self.components is not None and self.basis is None:
+            raise ValueError("basis is required with components: mole, mass, mole_fraction or mass_fraction")
+        if (self.temperature_K is None) == (self.temperature_C is None):
+            raise ValueError("give temperature_K or temperature_C, exactly one of them")
+        return self
 
 
 class PredictRequest(RequestBody):

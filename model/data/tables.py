@@ -28,33 +28,35 @@ class Solvent:
     molar_mass: float  # g/mol, literature
     density: float  # g/cm³ near 25 °C
     note: str = ""
+    aliases: tuple[str, ...] = ()  # other names and abbreviations a lab writes (matched case-insensitively)
+    cas: str = ""  # CAS registry number, where it helps to tell isomers apart (checked by its check digit)
 
 
 SOLVENTS: dict[str, Solvent] = {s.name: s for s in [
-    Solvent("EC", "O=C1OCCO1", 88.06, 1.321, "ethylene carbonate; density at 40 °C (mp 36 °C)"),
-    Solvent("PC", "CC1COC(=O)O1", 102.09, 1.200, "propylene carbonate"),
-    Solvent("DMC", "COC(=O)OC", 90.08, 1.063, "dimethyl carbonate"),
-    Solvent("EMC", "CCOC(=O)OC", 104.10, 1.006, "ethyl methyl carbonate"),
-    Solvent("DEC", "CCOC(=O)OCC", 118.13, 0.969, "diethyl carbonate"),
-    Solvent("DME", "COCCOC", 90.12, 0.863, "1,2-dimethoxyethane"),
-    Solvent("DMSO", "CS(C)=O", 78.13, 1.096, "dimethyl sulfoxide"),
-    Solvent("AN", "CC#N", 41.05, 0.777, "acetonitrile"),
+    Solvent("EC", "O=C1OCCO1", 88.06, 1.321, "ethylene carbonate; density at 40 °C (mp 36 °C)", aliases=("ethylene carbonate",), cas="96-49-1"),
+    Solvent("PC", "CC1COC(=O)O1", 102.09, 1.200, "propylene carbonate", aliases=("propylene carbonate",), cas="108-32-7"),
+    Solvent("DMC", "COC(=O)OC", 90.08, 1.063, "dimethyl carbonate", aliases=("dimethyl carbonate",), cas="616-38-6"),
+    Solvent("EMC", "CCOC(=O)OC", 104.10, 1.006, "ethyl methyl carbonate", aliases=("ethyl methyl carbonate", "MEC"), cas="623-53-0"),
+    Solvent("DEC", "CCOC(=O)OCC", 118.13, 0.969, "diethyl carbonate", aliases=("diethyl carbonate",), cas="105-58-8"),
+    Solvent("DME", "COCCOC", 90.12, 0.863, "1,2-dimethoxyethane", aliases=("1,2-dimethoxyethane", "monoglyme", "glyme", "G1"), cas="110-71-4"),
+    Solvent("DMSO", "CS(C)=O", 78.13, 1.096, "dimethyl sulfoxide", aliases=("dimethyl sulfoxide",), cas="67-68-5"),
+    Solvent("AN", "CC#N", 41.05, 0.777, "acetonitrile", aliases=("acetonitrile", "MeCN", "ACN"), cas="75-05-8"),
     Solvent("MOEMC", "COCCOC(=O)OC", 134.13, 1.10, "2-methoxyethyl methyl carbonate; est. from DMC/DME"),
     Solvent("TFP", "O=P(OCC(F)(F)F)(OCC(F)(F)F)OCC(F)(F)F", 344.07, 1.587, "tris(2,2,2-trifluoroethyl) phosphate"),
-    Solvent("EA", "CCOC(C)=O", 88.11, 0.894, "ethyl acetate"),
-    Solvent("MA", "COC(C)=O", 74.08, 0.927, "methyl acetate"),
-    Solvent("FEC", "O=C1OCC(F)O1", 106.05, 1.454, "4-fluoro-1,3-dioxolan-2-one"),
-    Solvent("DOL", "C1COCO1", 74.08, 1.060, "1,3-dioxolane"),
-    Solvent("2-MeTHF", "CC1CCCO1", 86.13, 0.854, "2-methyltetrahydrofuran"),
+    Solvent("EA", "CCOC(C)=O", 88.11, 0.894, "ethyl acetate", aliases=("ethyl acetate",), cas="141-78-6"),
+    Solvent("MA", "COC(C)=O", 74.08, 0.927, "methyl acetate", aliases=("methyl acetate",), cas="79-20-9"),
+    Solvent("FEC", "O=C1OCC(F)O1", 106.05, 1.454, "4-fluoro-1,3-dioxolan-2-one", aliases=("fluoroethylene carbonate",), cas="114435-02-8"),
+    Solvent("DOL", "C1COCO1", 74.08, 1.060, "1,3-dioxolane", aliases=("1,3-dioxolane", "dioxolane"), cas="646-06-0"),
+    Solvent("2-MeTHF", "CC1CCCO1", 86.13, 0.854, "2-methyltetrahydrofuran", aliases=("2-methyltetrahydrofuran", "MeTHF"), cas="96-47-9"),
     Solvent("DMM", "COCOC", 76.09, 0.860, "dimethoxymethane"),
     Solvent("Freon 11", "FC(Cl)(Cl)Cl", 137.36, 1.476, "trichlorofluoromethane"),
     Solvent("Methylene chloride", "ClCCl", 84.93, 1.317, "dichloromethane"),
-    Solvent("THF", "C1CCOC1", 72.11, 0.883, "tetrahydrofuran"),
+    Solvent("THF", "C1CCOC1", 72.11, 0.883, "tetrahydrofuran", aliases=("tetrahydrofuran",), cas="109-99-9"),
     Solvent("Toluene", "Cc1ccccc1", 92.14, 0.862, "toluene"),
-    Solvent("Sulfolane", "O=S1(=O)CCCC1", 120.17, 1.261, "sulfolane (at 30 °C, mp 27 °C)"),
-    Solvent("2-Glyme", "COCCOCCOC", 134.17, 0.939, "diglyme, bis(2-methoxyethyl) ether"),
-    Solvent("3-Glyme", "COCCOCCOCCOC", 178.23, 0.981, "triglyme"),
-    Solvent("4-Glyme", "COCCOCCOCCOCCOC", 222.28, 1.005, "tetraglyme"),
+    Solvent("Sulfolane", "O=S1(=O)CCCC1", 120.17, 1.261, "sulfolane (at 30 °C, mp 27 °C)", aliases=("tetramethylene sulfone",), cas="126-33-0"),
+    Solvent("2-Glyme", "COCCOCCOC", 134.17, 0.939, "diglyme, bis(2-methoxyethyl) ether", aliases=("diglyme", "G2"), cas="111-96-6"),
+    Solvent("3-Glyme", "COCCOCCOCCOC", 178.23, 0.981, "triglyme", aliases=("triglyme", "G3"), cas="112-49-2"),
+    Solvent("4-Glyme", "COCCOCCOCCOCCOC", 222.28, 1.005, "tetraglyme", aliases=("tetraglyme", "TEGDME", "G4"), cas="143-24-8"),
     Solvent("3-Me-2-Oxazolidinone", "CN1CCOC1=O", 101.10, 1.170, "3-methyl-2-oxazolidinone"),
     Solvent("3-MeSulfolane", "CC1CCS(=O)(=O)C1", 134.20, 1.190, "3-methylsulfolane"),
     Solvent("Ethyldiglyme", "CCOCCOCCOCC", 162.23, 0.906, "diethylene glycol diethyl ether"),
@@ -62,13 +64,16 @@ SOLVENTS: dict[str, Solvent] = {s.name: s for s in [
     Solvent("Ethylbenzene", "CCc1ccccc1", 106.17, 0.863, "ethylbenzene"),
     Solvent("Ethylmonoglyme", "CCOCCOCC", 118.17, 0.842, "1,2-diethoxyethane"),
     Solvent("Benzene", "c1ccccc1", 78.11, 0.874, "benzene"),
-    Solvent("g-Butyrolactone", "O=C1CCCO1", 86.09, 1.125, "γ-butyrolactone"),
+    Solvent("g-Butyrolactone", "O=C1CCCO1", 86.09, 1.125, "γ-butyrolactone", aliases=("GBL", "γ-butyrolactone", "gamma-butyrolactone"), cas="96-48-0"),
     Solvent("Cumene", "CC(C)c1ccccc1", 120.19, 0.857, "isopropylbenzene"),
     Solvent("Propylsulfone", "CCCS(=O)(=O)CCC", 150.24, 1.03, "dipropyl sulfone; est. (mp 29 °C), from sulfolane/ethyl sulfones"),
     Solvent("Pseudocumeme", "Cc1ccc(C)c(C)c1", 120.19, 0.872, "1,2,4-trimethylbenzene (pseudocumene; CALiSol spells it 'Pseudocumeme')"),
     Solvent("TEOS", "CCO[Si](OCC)(OCC)OCC", 208.33, 0.933, "tetraethyl orthosilicate"),
     Solvent("m-Xylene", "Cc1cccc(C)c1", 106.17, 0.860, "m-xylene"),
     Solvent("o-Xylene", "Cc1ccccc1C", 106.17, 0.876, "o-xylene"),
+    # not in CALiSol-23 as solvents, but common in electrolytes a lab makes
+    Solvent("VC", "O=C1OC=CO1", 86.05, 1.355, "vinylene carbonate", aliases=("vinylene carbonate",), cas="872-36-6"),
+    Solvent("MP", "CCC(=O)OC", 88.11, 0.915, "methyl propionate", aliases=("methyl propionate",), cas="554-12-1"),
 ]}
 
 
@@ -78,23 +83,28 @@ class Salt:
     smiles: str
     molar_mass: float  # g/mol, literature
     note: str = ""
+    aliases: tuple[str, ...] = ()
+    cas: str = ""
 
 
 SALTS: dict[str, Salt] = {s.name: s for s in [
-    Salt("LiPF6", "[Li+].F[P-](F)(F)(F)(F)F", 151.90, "lithium hexafluorophosphate"),
-    Salt("LiBF4", "[Li+].F[B-](F)(F)F", 93.75, "lithium tetrafluoroborate"),
-    Salt("LiBOB", "[Li+].O=C1O[B-]2(OC1=O)OC(=O)C(=O)O2", 193.79, "lithium bis(oxalato)borate"),
-    Salt("LiAsF6", "[Li+].F[As-](F)(F)(F)(F)F", 195.86, "lithium hexafluoroarsenate"),
-    Salt("LiClO4", "[Li+].[O-]Cl(=O)(=O)=O", 106.39, "lithium perchlorate"),
-    Salt("LiTFSI", "[Li+].O=S(=O)([N-]S(=O)(=O)C(F)(F)F)C(F)(F)F", 287.09, "lithium bis(trifluoromethanesulfonyl)imide"),
-    Salt("LiFSI", "[Li+].O=S(=O)(F)[N-]S(=O)(=O)F", 187.07, "lithium bis(fluorosulfonyl)imide"),
-    Salt("LiCF3SO3", "[Li+].O=S(=O)([O-])C(F)(F)F", 156.01, "lithium triflate"),
+    Salt("LiPF6", "[Li+].F[P-](F)(F)(F)(F)F", 151.90, "lithium hexafluorophosphate", cas="21324-40-3"),
+    Salt("LiBF4", "[Li+].F[B-](F)(F)F", 93.75, "lithium tetrafluoroborate", cas="14283-07-9"),
+    Salt("LiBOB", "[Li+].O=C1O[B-]2(OC1=O)OC(=O)C(=O)O2", 193.79, "lithium bis(oxalato)borate", cas="244761-29-3"),
+    Salt("LiAsF6", "[Li+].F[As-](F)(F)(F)(F)F", 195.86, "lithium hexafluoroarsenate", cas="29935-35-1"),
+    Salt("LiClO4", "[Li+].[O-]Cl(=O)(=O)=O", 106.39, "lithium perchlorate", cas="7791-03-9"),
+    Salt("LiTFSI", "[Li+].O=S(=O)([N-]S(=O)(=O)C(F)(F)F)C(F)(F)F", 287.09, "lithium bis(trifluoromethanesulfonyl)imide", cas="90076-65-6"),
+    Salt("LiFSI", "[Li+].O=S(=O)(F)[N-]S(=O)(=O)F", 187.07, "lithium bis(fluorosulfonyl)imide", cas="171611-11-3"),
+    Salt("LiCF3SO3", "[Li+].O=S(=O)([O-])C(F)(F)F", 156.01, "lithium triflate", aliases=("LiOTf", "lithium triflate")),
     Salt("LiBPFPB",
          "[Li+].FC(F)(F)C1(C(F)(F)F)O[B-]2(OC1(C(F)(F)F)C(F)(F)F)OC(C(F)(F)F)(C(F)(F)F)C(C(F)(F)F)(C(F)(F)F)O2",
          681.85, "lithium bis(perfluoropinacolato)borate, LiB(C6F12O2)2"),
     Salt("LiBMB", "[Li+].O=C1CC(=O)O[B-]2(O1)OC(=O)CC(=O)O2", 221.84, "lithium bis(malonato)borate"),
     Salt("LiTDI", "[Li+].N#CC1=C(C#N)[N-]C(C(F)(F)F)=N1", 192.02, "lithium 4,5-dicyano-2-(trifluoromethyl)imidazolide"),
     Salt("LiPDI", "[Li+].N#CC1=C(C#N)[N-]C(C(F)(F)C(F)(F)F)=N1", 242.03, "lithium 4,5-dicyano-2-(pentafluoroethyl)imidazolide"),
+    # not in CALiSol-23
+    Salt("LiDFOB", "[Li+].O=C1O[B-](F)(F)OC1=O", 143.77, "lithium difluoro(oxalato)borate", aliases=("LiODFB",), cas="409071-16-5"),
+    Salt("NaPF6", "[Na+].F[P-](F)(F)(F)(F)F", 167.95, "sodium hexafluorophosphate", cas="21324-39-0"),
 ]}
 
 # Spellings in CALiSol-23 that name the same salt.

@@ -19,7 +19,8 @@ from pydantic.fields import FieldInfo
 
 from model.contract import Text
 from model.ensemble import Ensemble
-from model.errors import DiffMixInputError
+from model.errors import DiffMixInputError, InvalidSmilesError
+from model.names import resolve
 from model.optimize.objective import Objective
 from model.optimize.space import MAX_MOLALITY, CompositionSpace, SaltBasis, SolventBasis
 
@@ -40,10 +41,11 @@ class SpaceSpec(Spec):
     """Which electrolytes may be made: a salt in a blend of solvents, with bounds."""
 
     salt: Smiles = Field(..., examples=["[Li+].F[P-](F)(F)(F)(F)F"],
-                         description="the salt as one SMILES with all its ions, e.g. '[Li+].F[P-](F)(F)(F)(F)F'")
+                         description="the salt as one SMILES with all its ions, e.g. '[Li+].F[P-](F)(F)(F)(F)F', "
+                                     "or its name (LiPF6)")
     solvents: tuple[Smiles, ...] = Field(..., min_length=1, max_length=12,
                                          examples=[["CC1COC(=O)O1", "O=C1OCCO1", "COC(=O)OC"]],
-                                         description="solvent SMILES (two to twelve free components)")
+                                         description="solvent SMILES or names (EC, DMC, …; two to twelve free components)")
     salt_fraction: float | None = Field(None, gt=0, lt=1, examples=[0.08],
                                         description="fixed cation mole fraction (ions counted separately)")
     salt_fraction_range: tuple[float, float] | None = Field(
@@ -62,6 +64,23 @@ class SpaceSpec(Spec):
     upper: tuple[Fraction, ...] | None = Field(
         None, description="per-solvent upper bounds, as fractions of the solvent blend by bounds_basis")
     exclude: tuple[Smiles, ...] = Field((), description="solvents forced to zero")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names_to_smiles(cls, data: object) -> object:
+        """Salt and solvents may be given by name (EC, LiPF6, diglyme): stored and used as their SMILES."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        try:
+            if isinstance(out.get("salt"), str):
+                out["salt"] = resolve(out["salt"])
+            for key in ("solvents", "exclude"):
+                if isinstance(out.get(key), list | tuple):
+                    out[key] = [resolve(v) if isinstance(v, str) else v for v in out[key]]
+        except InvalidSmilesError as e:
+            raise ValueError(str(e)) from None
+        return out
 
     @field_validator("salt_fraction_range")
     @classmethod

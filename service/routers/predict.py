@@ -20,7 +20,7 @@ def _records(state: StateDep, body: PredictRequest) -> list[dict[str, Any]]:
     limit = state.settings.max_records
     if len(body.records) > limit:
         raise DiffMixInputError(f"{len(body.records)} records in one request; the limit is {limit}")
-    return [r.model_dump() for r in body.records]
+    return [r.model_dump(exclude_none=True) for r in body.records]
 
 
 @router.post("/predict", response_model=PredictResponse)

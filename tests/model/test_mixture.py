@@ -87,7 +87,7 @@ def test_record_shape_errors():
 
 
 @pytest.mark.parametrize("key,field", [("Basis", "basis"), ("pressure_kpa", "pressure_kPa"), ("pressure", "pressure_kPa"),
-                                       ("temperature_C", "temperature_K")])
+                                       ("temperature_c", "temperature_C")])
 def test_a_misspelt_field_is_refused_not_left_at_its_default(key, field):
     record = {"components": [{"smiles": EC, "amount": 1.0}, {"smiles": DMC, "amount": 3.0}], "temperature_K": 300,
               "basis": "mole"}

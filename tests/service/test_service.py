@@ -72,6 +72,20 @@ def test_predictions_carry_the_applicability_domain(api):
     assert not b["domain"]["in_domain"] and any("element Na" in r for r in b["domain"]["reasons"])
 
 
+def test_predict_takes_names_a_formulation_and_celsius(api):
+    named = {"components": [{"smiles": "EC", "amount": 1.506}, {"smiles": "LiPF6", "amount": 0.3006}], "basis": "mass",
+             "temperature_C": 25.0}
+    formulation = {"formulation": "1 m LiPF6 in EC:DMC 3:7 (w/w)", "temperature_K": 298.15}
+    r = api("POST", "/v1/predict", "operator", json={"property": "ionic_conductivity", "records": [RECORD, named, formulation]})
+    assert r.status_code == 200, r.text
+    a, b, _ = r.json()["predictions"]
+    assert b["prediction"] == pytest.approx(a["prediction"], rel=1e-9)
+    for bad, where in (({**formulation, "basis": "mass"}, "not both"), ({**named, "temperature_K": 298.15}, "exactly one"),
+                       ({"formulation": "1 M LiPF6 in EC:EMC 3:7", "temperature_K": 298.15}, "say what the ratio")):
+        r = api("POST", "/v1/predict", "operator", json={"property": "ionic_conductivity", "records": [bad]})
+        assert r.status_code == 422 and where in r.text, r.text
+
+
 def test_an_excess_property_of_a_pure_liquid_is_exactly_zero(api):
     pure = {"components": [{"smiles": EC, "amount": 1.0}], "basis": "mole", "temperature_K": 298.15}
     end_point = {"components": [{"smiles": EC, "amount": 1.0}, {"smiles": DMC, "amount": 0.0}], "basis": "mole_fraction",
