@@ -1,3 +1,3 @@
-from diffmix.cli import app
+from diffmix.cli import main
 
-app()
+main()

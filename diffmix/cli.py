@@ -33,5 +33,50 @@ def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for th
     typer.echo(f"demo finished in {time.perf_counter() - t0:.0f} s: {result['measured']} measured, {result['failed']} failed")
 
 
-def main() -> None:  # pragma: no cover
-    app()
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error (anywhere on the line)")) -> None:
+    """DiffMix Lab: differentiable mixture physics and a closed-loop electrolyte lab."""
+
+
+def everyday_error(e: BaseException) -> str | None:
+    """One or two lines saying what to do, for the mistakes an operator makes every day; None for real bugs."""
+    from sqlalchemy.exc import OperationalError
+
+    from robot.client import UNREACHABLE, ServiceError
+
+    if isinstance(e, ServiceError):
+        where = f" at {e.url}" if e.url else ""
+        if e.status == UNREACHABLE:
+            return f"service unreachable{where}: is it running (diffmix serve), and is --service / DIFFMIX_SERVICE right?"
+        if e.status in (401, 403):
+            return f"key rejected by the service{where} ({e.detail}); check the key and that its role may do this"
+        return f"the service{where} refused: {e.detail}"
+    if isinstance(e, OperationalError):
+        url = getattr(getattr(e, "engine_url", None), "render_as_string", None)
+        first = str(e.orig).strip().splitlines()[0] if getattr(e, "orig", None) is not None else str(e).splitlines()[0]
+        return f"database unreachable: {first}; check DATABASE_URL{f' ({url(hide_password=True)})' if url else ''} and that the server runs"
+    if isinstance(e, FileNotFoundError):
+        return f"file not found: {e.filename or e}"
+    if isinstance(e, PermissionError):
+        return f"permission denied: {e.filename or e}"
+    return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console entry point: everyday errors as one or two lines and exit code 2; --debug shows the traceback."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    try:
+        app(args, prog_name="diffmix")
+    except SystemExit:
+        raise
+    except Exception as e:
+        message = everyday_error(e)
+        if debug or message is None:
+            raise
+        typer.echo(f"error: {message}", err=True)
+        typer.echo("(run again with --debug for the traceback)", err=True)
+        raise SystemExit(2) from None

@@ -12,10 +12,11 @@ log = logging.getLogger(__name__)
 
 
 class ServiceError(RuntimeError):
-    def __init__(self, status: int, detail: str):
+    def __init__(self, status: int, detail: str, url: str = ""):
         super().__init__(f"service answered {status}: {detail}")
         self.status = status
         self.detail = detail
+        self.url = url  # the service's base URL
 
 
 class _Retryable(Exception):
@@ -50,7 +51,7 @@ class ServiceClient:
                     detail = r.json().get("detail")
                 except ValueError:
                     detail = r.text
-                raise ServiceError(r.status_code, str(detail))
+                raise ServiceError(r.status_code, str(detail), str(self.http.base_url))
             return r
 
         tries = attempts or self.attempts
@@ -62,7 +63,8 @@ class ServiceClient:
         try:
             return policy(once)
         except _Retryable as e:
-            raise ServiceError(UNREACHABLE, f"service unreachable after {tries} attempts ({e})") from None
+            raise ServiceError(UNREACHABLE, f"service unreachable after {tries} attempts ({e})",
+                               str(self.http.base_url)) from None
 
     def claim(self) -> dict | None:
         r = self.request("POST", "/v1/robot/claim")

@@ -221,3 +221,22 @@ def test_campaign_simulate_refuses_bad_options_with_one_line(tmp_path, args, mes
     base = ["campaign", "simulate", "--space", str(tmp_path / "space.json"), "--budget", "2"]
     r = CliRunner().invoke(app, base + args)
     assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output
+
+
+def test_everyday_errors_are_two_lines_and_exit_2_and_debug_shows_the_traceback(capsys):
+    from sqlalchemy.exc import OperationalError
+
+    from diffmix.cli import everyday_error, main
+    from robot.client import UNREACHABLE, ServiceError
+
+    with pytest.raises(SystemExit) as e:
+        main(["db", "upgrade", "--url", "postgresql://postgres@127.0.0.1:1/nowhere"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and len(err.strip().splitlines()) == 2, err
+    assert err.startswith("error: database unreachable") and "port 1" in err and "Traceback" not in err
+    with pytest.raises(OperationalError):
+        main(["db", "upgrade", "--url", "postgresql://postgres@127.0.0.1:1/nowhere", "--debug"])
+    down = everyday_error(ServiceError(UNREACHABLE, "service unreachable after 8 attempts", "http://lab:8000"))
+    assert down is not None and down.startswith("service unreachable at http://lab:8000")
+    assert "check the key and that its role" in (everyday_error(ServiceError(403, "role robot may not", "http://x")) or "")
+    assert everyday_error(ZeroDivisionError()) is None  # a bug keeps its traceback
