@@ -226,8 +226,9 @@ def domain_table(metrics: list[RunMetrics]) -> str:
              "|---|---|---|---|---|---|---|"]
     for m in sorted(rows, key=lambda m: (m.split, m.label)):
         d = m.domain_mae
-        lines.append(f"| {m.label} | {m.split} | {int(np.sum(d['n_in']))} | {fmt([v for v in d['in'] if v == v])} | "
-                     f"{int(np.sum(d['n_out']))} | {fmt([v for v in d['out'] if v == v])} | {m.unit} |")
+        cell = lambda vals: fmt(kept) if (kept := [v for v in vals if v == v]) else "–"  # NaN: no rows on that side
+        lines.append(f"| {m.label} | {m.split} | {int(np.sum(d['n_in']))} | {cell(d['in'])} | "
+                     f"{int(np.sum(d['n_out']))} | {cell(d['out'])} | {m.unit} |")
     return "\n".join(lines)
 
 
