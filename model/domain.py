@@ -31,6 +31,7 @@ from rdkit.Chem import rdFingerprintGenerator
 
 from model.chem import formal_charge, mol_from_smiles, species
 from model.data.dataset import MixtureTable
+from model.data.tables import name_of
 from model.errors import DiffMixInputError
 from model.mixture import Mixture
 
@@ -74,12 +75,6 @@ def is_protic(smiles: str) -> bool:
     """An O–H or N–H hydrogen (water, alcohols, acids, primary and secondary amines)."""
     return formal_charge(smiles) == 0 and any(
         a.GetSymbol() in ("O", "N") and a.GetTotalNumHs() > 0 for a in mol_from_smiles(smiles).GetAtoms())
-
-
-def _name(smiles: str) -> str:
-    from model.data.tables import name_of
-
-    return name_of(smiles)
 
 
 def salt_key(ions: list[str]) -> str:
@@ -197,23 +192,23 @@ class Domain:
         t, out = self.thresholds, []
         missing = sorted(elements(smiles) - set(self.elements))
         if missing:
-            out.append(f"{_name(smiles)}: element{'s' if len(missing) > 1 else ''} {', '.join(missing)} never seen in training")
+            out.append(f"{name_of(smiles)}: element{'s' if len(missing) > 1 else ''} {', '.join(missing)} never seen in training")
         if formal_charge(smiles) != 0:
             if smiles not in self.ions:
                 out.append(f"ion {smiles} never seen in training")
             return out
         if is_protic(smiles) and not self.protic:
-            out.append(f"{_name(smiles)} is protic (O–H or N–H); the training data has no protic solvent")
+            out.append(f"{name_of(smiles)} is protic (O–H or N–H); the training data has no protic solvent")
         rows = int(self.molecules.get(smiles, {}).get("rows", 0))
         if rows == 0:
             near, sim = self.nearest(smiles)
             if sim < t.min_similarity:
-                out.append(f"{_name(smiles)} is far from every training molecule (nearest {_name(near)}, "
+                out.append(f"{name_of(smiles)} is far from every training molecule (nearest {name_of(near)}, "
                            f"Tanimoto {sim:.2f} < {t.min_similarity:g})")
             else:
-                out.append(f"{_name(smiles)} never seen in training (nearest {_name(near)}, Tanimoto {sim:.2f})")
+                out.append(f"{name_of(smiles)} never seen in training (nearest {name_of(near)}, Tanimoto {sim:.2f})")
         elif rows < t.min_rows:
-            out.append(f"{_name(smiles)} rarely seen: {rows} training rows (fewer than {t.min_rows})")
+            out.append(f"{name_of(smiles)} rarely seen: {rows} training rows (fewer than {t.min_rows})")
         return out
 
     def _share_reasons(self, shares: dict[str, float]) -> list[str]:
@@ -221,13 +216,13 @@ class Domain:
         for s, share in shares.items():
             m = self.molecules.get(s)
             if m and share > m["max_share"] + self.thresholds.share_margin:
-                out.append(f"{_name(s)} at {100 * share:.0f} % of the solvent blend (by mole); training has it up to "
+                out.append(f"{name_of(s)} at {100 * share:.0f} % of the solvent blend (by mole); training has it up to "
                            f"{100 * m['max_share']:.0f} %")
         return out
 
     def _salt_reasons(self, ions: list[str], molality: tuple[float, float], T: tuple[float, float]) -> list[str]:
         t, out = self.thresholds, []
-        key, name = salt_key(ions), _name(".".join(sorted(ions)))
+        key, name = salt_key(ions), name_of(".".join(sorted(ions)))
         st = self.salts.get(key)
         if st is None:
             if all(i in self.ions for i in ions):

@@ -35,14 +35,9 @@ def lookup(text: str) -> str | None:
 
 def suggestions(text: str, n: int = 3) -> list[str]:
     """The table's names closest to ``text`` (for "did you mean")."""
-    names = {v[1] for v in _table().values()}
     by_lower = {k: v[1] for k, v in _table().items()}
     close = difflib.get_close_matches(text.strip().lower(), list(by_lower), n=n * 2, cutoff=0.6)
-    out: list[str] = []
-    for c in close:
-        if by_lower[c] not in out:
-            out.append(by_lower[c])
-    return [o for o in out if o in names][:n]
+    return list(dict.fromkeys(by_lower[c] for c in close))[:n]  # several aliases of one species count once
 
 
 def resolve(text: str) -> str:
