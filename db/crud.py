@@ -89,6 +89,11 @@ def list_api_keys(s: Session, by: int | None = None) -> Sequence[ApiKey]:
     return rows
 
 
+def get_api_key(s: Session, key_id: int) -> ApiKey:
+    """One key's row (never the key itself)."""
+    return _get(s, ApiKey, key_id, "API key")
+
+
 def revoke_api_key(s: Session, key_id: int, by: int | None) -> ApiKey:
     row = _get(s, ApiKey, key_id, "API key")
     if row.revoked_at is None:
@@ -529,19 +534,23 @@ def seen(s: Session, robot_key_id: int, now: datetime | None = None) -> None:
 
 
 def report_robot_status(s: Session, robot_key_id: int, vessels: dict[str, str], stopped_reason: str | None,
-                        instrument_ids: dict[str, str]) -> RobotStatus:
-    """What the robot says of itself: its vessels, whether and why it stopped taking work, its instruments."""
+                        instrument_ids: dict[str, str], stocks: list[dict[str, Any]] | None = None) -> RobotStatus:
+    """What the robot says of itself: its vessels, whether and why it stopped taking work, its instruments, and the
+    stocks its lab file declares (None keeps what it declared before)."""
     row = _robot_row(s, robot_key_id)
     if stopped_reason != row.stopped_reason:
         audit(s, robot_key_id, "robot_stopped" if stopped_reason else "robot_resumed", "api_key", robot_key_id,
               reason=stopped_reason)
+    if stocks is not None and stocks != row.stocks:
+        audit(s, robot_key_id, "robot_stocks", "api_key", robot_key_id, stocks=[st["name"] for st in stocks])
+        row.stocks = list(stocks)
     row.vessels, row.stopped_reason, row.instrument_ids = dict(vessels), stopped_reason, dict(instrument_ids)
     row.last_seen_at = utcnow()
     try:
         s.commit()
     except IntegrityError:  # its first report raced its first claim: the row exists now
         s.rollback()
-        return report_robot_status(s, robot_key_id, vessels, stopped_reason, instrument_ids)
+        return report_robot_status(s, robot_key_id, vessels, stopped_reason, instrument_ids, stocks)
     return row
 
 
@@ -563,8 +572,17 @@ def robots(s: Session) -> list[dict[str, Any]]:
         out.append({"key_id": key.id, "name": key.name, "revoked": key.revoked_at is not None,
                     "last_seen_at": st.last_seen_at if st else None, "leases": leases.get(key.id, []),
                     "vessels": st.vessels if st else {}, "stopped_reason": st.stopped_reason if st else None,
-                    "instrument_ids": st.instrument_ids if st else {}})
+                    "instrument_ids": st.instrument_ids if st else {},
+                    "stocks": st.stocks if st else None})
     return out
+
+
+def declared_stocks(s: Session) -> dict[str, list[dict[str, Any]]]:
+    """The stocks of every working robot key that has declared them, by the key's name (or ``robot <id>``)."""
+    q = (select(ApiKey, RobotStatus).join(RobotStatus, RobotStatus.api_key_id == ApiKey.id)
+         .where(ApiKey.role == Role.robot, ApiKey.revoked_at.is_(None)).order_by(ApiKey.id))
+    # filtered here, not in SQL: a JSON column's "not declared" may be SQL NULL or JSON null by dialect
+    return {key.name or f"robot {key.id}": list(st.stocks) for key, st in s.execute(q).all() if st.stocks is not None}
 
 
 def ping(s: Session) -> None:
@@ -585,6 +603,12 @@ def add_calibration(s: Session, by: int | None, **fields) -> CellCalibration:
     audit(s, by, "calibrate", "cell", c.id, cell_id=c.cell_id, cell_constant_per_cm=c.cell_constant_per_cm)
     s.commit()
     return c
+
+
+def list_calibrations(s: Session, limit: int = 200) -> Sequence[CellCalibration]:
+    """The newest calibrations of every cell, newest first."""
+    return s.scalars(select(CellCalibration).order_by(CellCalibration.calibrated_at.desc(), CellCalibration.id.desc())
+                     .limit(limit)).all()
 
 
 def latest_calibration(s: Session, cell_id: str) -> CellCalibration | None:
@@ -612,7 +636,7 @@ def results(s: Session, campaign_id: int | None = None) -> list[dict[str, Any]]:
     out = []
     for e, m, cname, mvname in s.execute(q).all():
         out.append({"experiment_id": e.id, "campaign_id": e.campaign_id, "campaign": cname,
-                    "composition": e.composition, "measured_composition": m.measured_composition,
+                    "composition": e.composition, "measured_composition": m.measured_composition, "recipe": e.recipe,
                     "temperature_K": m.temperature_K, "predicted": e.predicted, "predicted_std": e.predicted_std,
                     "measured": m.conductivity_mS_cm, "residual": m.conductivity_mS_cm - e.predicted,
                     "method": m.method, "quality_flags": m.quality_flags, "model_version": mvname})

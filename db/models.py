@@ -152,6 +152,8 @@ class RobotStatus(Base):
     vessels: Mapped[dict] = mapped_column(JSONType, default=dict)  # vial, cell → clean | dirty | unknown
     stopped_reason: Mapped[str | None] = mapped_column(Text)  # set while it refuses work, and why
     instrument_ids: Mapped[dict] = mapped_column(JSONType, default=dict)
+    # the stocks its lab file declares: [{name, solvent: {SMILES: mass fraction}, salt, molality}]; None = not told
+    stocks: Mapped[list | None] = mapped_column(JSONType)
 
 
 class AuditLog(Base):

@@ -34,6 +34,7 @@ from model.names import resolve
 
 T_MIN_K = 150.0
 T_MAX_K = 500.0
+KELVIN_OFFSET = 273.15  # 0 °C in kelvin
 P_DEFAULT_KPA = 101.325
 BASES = ("mole", "mass", "mole_fraction", "mass_fraction")
 FRACTION_TOL = 1e-6
@@ -155,7 +156,7 @@ def record_temperature(record: Mapping[str, Any]) -> float:
     c = record["temperature_C"]
     if isinstance(c, bool) or not isinstance(c, int | float) or not math.isfinite(c):
         raise DiffMixInputError(f"temperature_C must be a number in °C, got {c!r}")
-    return float(c) + 273.15
+    return float(c) + KELVIN_OFFSET
 
 
 def from_record(record: Mapping[str, Any], min_species: int = 2) -> Mixture:

@@ -141,7 +141,10 @@ class Agent:
         """Tell the service what this robot holds and whether it works (a failure to tell is only logged)."""
         p = self.procedure
         try:
-            self.client.report_status(dict(p.vessels), self.stopped, {**p.lab.instrument_ids, **p.dev.instrument_ids})
+            stocks = [{"name": st.name, "solvent": st.solvent, "salt": st.salt, "molality": st.molality}
+                      for st in p.lab.stocks]
+            self.client.report_status(dict(p.vessels), self.stopped, {**p.lab.instrument_ids, **p.dev.instrument_ids},
+                                      stocks)
         except ServiceError as e:
             log.warning(f"could not report the robot's status: {e}")
 

@@ -85,11 +85,14 @@ class ServiceClient:
                      headers={"Lease-Token": lease_token})
 
     def report_status(self, vessels: dict[str, str], stopped_reason: str | None,
-                      instrument_ids: dict[str, str]) -> None:
-        """Tell the service this robot's vessels and whether (and why) it refuses work; GET /v1/robots shows it."""
-        self.request("PUT", "/v1/robot/status", attempts=3, json={
-            "vessels": vessels, "stopped_reason": stopped_reason and stopped_reason[:4000],
-            "instrument_ids": instrument_ids})
+                      instrument_ids: dict[str, str], stocks: list[dict] | None = None) -> None:
+        """Tell the service this robot's vessels, whether (and why) it refuses work, and the stocks its lab file
+        declares; GET /v1/robots shows it, and campaign creation checks the stocks."""
+        body: dict = {"vessels": vessels, "stopped_reason": stopped_reason and stopped_reason[:4000],
+                      "instrument_ids": instrument_ids}
+        if stocks is not None:
+            body["stocks"] = stocks
+        self.request("PUT", "/v1/robot/status", attempts=3, json=body)
 
     def latest_calibration(self, cell_id: str) -> dict | None:
         try:

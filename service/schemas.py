@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 
 from db.enums import CampaignStatus, ExperimentStatus, Role
 from model.contract import MAX_ID, MeasuredTemperature, Positive, Recipe, Result, Text
+from model.lab_view import describe
 from model.mixture import T_MAX_K, T_MIN_K
 from model.optimize.design import DesignSpec, PropertyName
 
@@ -114,6 +115,15 @@ class CampaignCreate(DesignSpec):
                                             "of creating the campaign with the domain report as a warning")
 
 
+class LabReportOut(BaseModel):
+    """Whether the lab can make a campaign's space, from the stocks its robots declared."""
+
+    declared: bool = Field(..., description="whether any working robot has declared its stocks")
+    can_make: list[str] = Field(..., description="the robots whose stocks hold every liquid the space may use")
+    missing: dict[str, list[str]] = Field(..., description="robot → the liquids it lacks, 'name (SMILES)'")
+    warnings: list[str]
+
+
 class CampaignOut(DesignSpec):
     """A campaign as stored: its design (the fields of a DesignSpec) and its state."""
 
@@ -128,6 +138,7 @@ class CampaignOut(DesignSpec):
     created_at: datetime
     counts: dict[str, int] = Field(default_factory=dict)
     domain: DomainOut | None = Field(None, description="the space's applicability-domain report (on create and read)")
+    lab: LabReportOut | None = Field(None, description="which robots' declared stocks can make the space")
 
 
 class ExperimentOut(BaseModel):
@@ -147,6 +158,14 @@ class ExperimentOut(BaseModel):
     max_attempts: int
     lease_expires_at: datetime | None
     failure_reason: str | None
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="the recipe as a chemist reads it: names beside SMILES, solvent mass and mole fractions, cation "
+                    "fraction, molality and an estimated mol/L with its assumption")
+    @property
+    def lab(self) -> dict[str, Any]:
+        """Names and lab units of the recipe (model/lab_view.py)."""
+        return describe(self.recipe)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -279,6 +298,23 @@ class Summary(BaseModel):
 VesselState = Literal["clean", "dirty", "unknown"]
 
 
+class StockIn(RequestBody):
+    """One stock of a robot's lab file: a solvent blend, optionally with a salt dissolved at a molality."""
+
+    name: Text = Field(..., max_length=200, description="the stock's name in the lab file, e.g. 'LiPF6 2.5 m in EC'")
+    solvent: dict[Annotated[Text, Field(max_length=500)], Annotated[float, Field(ge=0, le=1)]] = Field(
+        ..., min_length=1, max_length=16, description="solvent SMILES → mass fraction of the stock's solvent part")
+    salt: Text | None = Field(None, max_length=500, description="the dissolved salt's SMILES (its ions dot-separated)")
+    molality: float = Field(0.0, ge=0, le=20, description="mol of salt per kg of the stock's solvent part")
+
+    @model_validator(mode="after")
+    def _smiles_parse(self) -> StockIn:
+        from model.chem import canonical
+        for smi in [*self.solvent, *([self.salt] if self.salt else [])]:
+            canonical(smi)  # raises with the SMILES named
+        return self
+
+
 class RobotStatusIn(RequestBody):
     """What a robot says of itself."""
 
@@ -286,6 +322,9 @@ class RobotStatusIn(RequestBody):
     stopped_reason: Text | None = Field(None, max_length=4000, description="set while the robot refuses work")
     instrument_ids: dict[Annotated[Text, Field(max_length=64)], Annotated[Text, Field(max_length=200)]] = Field(
         default_factory=dict, max_length=20)
+    stocks: list[StockIn] | None = Field(None, max_length=64, description="the stocks the robot's lab file declares "
+                                         "(the service refuses campaigns needing a liquid no robot has); omitted: "
+                                         "keep what the robot declared before")
 
 
 class RobotLease(BaseModel):
@@ -307,3 +346,4 @@ class RobotOut(BaseModel):
     vessels: dict[str, str]
     stopped_reason: str | None
     instrument_ids: dict[str, str]
+    stocks: list[dict[str, Any]] | None = Field(None, description="the stocks its lab file declares (None: not told)")

@@ -76,6 +76,13 @@ def molarity_to_molality(c: np.ndarray, salt_molar_mass: np.ndarray, rho_blend: 
     return c / solvent_kg_per_litre
 
 
+def molality_to_molarity(m: np.ndarray, salt_molar_mass: np.ndarray, rho_blend: np.ndarray) -> np.ndarray:
+    """mol per kg of solvent → mol per litre of solution: the inverse of ``molarity_to_molality`` (the same
+    ideal-volume estimate: a litre holds the solvent at its blend density and the salt at V_phi)."""
+    v_phi = salt_molar_mass / SALT_EFFECTIVE_DENSITY
+    return m * rho_blend / (1.0 + m * rho_blend * v_phi / 1000.0)
+
+
 def load(path: str | Path) -> tuple[pd.DataFrame, list[Mixture], NormalisationReport]:
     """Read and normalise the file. Returns the kept rows (with 'kappa', 'doi', 'salt', 'system'), their mixtures
     and the report. The 'system' key names the solvent set and salt, for leave-system-out splits."""

@@ -95,3 +95,29 @@ def to_csv(land: Landscape, objective: Objective, path: str | Path) -> None:
     with open(path, "w") as f:
         f.write(",".join(header) + "\n")
         np.savetxt(f, rows, delimiter=",", fmt="%.8g")
+
+
+def picture_grid(space: CompositionSpace, steps: int = 40) -> tuple[str, np.ndarray] | None:
+    """Feasible points for a picture of the space, and its kind: 'ternary' (three free solvents; a free salt at
+    the middle of its range), 'binary' (two free solvents, along the first one's share), 'salt' (the solvents fixed,
+    along the salt's own unit). None when the space has more dimensions than a picture shows."""
+    n = len(space.solvents)
+    mid_salt = float(np.mean(space.salt_range)) if space.salt_free else float(space.salt_range[0])
+    if space.solvents_free and n == 3:
+        pts = grid(steps)
+        kind = "ternary"
+    elif space.solvents_free and n == 2:
+        t = np.linspace(0.0, 1.0, 4 * steps + 1)
+        pts = np.column_stack([t, 1.0 - t])
+        kind = "binary"
+    elif not space.solvents_free and space.salt_free:
+        z = np.zeros((4 * steps + 1, n + 1))
+        z[:, :n] = space.solvent_ratio if space.solvent_ratio is not None else 1.0 / n
+        z[:, n] = np.linspace(*space.salt_range, 4 * steps + 1)
+        return "salt", z
+    else:
+        return None
+    z = np.zeros((len(pts), n + 1))
+    z[:, :n] = pts
+    z[:, n] = mid_salt
+    return kind, z[space.is_feasible(z)]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -15,14 +14,13 @@ from db.models import CellCalibration
 from model.cell import cell_constant_per_cm
 from model.contract import MAX_ID
 from service import learning
+from service import results as results_view
 from service.auth import AnyRoleDep, CalibratorDep, ReaderDep
 from service.deps import LimitsDep, SessionDep, refuse_implausible
 from service.errors import PROBLEM_RESPONSES
 from service.schemas import CELL_ID, CalibrationIn, CalibrationOut, Id, Summary
 
 router = APIRouter(prefix="/v1", tags=["analysts"], responses=PROBLEM_RESPONSES)
-CSV_COLUMNS = ["experiment_id", "campaign_id", "campaign", "temperature_K", "predicted", "predicted_std", "measured",
-               "residual", "method", "quality_flags", "model_version", "composition", "measured_composition"]
 
 
 @router.get("/results", responses={200: {"content": {"text/csv": {}}}})
@@ -31,17 +29,12 @@ def results(s: SessionDep, caller: ReaderDep, campaign: int | None = Query(None,
     """Prediction vs measurement with residuals (measured − predicted), as JSON or CSV."""
     if campaign is not None:
         crud.get_campaign(s, campaign)
-    rows = crud.export_results(s, caller.key_id, campaign, format)
+    rows = [results_view.with_lab_view(r) for r in crud.export_results(s, caller.key_id, campaign, format)]
     if format == "json":
         return rows
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-    w.writeheader()
-    for r in rows:
-        w.writerow({**r, "quality_flags": ";".join(r["quality_flags"]),
-                    "composition": " ".join(f"{k}={v:.5f}" for k, v in r["composition"].items()),
-                    "measured_composition": " ".join(f"{k}={v:.5f}" for k, v in r["measured_composition"].items())})
-    return PlainTextResponse(buf.getvalue(), media_type="text/csv")
+    name = f"diffmix-results-campaign-{campaign}.csv" if campaign else "diffmix-results.csv"
+    return PlainTextResponse(results_view.to_csv(rows), media_type="text/csv",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/campaigns/{campaign_id}/summary", response_model=Summary)
@@ -59,6 +52,12 @@ def calibrate(body: CalibrationIn, s: SessionDep, caller: CalibratorDep, limits:
     return crud.add_calibration(s, caller.key_id, cell_id=body.cell_id, cell_constant_per_cm=k,
                                 standard_conductivity_mS_cm=body.standard_conductivity_mS_cm,
                                 measured_resistance_ohm=body.measured_resistance_ohm, temperature_K=body.temperature_K)
+
+
+@router.get("/calibrations", response_model=list[CalibrationOut])
+def calibrations(s: SessionDep, _: AnyRoleDep, limit: int = Query(200, ge=1, le=10_000)) -> Sequence[CellCalibration]:
+    """Every cell's calibrations with their dates, newest first."""
+    return crud.list_calibrations(s, limit)
 
 
 @router.get("/calibrations/{cell_id}/latest", response_model=CalibrationOut)

@@ -16,8 +16,9 @@ from model.chem import canonical
 from model.data.tables import name_of
 from model.domain import Report, fractions_report, space_report
 from model.errors import DiffMixInputError
+from model.optimize.landscape import picture_grid
 from model.optimize.loop import LEARNS, next_batch
-from service import learning
+from service import lab, learning
 from service.auth import OperatorDep, ReaderDep
 from service.deps import SessionDep, StateDep
 from service.errors import PROBLEM_RESPONSES
@@ -26,11 +27,13 @@ from service.schemas import CampaignCreate, CampaignModelOut, CampaignOut, Exper
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=PROBLEM_RESPONSES)
 
 
-def _out(s: Session, c: Campaign, domain: Report | None = None) -> CampaignOut:
+def _out(s: Session, c: Campaign, domain: Report | None = None,
+         declared: dict[str, list[dict[str, Any]]] | None = None) -> CampaignOut:
     return CampaignOut(**c.design, id=c.id, name=c.name, model_version_id=c.model_version_id, strategy=c.strategy,
                        budget=c.budget, temperature_tolerance_K=c.temperature_tolerance_K, status=c.status,
                        created_at=c.created_at, counts=crud.campaign_counts(s, c.id),
-                       domain=None if domain is None else domain.json())
+                       domain=None if domain is None else domain.json(),
+                       lab=lab.lab_report(c.design["space"], crud.declared_stocks(s) if declared is None else declared))
 
 
 @router.post("", response_model=CampaignOut, status_code=201)
@@ -43,6 +46,9 @@ def create(body: CampaignCreate, s: SessionDep, state: StateDep, caller: Operato
     domain = space_report(obj.ensemble.domain, obj.space, obj.temperatures_K)
     if body.strict and not domain.in_domain:
         raise DiffMixInputError("space: outside the model's applicability domain (strict): " + "; ".join(domain.reasons))
+    why = lab.refusal(lab.lab_report(design.model_dump(mode="json")["space"], crud.declared_stocks(s)))
+    if why:
+        raise DiffMixInputError(why)
     crud.upsert_molecules(s, {sp: name_of(sp) if name_of(sp) != sp else None
                               for sp in [*obj.space.species, canonical(obj.space.salt)]})
     c = crud.create_campaign(s, caller.key_id, name=body.name, design=design.model_dump(mode="json"),
@@ -54,7 +60,8 @@ def create(body: CampaignCreate, s: SessionDep, state: StateDep, caller: Operato
 @router.get("", response_model=list[CampaignOut])
 def list_(s: SessionDep, _: ReaderDep, status: CampaignStatus | None = None) -> list[CampaignOut]:
     """Every campaign, optionally only those in one status."""
-    return [_out(s, c) for c in crud.list_campaigns(s, status)]
+    declared = crud.declared_stocks(s)
+    return [_out(s, c, declared=declared) for c in crud.list_campaigns(s, status)]
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut)
@@ -118,3 +125,32 @@ def model(campaign_id: Id, s: SessionDep, state: StateDep, _: ReaderDep) -> dict
     return {"campaign_id": campaign_id, "version_id": fitted.version_id, "parent_id": c.model_version_id,
             "strategy": c.strategy, "diagnostics": fitted.posterior.diagnostics().as_dict(), "history": history,
             "batches": learning.batch_residuals(crud.measured(s, campaign_id))}
+
+
+@router.get("/{campaign_id}/landscape")
+def landscape(campaign_id: Id, s: SessionDep, state: StateDep, _: ReaderDep,
+              steps: int = Query(30, ge=5, le=80)) -> dict[str, Any]:
+    """The campaign's current posterior (DiffMix corrected by its measurements) over a picture of its space, with
+    the measured points and the pending proposals in the same coordinates (solvent shares by the space's basis,
+    the salt in its own unit). ``kind`` is ternary, binary, salt, or none for a space of more dimensions."""
+    c = crud.get_campaign(s, campaign_id)
+    obj = learning.objective_for(state, c)
+    fitted = learning.current(state.learner, s, c, obj)
+    space, T = obj.space, obj.temperatures_K[0]
+    rows = crud.measured(s, campaign_id)
+    pending = [e for e in crud.campaign_experiments(s, campaign_id) if e.status in ("queued", "leased")]
+    s.commit()
+    head = {"campaign_id": campaign_id, "version_id": fitted.version_id, "temperature_K": T,
+            "basis": space.solvent_basis, "solvents": [{"name": name_of(x), "smiles": x} for x in space.solvents],
+            "salt": {"name": name_of(space.salt), "smiles": space.salt, "variable": space.salt_variable,
+                     "unit": space.salt_unit},
+            "measured": [{"experiment_id": e.id, "z": space.point_of(m.measured_composition).tolist(),
+                          "measured": m.conductivity_mS_cm, "temperature_K": m.temperature_K} for e, m in rows],
+            "pending": [{"experiment_id": e.id, "z": e.point, "status": e.status} for e in pending]}
+    picture = picture_grid(space, steps)
+    if picture is None:
+        return {**head, "kind": "none", "points": [], "value": [], "std": []}
+    kind, z = picture
+    value, std = fitted.posterior.predict_numpy(z, T)
+    return {**head, "kind": kind, "points": np.round(z, 6).tolist(), "value": np.round(value, 5).tolist(),
+            "std": np.round(std, 5).tolist()}

@@ -35,7 +35,8 @@ def claim(s: SessionDep, settings: SettingsDep, caller: RobotDep) -> Experiment 
 def report_status(body: RobotStatusIn, s: SessionDep, caller: RobotDep) -> dict[str, Any]:
     """The robot's own state: its vessels, and why it stopped taking work when it did (None when it works)."""
     crud.report_robot_status(s, caller.key, {str(k): str(v) for k, v in body.vessels.items()}, body.stopped_reason,
-                             body.instrument_ids)
+                             body.instrument_ids,
+                             None if body.stocks is None else [st.model_dump() for st in body.stocks])
     return next(r for r in crud.robots(s) if r["key_id"] == caller.key)
 
 

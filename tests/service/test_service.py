@@ -1,5 +1,7 @@
 """The REST service on SQLite and on a real PostgreSQL server."""
 
+import csv
+import io
 import json
 import math
 import time
@@ -304,9 +306,19 @@ def test_campaign_queue_lifecycle(api):
     assert summary["measured"] == 1 and summary["counts"]["failed"] == 1
     assert summary["mae"] == pytest.approx(abs(9.0 - a["predicted"]))
     csv_text = api("GET", f"/v1/results?campaign={cid}&format=csv", "analyst").text
-    assert csv_text.splitlines()[0].startswith("experiment_id,campaign_id") and len(csv_text.splitlines()) == 2
+    head, smiles, row = list(csv.reader(io.StringIO(csv_text)))
+    assert head[:4] == ["experiment_id", "campaign_id", "campaign", "temperature_C"]
+    cols = dict(zip(head, row))
+    by_smiles = dict(zip(head, smiles))
+    # one column per component: names in the header, SMILES below them; mass fractions of the blend sum to 1
+    assert {by_smiles[f"{n} mass fraction"] for n in ("PC", "EC", "DMC")} == {PC, EC, DMC}
+    assert sum(float(cols[f"{n} mass fraction"]) for n in ("PC", "EC", "DMC")) == pytest.approx(1, abs=1e-4)
+    assert by_smiles["LiPF6 molality (mol/kg)"] == LIPF6 and float(cols["LiPF6 molality (mol/kg)"]) > 0
+    assert float(cols["LiPF6 cation mole fraction"]) == pytest.approx(0.08, rel=0.02)
+    assert float(cols["measured"]) == pytest.approx(9.0) and float(cols["temperature_C"]) == pytest.approx(30.0, abs=0.6)
     rows = api("GET", "/v1/results", "analyst").json()
     assert rows[0]["residual"] == pytest.approx(9.0 - a["predicted"])
+    assert rows[0]["lab"]["salt"]["name"] == "LiPF6" and rows[0]["lab"]["cation_fraction_text"].startswith("LiPF6: 0.0")
 
     assert api("POST", f"/v1/campaigns/{cid}/pause", "operator").json()["status"] == "paused"
     assert api("POST", "/v1/robot/claim", "robot").status_code == 204  # paused campaigns hand out nothing
@@ -648,3 +660,31 @@ def test_the_learners_caches_are_bounded_and_keep_the_recently_used():
     assert cache.get(1) is None and len(cache) == 3
     learner = Learner()
     assert learner.cache.maxsize >= 16 and learner.versions.maxsize >= learner.cache.maxsize
+
+
+def test_robots_declare_their_stocks_and_a_campaign_no_robot_can_make_is_refused(api):
+    """Before any robot declares its stocks a campaign is accepted with a warning; once one has, a space needing a
+    liquid no robot holds is a 422 naming the liquid and the robot, and nothing is stored."""
+    first = api("POST", "/v1/campaigns", "operator", json=CAMPAIGN)
+    assert first.status_code == 201 and first.json()["lab"]["declared"] is False
+    assert "no robot has declared" in first.json()["lab"]["warnings"][0]
+    stocks = [{"name": "EC", "solvent": {EC: 1.0}}, {"name": "DMC", "solvent": {"COC(=O)OC": 1.0}},
+              {"name": "LiPF6 2 m in EC", "solvent": {EC: 1.0}, "salt": LIPF6, "molality": 2.0}]
+    r = api("PUT", "/v1/robot/status", "robot", json={"vessels": {}, "stocks": stocks})
+    assert r.status_code == 200 and [st["name"] for st in r.json()["stocks"]] == ["EC", "DMC", "LiPF6 2 m in EC"]
+    # a later report without stocks keeps them
+    assert api("PUT", "/v1/robot/status", "robot", json={"vessels": {}}).json()["stocks"] == r.json()["stocks"]
+    n_before = len(api("GET", "/v1/campaigns", "operator").json())
+    refused = api("POST", "/v1/campaigns", "operator", json=CAMPAIGN)  # PC is in the space; no stock has it
+    assert refused.status_code == 422 and "PC (CC1COC(=O)O1)" in refused.text and "no stock with" in refused.text
+    assert len(api("GET", "/v1/campaigns", "operator").json()) == n_before
+    # the same space with PC excluded (or bounded to 0) is made by that robot
+    ok = api("POST", "/v1/campaigns", "operator", json={**CAMPAIGN, "space": {**CAMPAIGN["space"], "exclude": [PC]}})
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["lab"]["can_make"] and not ok.json()["lab"]["missing"]
+    listed = {c["id"]: c for c in api("GET", "/v1/campaigns", "operator").json()}
+    assert listed[first.json()["id"]]["lab"]["missing"]  # the first campaign's PC is now known to be missing
+    # a stock whose SMILES does not parse is refused, and the stocks stay as they were
+    bad = api("PUT", "/v1/robot/status", "robot", json={"vessels": {}, "stocks": [{"name": "x", "solvent": {"C1CC": 1}}]})
+    assert bad.status_code == 422 and "C1CC" in bad.text
+    assert len(api("GET", "/v1/robots", "operator").json()[0]["stocks"]) == 3
