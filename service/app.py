@@ -13,9 +13,9 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from db.session import make_engine, make_sessionmaker
 from diffmix.settings import Settings
-from service import errors
+from service import console, errors
 from service.guard import HeaderChecks
-from service.routers import admin, analysts, campaigns, health, predict, robot
+from service.routers import admin, analysts, campaigns, chemistry, health, predict, robot
 from service.state import ServiceState
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         engine.dispose()
 
-    app = FastAPI(title="DiffMix Lab", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="DiffMix Lab", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Differentiable mixture physics for electrolyte design, and the Clio robot's queue.")
     app.state.diffmix = state
     errors.install(app, settings.max_body_bytes)
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.metrics.observe(request, response.status_code, time.perf_counter() - t0)
         return response
 
-    for r in (health, predict, campaigns, robot, analysts, admin):
+    for r in (health, predict, campaigns, robot, analysts, admin, chemistry):
         app.include_router(r.router)
+    console.install(app)  # the operator's console at /, and /docs and /redoc with assets served from here
     return app

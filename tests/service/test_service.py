@@ -6,6 +6,7 @@ import json
 import math
 import time
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -688,3 +689,66 @@ def test_robots_declare_their_stocks_and_a_campaign_no_robot_can_make_is_refused
     bad = api("PUT", "/v1/robot/status", "robot", json={"vessels": {}, "stocks": [{"name": "x", "solvent": {"C1CC": 1}}]})
     assert bad.status_code == 422 and "C1CC" in bad.text
     assert len(api("GET", "/v1/robots", "operator").json()[0]["stocks"]) == 3
+
+
+def test_the_landscape_is_the_posterior_over_the_space_with_the_measured_points(api):
+    c = api("POST", "/v1/campaigns", "operator", json=CAMPAIGN).json()  # PC:EC:DMC, salt fixed: a ternary
+    cid = c["id"]
+    api("POST", f"/v1/campaigns/{cid}/proposals?n=2", "operator")
+    before = api("GET", f"/v1/campaigns/{cid}/landscape?steps=10", "analyst").json()
+    assert before["kind"] == "ternary" and [s["name"] for s in before["solvents"]] == ["PC", "EC", "DMC"]
+    assert len(before["points"]) == 66 and all(abs(sum(p[:3]) - 1) < 1e-6 for p in before["points"])
+    assert len(before["pending"]) == 2 and before["measured"] == [] and min(before["value"]) > 0
+    a = api("POST", "/v1/robot/claim", "robot").json()
+    api("POST", f"/v1/experiments/{a['id']}/result", "robot", json=result_body(a, kappa=2.0),
+        headers={"Idempotency-Key": "res-landscape-1", **lease(a)})
+    after = api("GET", f"/v1/campaigns/{cid}/landscape?steps=10", "analyst").json()
+    (m,) = after["measured"]
+    planned = next(p["z"] for p in before["pending"] if p["experiment_id"] == a["id"])
+    assert m["measured"] == 2.0 and m["z"] == pytest.approx(planned, abs=1e-6)  # measured where it was planned
+    assert after["version_id"] != before["version_id"]  # the posterior learnt the measurement
+    near = min(range(66), key=lambda i: sum((p - q) ** 2 for p, q in zip(after["points"][i][:3], m["z"][:3])))
+    assert abs(after["value"][near] - 2.0) < abs(before["value"][near] - 2.0)  # and moved toward it
+    salt_scan = {**CAMPAIGN, "space": {"salt": LIPF6, "solvents": [EC, DMC], "solvent_ratio": [0.5, 0.5],
+                                       "salt_molality_range": [0.5, 1.5]}}
+    s = api("POST", "/v1/campaigns", "operator", json=salt_scan).json()
+    scan = api("GET", f"/v1/campaigns/{s['id']}/landscape?steps=10", "analyst").json()
+    assert scan["kind"] == "salt" and scan["salt"]["unit"] == "mol/kg"
+    assert [p[-1] for p in scan["points"]] == pytest.approx(list(np.linspace(0.5, 1.5, 41)))
+
+
+def test_species_drawings_whoami_and_calibrations(api):
+    table = api("GET", "/v1/species").json()  # open: public chemistry
+    names = {s["name"] for s in table}
+    assert {"EC", "PC", "DMC", "EMC", "DEC", "FEC", "VC", "DME", "LiPF6", "LiFSI", "NaPF6"} <= names
+    ec = next(s for s in table if s["name"] == "EC")
+    assert ec["smiles"] == EC and ec["cas"] == "96-49-1" and ec["kind"] == "solvent"
+    svg = api("GET", "/v1/structure.svg?smiles=EMC")
+    assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml" and "<svg" in svg.text
+    bad = api("GET", "/v1/structure.svg?smiles=EMCC")
+    assert bad.status_code == 422 and "did you mean" in bad.text
+    assert api("GET", "/v1/whoami", "analyst").json()["role"] == "analyst"
+    assert api("GET", "/v1/whoami", "admin").json()["role"] == "admin"
+    assert api("GET", "/v1/whoami").status_code == 401
+    for cell, k in (("cell-a", 1.1), ("cell-b", 0.9)):
+        r = api("POST", "/v1/calibrations", "operator", json={"cell_id": cell, "standard_conductivity_mS_cm": 12.88,
+                                                              "measured_resistance_ohm": 1000 * k / 12.88,
+                                                              "temperature_K": 298.15})
+        assert r.status_code == 201, r.text
+    cals = api("GET", "/v1/calibrations", "analyst").json()
+    assert [c["cell_id"] for c in cals] == ["cell-b", "cell-a"] and cals[0]["calibrated_at"]
+
+
+def test_the_console_and_the_api_docs_are_served_without_any_other_host(api):
+    import re
+
+    for path in ("/", "/signin", "/campaigns/new", "/campaigns/1", "/lab", "/results", "/admin", "/docs", "/redoc"):
+        r = api("GET", path)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), path
+        assert "default-src 'self'" in r.headers["content-security-policy"], path
+        external = [u for u in re.findall(r'(?:src|href)=["\']([^"\']+)', r.text) if "//" in u]
+        assert external == [], (path, external)
+        for asset in re.findall(r'(?:src|href)=["\'](/[^"\']+)', r.text):
+            assert api("GET", asset).status_code == 200, (path, asset)
+    assert b"cdn.redoc.ly" not in api("GET", "/console/vendor/redoc.standalone.js").content
+    assert api("GET", "/console/vendor/nothing.js").status_code == 404
