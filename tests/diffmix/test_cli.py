@@ -240,3 +240,57 @@ def test_everyday_errors_are_two_lines_and_exit_2_and_debug_shows_the_traceback(
     assert down is not None and down.startswith("service unreachable at http://lab:8000")
     assert "check the key and that its role" in (everyday_error(ServiceError(403, "role robot may not", "http://x")) or "")
     assert everyday_error(ZeroDivisionError()) is None  # a bug keeps its traceback
+
+
+def test_campaign_commands_against_a_running_service(live, tmp_path):
+    """create by names and °C, list, show, propose, pause, resume, cancel, results (table and CSV), --json."""
+    from diffmix.cli import everyday_error
+    from tests.robot.test_agent import run_with_known_cell
+
+    env = {"DIFFMIX_SERVICE": live.url, "DIFFMIX_KEY": live.keys["operator"]}
+    run = lambda *a: CliRunner().invoke(app, ["campaign", *a], env=env)
+    r = run("create", "--name", "cli", "--salt", "LiPF6", "--solvents", "EC,DMC", "--lower", "0.2,0.2",
+            "--upper", "0.8,0.8", "--salt-molality-range", "0.6", "1.4", "--temperature-C", "25", "--budget", "2")
+    assert r.exit_code == 0, r.output
+    cid = int(r.output.split()[1])
+    c = live.call("GET", f"/v1/campaigns/{cid}").json()
+    assert c["space"]["solvents"] == ["O=C1OCCO1", "COC(=O)OC"] and c["temperature_K"] == pytest.approx(298.15)
+    assert c["space"]["bounds_basis"] == "mass" and c["space"]["salt_molality_range"] == [0.6, 1.4]
+    r = run("propose", str(cid), "--n", "2")
+    assert r.exit_code == 0 and r.output.count(" m LiPF6 in EC:DMC ") == 2, r.output
+    run_with_known_cell(live, tmp_path, "cli-robot")
+    r = run("list")
+    assert r.exit_code == 0 and "completed" in r.output and "2/2" in r.output and "mS/cm" in r.output, r.output
+    r = run("show", str(cid))
+    assert r.exit_code == 0 and r.output.count("measured") >= 3 and "25.0 °C" in r.output, r.output
+    r = run("results", str(cid))
+    assert r.exit_code == 0 and r.output.count("LiPF6 in EC:DMC") == 2, r.output
+    out = tmp_path / "r.csv"
+    assert run("results", str(cid), "--csv", str(out)).exit_code == 0
+    head, smiles, *rows = out.read_text().splitlines()
+    assert "EC mass fraction" in head and "O=C1OCCO1" in smiles and len(rows) == 2
+    assert json.loads(run("show", str(cid), "--json").output)["campaign"]["id"] == cid
+
+    r = run("create", "--name", "second", "--salt", "LiPF6", "--solvents", "EC,DMC", "--salt-molality", "1",
+            "--temperature-K", "303.15", "--budget", "4")
+    cid2 = int(r.output.split()[1])
+    assert "is paused" in run("pause", str(cid2)).output
+    assert "is active" in run("resume", str(cid2)).output
+    assert "is cancelled" in run("cancel", str(cid2)).output
+    again = run("cancel", str(cid2))  # a cancelled campaign cannot be cancelled again: the service says why
+    assert "refused: campaign" in (everyday_error(again.exception) or "") and "is cancelled" in str(again.exception)
+
+
+def test_campaign_create_errors_say_what_to_write(live):
+    from diffmix.cli import everyday_error
+
+    env = {"DIFFMIX_SERVICE": live.url, "DIFFMIX_KEY": live.keys["operator"]}
+    base = ["campaign", "create", "--name", "x", "--salt", "LiPF6", "--solvents", "EC,DMC"]
+    r = CliRunner().invoke(app, [*base, "--temperature-C", "25"], env=env)
+    assert r.exit_code == 2 and "give the salt content once" in r.output
+    r = CliRunner().invoke(app, [*base, "--salt-molality", "1"], env=env)
+    assert r.exit_code == 2 and "--temperature-C or --temperature-K" in r.output
+    r = CliRunner().invoke(app, [*base[:-1], "EC,EMCC", "--salt-molality", "1", "--temperature-C", "25"], env=env)
+    assert "did you mean" in (everyday_error(r.exception) or "") and "EMC" in str(r.exception)
+    r = CliRunner().invoke(app, ["campaign", "list"], env={**env, "DIFFMIX_KEY": "dmx_wrong"})
+    assert "key rejected" in (everyday_error(r.exception) or "")
