@@ -20,8 +20,9 @@ lint: install
 	$(BIN)/ruff check model service robot db diffmix migrations benchmarks tests
 	$(BIN)/mypy
 
+# `make demo ARGS=--serve` keeps the service, the robot and the console running afterwards, until Ctrl-C
 demo: install
-	$(BIN)/diffmix demo
+	$(BIN)/diffmix demo $(ARGS)
 
 # Re-train the shipped pretrained ensembles under models/ (see README).
 models: install

@@ -24,12 +24,16 @@ app.add_typer(campaign_app, name="campaign")
 @app.command()
 def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for the database, logs and plots"),
          budget: int = typer.Option(12, "--budget", min=1), batch: int = typer.Option(4, "--batch", min=1),
-         seed: int = typer.Option(0, "--seed")):
+         seed: int = typer.Option(0, "--seed", help="seed of the proposals and of the simulated lab's noise"),
+         serve: bool = typer.Option(False, "--serve", help="afterwards keep the service and the robot running, "
+                                    "and the console open at the printed URL, until Ctrl-C"),
+         port: int | None = typer.Option(None, "--port", min=1, max=65535,
+                                         help="the service's port (default: a free one; with --serve, e.g. 8000)")):
     """The main job on the embedded default: service on SQLite + simulated robot + a DiffMix campaign."""
     from diffmix.demo import run
 
     t0 = time.perf_counter()
-    result = run(out, budget, batch, seed=seed, echo=typer.echo)
+    result = run(out, budget, batch, seed=seed, echo=typer.echo, serve=serve, port=port)
     typer.echo(f"demo finished in {time.perf_counter() - t0:.0f} s: {result['measured']} measured, {result['failed']} failed")
 
 

@@ -61,7 +61,10 @@ def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     raise RuntimeError("the service did not become ready in time")
 
 
-def run(out: Path, budget: int = 12, batch: int = 4, temperature_K: float = 303.15, seed: int = 0, echo=print) -> dict:
+def run(out: Path, budget: int = 12, batch: int = 4, temperature_K: float = 303.15, seed: int = 0, echo=print,
+        serve: bool = False, port: int | None = None) -> dict:
+    """The demo campaign, start to end. With ``serve`` the service and the robot keep running afterwards, so a
+    person can look at the console, until Ctrl-C."""
     from db import crud
     from db.migrate import upgrade
     from db.session import make_engine, make_sessionmaker
@@ -76,9 +79,10 @@ def run(out: Path, budget: int = 12, batch: int = 4, temperature_K: float = 303.
     with make_sessionmaker(engine)() as s:
         operator = crud.create_api_key(s, "operator", "demo operator")[1]
         robot = crud.create_api_key(s, "robot", "simulated Clio")[1]
+        admin = crud.create_api_key(s, "admin", "demo admin")[1]
     engine.dispose()
 
-    port = _free_port()
+    port = port or _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": url_db, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     py = [sys.executable, "-m", "diffmix"]
@@ -89,6 +93,8 @@ def run(out: Path, budget: int = 12, batch: int = 4, temperature_K: float = 303.
     try:
         echo(f"service starting on {base} (SQLite {db_file}, shipped model) …")
         _wait_ready(base, service)
+        echo(f"the console: {base}/  (sign in with the operator key {operator}"
+             + (f", or the admin key {admin})" if serve else ")"))
         agent = subprocess.Popen(py + ["robot", "run", "--service", base, "--key", robot, "--backend", "sim",
                                        "--lab", str(_lab_file(out)),
                                        "--journal", str(out / "journal.jsonl"), "--poll", "0.2", "--seed", str(seed)],
@@ -131,6 +137,16 @@ def run(out: Path, budget: int = 12, batch: int = 4, temperature_K: float = 303.
         results = http.get("/v1/results", params={"campaign": cid}).json()
         summary = http.get(f"/v1/campaigns/{cid}/summary").json()
         experiments = http.get(f"/v1/campaigns/{cid}/experiments").json()
+        if serve:
+            report = _report(results, summary, experiments, out, temperature_K, echo)
+            echo(f"\nserving: the console is at {base}/campaigns/{cid} — operator key {operator}, admin key {admin}; "
+                 "the simulated robot keeps taking work (propose more from the page). Ctrl-C stops both.")
+            try:
+                while service.poll() is None:
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                echo("stopping the service and the robot …")
+            return {"campaign": cid, "summary": summary, **report}
     finally:
         if agent is not None and agent.poll() is None:
             agent.send_signal(signal.SIGTERM)
@@ -170,10 +186,9 @@ def _batch_report(http: httpx.Client, cid: int, reported: int, echo) -> int:
     return reported
 
 
-def _names(fracs: dict) -> str:
-    from model.data.tables import name_of
-
-    return " ".join(f"{name_of(k)} {v:.3f}" for k, v in sorted(fracs.items(), key=lambda kv: -kv[1]) if v > 5e-4)
+def _made(row: dict) -> str:
+    """What the balance says was made, as a lab writes it: '0.88 m LiPF6 in EC:DMC 36:64 (w/w) (LiPF6: 0.0800)'."""
+    return f"{row['lab']['text']} ({row['lab']['cation_fraction_text']})"
 
 
 def _report(results, summary, experiments, out: Path, temperature_K: float, echo) -> dict:
@@ -190,10 +205,11 @@ def _report(results, summary, experiments, out: Path, temperature_K: float, echo
     from model.predict import Predictor
 
     echo("")
-    echo(f"{'exp':>4} {'predicted':>10} {'± std':>7} {'measured':>9} {'residual':>9}  method     measured composition (mole fractions)")
+    echo(f"{'exp':>4} {'predicted':>10} {'± std':>7} {'measured':>9} {'residual':>9}  method     made (by the balance; "
+         "salt cation mole fraction)")
     for r in results:
         echo(f"{r['experiment_id']:>4} {r['predicted']:>10.3f} {r['predicted_std']:>7.3f} {r['measured']:>9.3f} "
-             f"{r['residual']:>+9.3f}  {r['method']:<10} {_names(r['measured_composition'])}")
+             f"{r['residual']:>+9.3f}  {r['method']:<10} {_made(r)}")
     failed = [e for e in experiments if e["status"] == "failed"]
     for e in failed:
         echo(f"{e['id']:>4} failed: {e['failure_reason']}")
@@ -203,7 +219,8 @@ def _report(results, summary, experiments, out: Path, temperature_K: float, echo
              f"{summary['mae']:.3f} mS/cm")
     best = summary.get("best")
     if best:
-        echo(f"best measured: {best['measured']:.3f} mS/cm (predicted {best['predicted']:.3f}) at {_names(best['composition'])}")
+        row = next(r for r in results if r["experiment_id"] == best["experiment_id"])
+        echo(f"best measured: {best['measured']:.3f} mS/cm (predicted {best['predicted']:.3f}) at {_made(row)}")
 
     parity = out / "parity.png"
     batch_of = {e["id"]: e["batch"] for e in experiments}
@@ -241,6 +258,7 @@ def _report(results, summary, experiments, out: Path, temperature_K: float, echo
     landscape = out / "landscape.png"
     ternary_plot(land, obj.space, "mS/cm", "ionic_conductivity", temperature_K, landscape,
                  measured=np.array(measured_pts) if measured_pts else None,
+                 measured_values=np.array([r["measured"] for r in results]) if measured_pts else None,
                  title=f"posterior κ (DiffMix + {len(observations)} measurements), LiPF6 in PC:EC:DMC\n"
                        f"x(Li⁺) = 0.08, {temperature_K} K; arrows: feasible gradient")
     echo(f"wrote {parity} and {landscape}")

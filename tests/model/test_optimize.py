@@ -321,3 +321,48 @@ def test_a_fixed_molality_with_a_fixed_ratio_leaves_nothing_to_optimise():
                                    temperature_K=298.15)
     with pytest.raises(DiffMixInputError, match="nothing to optimise"):
         spec.space.composition_space()
+
+
+def _captured_figure(monkeypatch):
+    """Keep the figure a plot function closes, to look at what it drew."""
+    import matplotlib.pyplot as plt
+
+    figs = []
+    real = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig=None: figs.append(fig) or real(fig))
+    return figs
+
+
+def test_ternary_arrows_point_the_way_each_share_grows_and_measured_points_share_the_colour_scale(tmp_path, monkeypatch):
+    from model.optimize import plots
+
+    figs = _captured_figure(monkeypatch)
+    obj = build_objective(tiny_ensemble(), LIPF6, [PC, EC, DMC], salt_fraction=0.08, temperature_K=303.15)
+    land = landscape.ternary(obj, steps=20)
+    measured = np.array([[0.2, 0.3, 0.5], [0.1, 0.6, 0.3]])
+    values = np.array([land.value.min() - 1.0, land.value.max()])
+    plots.ternary_plot(land, obj.space, "mS/cm", "ionic_conductivity", 303.15, tmp_path / "t.png",
+                       measured=measured, measured_values=values)
+    ax = figs[0].axes[0]
+    texts = {t.get_text(): t.get_rotation() for t in ax.texts}
+    # the top corner (DMC) is reached going up the right edge: that edge's text, rotated −60°, must say '←' (up-left)
+    assert texts["← mole share of DMC"] == pytest.approx(300) and texts["mole share of EC →"] == 0
+    assert texts["← mole share of PC"] == pytest.approx(60)  # down-left, toward the PC corner
+    dots = next(c for c in ax.collections if c.get_label().startswith("measured"))
+    assert np.allclose(dots.get_facecolors(), dots.cmap(dots.norm(values)))
+    contour_norm = [c for c in ax.collections if c is not dots][0].norm
+    assert dots.norm.vmin == contour_norm.vmin == pytest.approx(values[0])  # one scale for both
+
+
+def test_salt_scan_shows_the_other_salt_unit_and_labels_its_band(tmp_path, monkeypatch):
+    from model.optimize import plots
+
+    figs = _captured_figure(monkeypatch)
+    obj = build_objective(tiny_ensemble(), LIPF6, [EC, DMC], salt_fraction_range=(0.02, 0.12),
+                          solvent_ratio=(0.5, 0.5), temperature_K=303.15)
+    plots.salt_plot(landscape.salt_curve(obj, points=30), obj.space, "mS/cm", "ionic_conductivity", 303.15,
+                    tmp_path / "s.png")
+    ax = figs[0].axes[0]
+    (top,) = ax.child_axes
+    assert "molality (mol/kg" in top.get_xlabel()
+    assert "±1σ (ensemble spread)" in [t.get_text() for t in ax.get_legend().get_texts()]
