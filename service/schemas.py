@@ -103,12 +103,13 @@ class OptimizeRequest(DesignSpec):
 
 
 class CampaignCreate(DesignSpec):
-    name: Text = Field(..., min_length=1, max_length=200)
+    name: Text = Field(..., min_length=1, max_length=200, description="what the lab calls the campaign")
     model_version_id: int | None = Field(None, ge=1, le=MAX_ID, description="default: the model this service has loaded")
     strategy: Literal["learning", "gradient", "random", "botorch"] = Field(
         "learning", description="learning: DiffMix corrected by the campaign's measurements (upper confidence bound); "
         "gradient: DiffMix alone, open loop; botorch: a plain GP loop without physics; random: feasible points")
-    budget: int = Field(..., ge=1, le=100_000)
+    budget: int = Field(..., ge=1, le=100_000, description="how many experiments the campaign may spend (queued, "
+                                                          "leased or measured; failed ones do not count)")
     temperature_tolerance_K: float = Field(
         0.5, gt=0, le=20, description="a result measured further than this from its planned temperature is flagged")
     strict: bool = Field(False, description="refuse (422) a space outside the model's applicability domain instead "
