@@ -24,6 +24,17 @@ JSON = typer.Option(False, "--json", help="print the service's JSON instead of a
 K0 = 273.15
 
 
+def _json_file(path: Path, what: str) -> dict:
+    """A JSON file's content, or a one-line error naming the file."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        fail(f"{what} file {path} not found")
+    except json.JSONDecodeError as e:
+        fail(f"{what} file {path} is not JSON: {e}")
+    raise AssertionError("unreachable")  # fail() exits
+
+
 def _client(service: str | None, key: str | None):
     from robot.client import ServiceClient
 
@@ -80,12 +91,7 @@ def create(name: str = typer.Option(..., "--name", help="the campaign's name"),
     """Create a campaign. Salt and solvents by name; bounds by mass (or mole) share of the solvent blend; the salt
     as a molality or a cation fraction, fixed or free; the temperature in °C or K (one of them)."""
     if body_file is not None:
-        try:
-            body = json.loads(body_file.read_text())
-        except FileNotFoundError:
-            fail(f"body file {body_file} not found")
-        except json.JSONDecodeError as e:
-            fail(f"body file {body_file} is not JSON: {e}")
+        body = _json_file(body_file, "body")
     else:
         if (temperature_C is None) == (temperature_K is None):
             fail("give the temperature as --temperature-C or --temperature-K, one of them")
@@ -252,12 +258,7 @@ def simulate(space: Path = typer.Option(..., "--space", help="JSON file: a campa
         fail(f"--strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
     if surrogate not in SURROGATES:
         fail(f"--surrogate {surrogate!r}: choose one of {', '.join(SURROGATES)}")
-    try:
-        space_obj = json.loads(space.read_text())
-    except FileNotFoundError:
-        fail(f"space file {space} not found")
-    except json.JSONDecodeError as e:
-        fail(f"space file {space} is not JSON: {e}")
+    space_obj = _json_file(space, "space")
     if not lab.exists():
         fail(f"lab file {lab} not found")
     try:

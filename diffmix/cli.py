@@ -23,7 +23,8 @@ app.add_typer(campaign_app, name="campaign")
 
 @app.command()
 def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for the database, logs and plots"),
-         budget: int = typer.Option(12, "--budget", min=1), batch: int = typer.Option(4, "--batch", min=1),
+         budget: int = typer.Option(12, "--budget", min=1, help="experiments in the demo campaign"),
+         batch: int = typer.Option(4, "--batch", min=1, help="experiments proposed at a time"),
          seed: int = typer.Option(0, "--seed", help="seed of the proposals and of the simulated lab's noise"),
          serve: bool = typer.Option(False, "--serve", help="afterwards keep the service and the robot running, "
                                     "and the console open at the printed URL, until Ctrl-C"),

@@ -83,15 +83,15 @@ def train(
     order: int = typer.Option(4, help="Redlich–Kister order N (excess properties)"),
     split: str = typer.Option("random", help="random | temperature | components | publication"),
     ensemble: int = typer.Option(5, min=1, help="Ensemble members (one split each)"),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="Seed of the splits and of the first member (member k uses seed + k)"),
     workers: int = typer.Option(0, min=0, help="Members trained at once in separate processes (0: one per core)"),
     out: Path = typer.Option(..., help="Output directory for the ensemble"),
-    max_epochs: int = typer.Option(300, min=1),
-    patience: int = typer.Option(30, min=1),
-    batch_size: int = typer.Option(256, min=1),
-    lr: float = typer.Option(2e-3),
+    max_epochs: int = typer.Option(300, min=1, help="Most epochs per member"),
+    patience: int = typer.Option(30, min=1, help="Stop a member after this many epochs without a better validation loss"),
+    batch_size: int = typer.Option(256, min=1, help="Mixtures per gradient step"),
+    lr: float = typer.Option(2e-3, help="Adam learning rate"),
     weight_decay: float = typer.Option(1e-6, min=0.0, help="Adam's L2 penalty on every weight"),
-    hidden: int = typer.Option(64, min=4),
+    hidden: int = typer.Option(64, min=4, help="Width of the GNN and of the coefficient heads"),
     coeff_layers: int = typer.Option(2, min=1, help="Hidden layers of DiffMix's VFT coefficient head (conductivity)"),
     huber_beta: float | None = typer.Option(
         None, min=0.0, help="Huber loss β in fit units (κ: ln units; excess: training-set std; default: the "
@@ -107,7 +107,7 @@ def train(
         True, help="DiffMix conductivity: the VFT coefficients see pairwise (ion–solvent) pooling as well"),
     log_offset: float | None = typer.Option(
         None, min=0.0, help=f"Conductivity is fitted in ln(κ + this), mS/cm (default {KAPPA_FIT_OFFSET:g}; 0 fits ln κ)"),
-    data_dir: Path | None = typer.Option(None),
+    data_dir: Path | None = typer.Option(None, help="Folder with the CSVs (default: $DIFFMIX_DATA_DIR or ../shared/data)"),
     progress: bool = typer.Option(True, help="Show progress bars"),
     lab_results: str | None = typer.Option(
         None, "--lab-results", help="Fine-tune the base model (--base-model, default: the shipped one) on every measured "
@@ -175,7 +175,7 @@ def _train_on_lab(prop: str, source: str, base_model: Path | None, out: Path, se
 def evaluate(
     runs: Path = typer.Option(..., help="Folder holding run directories written by `diffmix train --out`"),
     plots: Path = typer.Option(Path("plots"), help="Where to write the PNG plots"),
-    data_dir: Path | None = typer.Option(None),
+    data_dir: Path | None = typer.Option(None, help="Folder with the CSVs (default: $DIFFMIX_DATA_DIR or ../shared/data)"),
 ):
     """Print Table 1, the order study and the temperature buckets for every run found; save plots."""
     from model.data.loaders import load_table
@@ -194,7 +194,7 @@ def evaluate(
 
 @app.command()
 def predict(
-    property: str = typer.Option(..., "--property"),
+    property: str = typer.Option(..., "--property", help="ionic_conductivity | excess_molar_enthalpy | excess_molar_volume"),
     input: Path | None = typer.Option(None, "--input", help="JSONL file, one mixture record per line ('-' = stdin)"),
     formulation: str | None = typer.Option(
         None, "--formulation", help="Instead of --input, one electrolyte as a lab writes it: '1.2 M LiPF6 in EC:EMC 3:7 "

@@ -16,9 +16,10 @@ admin_app = typer.Typer(no_args_is_help=True, help="Administration: API keys.")
 
 
 @app.command()
-def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port"),
+def serve(host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (0.0.0.0: every interface)"),
+          port: int = typer.Option(8000, "--port", help="port to listen on"),
           upgrade: bool = typer.Option(True, help="Apply pending migrations first"),
-          workers: int = typer.Option(1, "--workers"),
+          workers: int = typer.Option(1, "--workers", help="worker processes (each loads the models once)"),
           log_json: bool | None = typer.Option(None, "--log-json/--log-text",
                                                help="Log one JSON object per line (default: $DIFFMIX_LOG_JSON)")) -> None:
     """Serve the API on DATABASE_URL (default: SQLite file diffmix.db in the working directory)."""
@@ -43,7 +44,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Opt
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head"), url: str | None = typer.Option(None, help="Overrides DATABASE_URL")) -> None:
+def db_upgrade(revision: str = typer.Argument("head", help="the Alembic revision to reach (head: the newest)"), url: str | None = typer.Option(None, help="Overrides DATABASE_URL")) -> None:
     """Apply the migrations up to REVISION (default: the newest)."""
     from db.migrate import current, upgrade
 
@@ -53,7 +54,8 @@ def db_upgrade(revision: str = typer.Argument("head"), url: str | None = typer.O
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: str = typer.Argument(...), url: str | None = typer.Option(None)) -> None:
+def db_downgrade(revision: str = typer.Argument(..., help="the Alembic revision to go back to, e.g. 0006"),
+                 url: str | None = typer.Option(None, help="Overrides DATABASE_URL")) -> None:
     """Revert the migrations down to REVISION ('base' = empty)."""
     from db.migrate import current, downgrade
 
@@ -64,7 +66,8 @@ def db_downgrade(revision: str = typer.Argument(...), url: str | None = typer.Op
 
 @admin_app.command("create-key")
 def create_key(role: str = typer.Option(..., "--role", help="operator | robot | analyst | admin"),
-               name: str = typer.Option("", "--name"), url: str | None = typer.Option(None)) -> None:
+               name: str = typer.Option("", "--name", help="who or what holds the key, e.g. clio-1 or alice"),
+               url: str | None = typer.Option(None, help="Overrides DATABASE_URL")) -> None:
     """Create an API key; it is printed once, alone on the last line."""
     from db import crud
     from db.enums import Role

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 
 from db.enums import CampaignStatus, ExperimentStatus, Role
 from model.contract import MAX_ID, MeasuredTemperature, Positive, Recipe, Result, Text
+from model.data.tables import name_of
 from model.lab_view import describe
 from model.mixture import T_MAX_K, T_MIN_K
 from model.optimize.design import DesignSpec, PropertyName
@@ -80,6 +81,12 @@ class Prediction(BaseModel):
 class GradientPrediction(Prediction):
     gradient: dict[str, float] = Field(..., description="∂P/∂x for every species (ions separately)")
     fractions: dict[str, float]
+
+    @computed_field(description="the species table's name of every species above (EC, Li⁺, PF6⁻), by SMILES")  # type: ignore[prop-decorator]
+    @property
+    def names(self) -> dict[str, str]:
+        """Names beside the SMILES keys of ``fractions`` and ``gradient``."""
+        return {k: name_of(k) for k in {**self.fractions, **self.gradient}}
 
 
 class PredictResponse(BaseModel):

@@ -121,7 +121,15 @@ def name_of(smiles: str) -> str:
 
 @cache
 def _names() -> dict[str, str]:
-    return {canonical(s.smiles): s.name for table in (SOLVENTS, SALTS) for s in table.values()}
+    names = {canonical(s.smiles): s.name for table in (SOLVENTS, SALTS) for s in table.values()}
+    # the ions of the table's salts: Li⁺, Na⁺; the anion named as its salt without the cation (PF6⁻, TFSI⁻, BOB⁻)
+    for s in SALTS.values():
+        cation, *anions = sorted(s.smiles.split("."), key=lambda ion: "+" not in ion)
+        element = cation.strip("[]+")
+        names.setdefault(canonical(cation), f"{element}⁺")
+        for anion in anions:
+            names.setdefault(canonical(anion), (s.name[len(element):] if s.name.startswith(element) else s.name) + "⁻")
+    return names
 
 
 def salt_by_name(name: str) -> Salt:

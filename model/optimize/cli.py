@@ -127,11 +127,11 @@ def space_command(fn: Command) -> Command:
 @space_command
 def optimize(
     objective: Callable[[], Objective],
-    starts: int = typer.Option(4, "--starts"),
+    starts: int = typer.Option(4, "--starts", help="gradient-ascent runs from spread-out starting points"),
     start_mode: str = typer.Option("random", "--start-mode", help="random | spread | given"),
     start: list[str] | None = typer.Option(None, "--start", help="A start: solvent ratio and cation fraction, 's1,s2,s3,f' (repeatable; implies --start-mode given)"),
-    seed: int = typer.Option(0, "--seed"),
-    max_iter: int = typer.Option(200, "--max-iter"),
+    seed: int = typer.Option(0, "--seed", help="seed of the starting points"),
+    max_iter: int = typer.Option(200, "--max-iter", help="most steps per ascent run"),
     plot: Path | None = typer.Option(None, "--plot", help="Write the landscape with the trajectories as PNG"),
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON"),
 ) -> None:
@@ -157,10 +157,16 @@ def optimize(
         typer.echo(json.dumps(out))
     else:
         b = out["best"]
-        typer.echo(f"best {out['property']}: {b['value']:.4g} ± {b['std']:.2g} {out['unit']} "
-                   f"(molality {b['salt_molality_mol_kg']:.3f} mol/kg) after {out['model_calls']} model calls")
-        for k, v in b["fractions"].items():
-            typer.echo(f"  {v:.4f}  {k}")
+        lab = b["lab"]
+        molarity = lab["salt"]["molarity_mol_L"]
+        typer.echo(f"best {out['property']}: {b['value']:.4g} ± {b['std']:.2g} {out['unit']} after "
+                   f"{out['model_calls']} model calls")
+        typer.echo(f"  {lab['text']}; {lab['cation_fraction_text']} (cation mole fraction), "
+                   f"{lab['salt']['molality_mol_kg']:.3f} mol/kg"
+                   + (f", ≈ {molarity:.3f} mol/L ({lab['salt']['molarity_note']})" if molarity is not None else ""))
+        for s in lab["solvents"]:
+            typer.echo(f"  {s['name']:<8} {s['smiles']:<24} mass fraction {s['mass_fraction']:.4f}, "
+                       f"mole fraction of the blend {s['mole_fraction']:.4f}")
 
 
 def _plot(obj: Objective, path: Path, trajectories: Sequence[Trajectory] | None = None) -> Landscape:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from model.errors import DiffMixInputError
+from model.lab_view import describe
 from model.optimize.ascent import Result, ascend, starts_for
 from model.optimize.objective import Objective
 
@@ -51,6 +52,7 @@ def result_json(objective: Objective, result: Result) -> dict[str, Any]:
              "converged": t.converged, "reason": t.reason}
             for t in result.trajectories
         ],
-        "best": point_json(objective, result.best_point, result.best_value, result.best_std),
+        "best": {**point_json(objective, result.best_point, result.best_value, result.best_std),
+                 "lab": describe(objective.space.recipe(result.best_point))},
         "model_calls": result.model_calls,
     }

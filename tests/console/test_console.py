@@ -85,7 +85,7 @@ def test_an_operator_runs_a_campaign_from_the_browser_and_downloads_its_results(
     p = w.page
     w.sign_in(service.keys["operator"])
     assert p.is_visible("text=New campaign") and not p.is_visible("nav >> text=Keys")  # an operator has no key admin
-    w.shot("campaigns-empty")
+    assert p.is_visible("#campaigns-empty")
 
     # create a campaign through the form, by names: LiPF6 in EC / DMC / EMC, salt as a molality range, °C
     p.click("a.button:has-text('New campaign')")
@@ -130,6 +130,13 @@ def test_an_operator_runs_a_campaign_from_the_browser_and_downloads_its_results(
     assert "MAE" in p.inner_text("#parity-plot") and "bias" in p.inner_text("#parity-plot")
     assert p.locator("#landscape-plot .ternarylayer").count() == 1  # a Plotly ternary, not a picture
     w.shot("campaign")
+
+    # the list: status, budget used, best measured
+    p.click("nav >> text=Campaigns")
+    p.wait_for_selector(f"#campaigns tr[data-id='{cid}']")
+    row = p.inner_text(f"#campaigns tr[data-id='{cid}']")
+    assert "completed" in row and "3 / 3 (3 measured)" in row and "mS/cm" in row
+    w.shot("campaigns")
 
     # the lab: the robot, its declared stocks, the calibration it made
     p.click("nav >> text=Lab")
@@ -206,6 +213,7 @@ def test_roles_decide_what_the_console_shows_and_an_admin_manages_keys(browser, 
     p.fill("input[name=name]", "clio-2")
     p.click("button:has-text('Create key')")
     p.wait_for_selector("#new-key:not([hidden])")
+    p.wait_for_selector("#keys tbody tr:has-text('clio-2')")
     new_key = p.inner_text("#new-key-value")
     assert new_key.startswith("dmx_") and p.locator("#keys tbody tr").count() == n + 1
     w.shot("admin")

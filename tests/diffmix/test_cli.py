@@ -294,3 +294,29 @@ def test_campaign_create_errors_say_what_to_write(live):
     assert "did you mean" in (everyday_error(r.exception) or "") and "EMC" in str(r.exception)
     r = CliRunner().invoke(app, ["campaign", "list"], env={**env, "DIFFMIX_KEY": "dmx_wrong"})
     assert "key rejected" in (everyday_error(r.exception) or "")
+
+
+def _commands(cmd, path=()):
+    subs = getattr(cmd, "commands", None)
+    if subs:
+        for name, sub in subs.items():
+            yield from _commands(sub, (*path, name))
+    else:
+        yield " ".join(path), cmd
+
+
+def test_every_option_and_argument_of_every_command_is_described_and_choices_are_listed():
+    import typer
+
+    undocumented, unlisted = [], []
+    for path, cmd in _commands(typer.main.get_command(app)):
+        for p in cmd.params:
+            if p.name != "help" and not getattr(p, "help", None):
+                undocumented.append(f"{path} {p.opts[0] if p.opts else p.name}")
+            # options that take one of a few words say which ones
+            if p.param_type_name == "option" and p.opts[0] in ("--property", "--strategy", "--surrogate", "--split",
+                                                                "--bounds-basis", "--status", "--on-error", "--model-kind"):
+                if "|" not in (p.help or "") and "one of" not in (p.help or ""):
+                    unlisted.append(f"{path} {p.opts[0]}")
+    assert not undocumented, undocumented
+    assert not unlisted, unlisted

@@ -62,6 +62,7 @@ def test_predict_in_record_order_with_units(api):
     assert single.json()["predictions"][0]["prediction"] == pytest.approx(preds[1]["prediction"], rel=1e-6)
     g = api("POST", "/v1/gradient", "operator", json={"property": "ionic_conductivity", "records": [RECORD]}).json()
     assert set(g["predictions"][0]["gradient"]) == {"O=C1OCCO1", "[Li+]", "F[P-](F)(F)(F)(F)F"}
+    assert g["predictions"][0]["names"] == {"O=C1OCCO1": "EC", "[Li+]": "Li⁺", "F[P-](F)(F)(F)(F)F": "PF6⁻"}
 
 
 def test_predictions_carry_the_applicability_domain(api):
@@ -144,6 +145,10 @@ def test_optimize(api):
     assert r.status_code == 200, r.text
     out = r.json()
     assert len(out["trajectories"]) == 3 and abs(sum(out["best"]["fractions"].values()) - 1) < 1e-9
+    lab = out["best"]["lab"]  # the best point as a lab writes it
+    assert lab["salt"]["name"] == "LiPF6" and lab["cation_fraction_text"] == "LiPF6: 0.0800"
+    assert lab["salt"]["molality_mol_kg"] == pytest.approx(out["best"]["salt_molality_mol_kg"])
+    assert [s["name"] for s in lab["solvents"]] == ["PC", "EC", "DMC"] and lab["salt"]["molarity_mol_L"] > 0
     bad = api("POST", "/v1/optimize", "operator", json={"space": {**CAMPAIGN["space"], "lower": [0.5, 0.5, 0.5]},
                                                          "temperature_K": 303.15})
     assert bad.status_code == 422 and "infeasible" in bad.json()["detail"]

@@ -462,10 +462,10 @@ PAGES.admin = async () => {
     const f = ev.target;
     try {
       const k = await api("POST", "/v1/admin/keys", { role: f.role.value, name: f.name.value.trim() });
+      f.reset();
+      await render();  // the list first, so the key appears with its row already there
       $("#new-key-value").textContent = k.key;
       $("#new-key").hidden = false;
-      f.reset();
-      await render();
     } catch (e) { showError(e.message); }
   });
   await render();
