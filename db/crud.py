@@ -251,6 +251,15 @@ def campaign_counts(s: Session, campaign_id: int) -> dict[str, int]:
     return {status: n for status, n in rows}
 
 
+def best_measured(s: Session, campaign: Campaign) -> dict[str, Any] | None:
+    """The campaign's best measured experiment in its objective's direction (its id and κ), or None."""
+    kappa = Measurement.conductivity_mS_cm
+    order = kappa.desc() if campaign.design["objective"].get("maximize", True) else kappa.asc()
+    row = s.execute(select(Experiment.id, kappa).join(Measurement, Measurement.experiment_id == Experiment.id)
+                    .where(Experiment.campaign_id == campaign.id).order_by(order, Experiment.id).limit(1)).first()
+    return None if row is None else {"experiment_id": row[0], "measured": row[1]}
+
+
 def campaign_experiments(s: Session, campaign_id: int) -> Sequence[Experiment]:
     return s.scalars(select(Experiment).where(Experiment.campaign_id == campaign_id).order_by(Experiment.id)).all()
 

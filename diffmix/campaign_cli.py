@@ -134,8 +134,7 @@ def list_(status: str | None = typer.Option(None, "--status", help="only campaig
     if as_json:
         typer.echo(json.dumps(cs, indent=2))
         return
-    best = {c["id"]: client.request("GET", f"/v1/campaigns/{c['id']}/summary").json()["best"] for c in cs}
-    typer.echo(_table([_campaign_line(c, best[c["id"]]) for c in cs], CAMPAIGN_HEADER) if cs else "no campaigns")
+    typer.echo(_table([_campaign_line(c, c["best"]) for c in cs], CAMPAIGN_HEADER) if cs else "no campaigns")
 
 
 def _experiment_rows(exps: list[dict], measured: dict[int, dict]) -> list[list[str]]:

@@ -147,6 +147,7 @@ class CampaignOut(DesignSpec):
     counts: dict[str, int] = Field(default_factory=dict)
     domain: DomainOut | None = Field(None, description="the space's applicability-domain report (on create and read)")
     lab: LabReportOut | None = Field(None, description="which robots' declared stocks can make the space")
+    best: dict[str, Any] | None = Field(None, description="the best measured experiment so far: its id and κ")
 
 
 class ExperimentOut(BaseModel):

@@ -31,7 +31,7 @@ def _out(s: Session, c: Campaign, domain: Report | None = None,
          declared: dict[str, list[dict[str, Any]]] | None = None) -> CampaignOut:
     return CampaignOut(**c.design, id=c.id, name=c.name, model_version_id=c.model_version_id, strategy=c.strategy,
                        budget=c.budget, temperature_tolerance_K=c.temperature_tolerance_K, status=c.status,
-                       created_at=c.created_at, counts=crud.campaign_counts(s, c.id),
+                       created_at=c.created_at, counts=crud.campaign_counts(s, c.id), best=crud.best_measured(s, c),
                        domain=None if domain is None else domain.json(),
                        lab=lab.lab_report(c.design["space"], crud.declared_stocks(s) if declared is None else declared))
 

@@ -310,6 +310,8 @@ def test_campaign_queue_lifecycle(api):
 
     summary = api("GET", f"/v1/campaigns/{cid}/summary", "analyst").json()
     assert summary["measured"] == 1 and summary["counts"]["failed"] == 1
+    listed = next(c for c in api("GET", "/v1/campaigns", "analyst").json() if c["id"] == cid)
+    assert listed["best"] == {"experiment_id": summary["best"]["experiment_id"], "measured": 9.0}
     assert summary["mae"] == pytest.approx(abs(9.0 - a["predicted"]))
     csv_text = api("GET", f"/v1/results?campaign={cid}&format=csv", "analyst").text
     head, smiles, row = list(csv.reader(io.StringIO(csv_text)))

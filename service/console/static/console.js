@@ -97,24 +97,17 @@ PAGES.signin = async () => {
   });
 };
 
-async function summaries(campaigns) {
-  const out = {};
-  await Promise.all(campaigns.map(async (c) => { out[c.id] = await api("GET", `/v1/campaigns/${c.id}/summary`); }));
-  return out;
-}
-
 PAGES.campaigns = async () => {
   const render = async () => {
     const status = $("#status-filter").value;
     const list = await api("GET", `/v1/campaigns${status ? `?status=${status}` : ""}`);
-    const sums = await summaries(list);
     const body = $("#campaigns tbody");
     body.replaceChildren();
     $("#campaigns-empty").hidden = list.length > 0;
     for (const c of list) {
       const n = c.counts || {};
       const used = (n.measured || 0) + (n.queued || 0) + (n.leased || 0);
-      const best = sums[c.id] && sums[c.id].best;
+      const best = c.best;
       const lab = c.lab && c.lab.declared ? (c.lab.can_make.length ? `made by ${c.lab.can_make.join(", ")}` : "no robot can make it") : "stocks not declared";
       const act = (a) => el("button", { class: "small secondary", text: a, "data-action": a,
         onclick: async () => { try { await api("POST", `/v1/campaigns/${c.id}/${a}`); await render(); } catch (e) { showError(e.message); } } });
