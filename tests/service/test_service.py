@@ -722,6 +722,15 @@ def test_the_landscape_is_the_posterior_over_the_space_with_the_measured_points(
     scan = api("GET", f"/v1/campaigns/{s['id']}/landscape?steps=10", "analyst").json()
     assert scan["kind"] == "salt" and scan["salt"]["unit"] == "mol/kg"
     assert [p[-1] for p in scan["points"]] == pytest.approx(list(np.linspace(0.5, 1.5, 41)))
+    binary = {**CAMPAIGN, "space": {"salt": LIPF6, "solvents": [EC, DMC], "bounds_basis": "mass", "lower": [0.2, 0],
+                                    "salt_molality": 1.0}}
+    b = api("GET", f"/v1/campaigns/{api('POST', '/v1/campaigns', 'operator', json=binary).json()['id']}/landscape?steps=10",
+            "analyst").json()
+    assert b["kind"] == "binary" and b["basis"] == "mass" and min(p[0] for p in b["points"]) >= 0.2 - 1e-9
+    four = {**CAMPAIGN, "space": {**CAMPAIGN["space"], "solvents": [PC, EC, DMC, "CCOC(=O)OC"]}}
+    f = api("GET", f"/v1/campaigns/{api('POST', '/v1/campaigns', 'operator', json=four).json()['id']}/landscape",
+            "analyst").json()
+    assert f["kind"] == "none" and f["points"] == [] and len(f["solvents"]) == 4  # no picture of a 4-D space
 
 
 def test_species_drawings_whoami_and_calibrations(api):
