@@ -76,13 +76,30 @@ class LabConfig:
         raise KeyError(name)
 
 
+def _named(stock: dict) -> dict:
+    """A stock as the lab file wrote it, its solvents and salt by SMILES or by a name from the species table
+    (EC, LiPF6): names become their SMILES here, so the rest of the robot and the service see SMILES only."""
+    from model.errors import DiffMixInputError
+    from model.names import resolve
+
+    out = dict(stock)
+    try:
+        if isinstance(out.get("solvent"), dict):
+            out["solvent"] = {resolve(k): v for k, v in out["solvent"].items()}
+        if isinstance(out.get("salt"), str):
+            out["salt"] = resolve(out["salt"])
+    except DiffMixInputError as e:
+        raise RecipeError(f"stock {out.get('name', '?')!r}: {e}") from None
+    return out
+
+
 def load(path: str | Path, overrides: dict | None = None) -> LabConfig:
     data = tomllib.loads(Path(path).read_text())
     data.update(overrides or {})
     try:
-        stocks = [Stock(**s) for s in data.pop("stocks")]
+        stocks = [Stock(**_named(s)) for s in data.pop("stocks")]
         cfg = LabConfig(stocks=stocks, **data)
-    except (TypeError, KeyError) as e:
+    except (TypeError, KeyError, RecipeError) as e:
         raise RecipeError(f"lab file {path}: {e}") from None
     if cfg.truth is not None:  # a simulated lab's truth: refuse a bad plug-in now, not at the first experiment
         from robot.sim.truth import from_table

@@ -320,6 +320,19 @@ def test_lab_files_with_impossible_pump_addresses_or_protocols_are_refused():
         labmod.load(LAB, {"pump_protocol": "rs232"})
 
 
+def test_lab_file_stocks_may_name_their_solvents_and_salt(tmp_path):
+    text = LAB.read_text().replace('solvent = { "O=C1OCCO1" = 1.0 }', 'solvent = { "EC" = 1.0 }', 1)
+    text = text.replace('salt = "[Li+].F[P-](F)(F)(F)(F)F"', 'salt = "LiPF6"', 1)
+    named = tmp_path / "named.toml"
+    named.write_text(text)
+    lab = labmod.load(named)
+    assert lab.stock("EC").solvent == {"O=C1OCCO1": 1.0}
+    assert lab.stock("LiPF6 2.5 m in PC").salt == "[Li+].F[P-](F)(F)(F)(F)F"
+    named.write_text(text.replace('{ "EC" = 1.0 }', '{ "ECC" = 1.0 }'))
+    with pytest.raises(RecipeError, match="stock 'EC'.*did you mean"):
+        labmod.load(named)
+
+
 def _record_world(world):
     """Wrap the simulated world so a test sees the order of rinses, deliveries and fills, and each fill's truth."""
     events = []
