@@ -33,8 +33,10 @@ class ExperimentStatus(StrEnum):
     cancelled = "cancelled"
 
 
+# Experiments waiting for a robot or in its hands: the pending points a new batch must account for.
+PENDING = (ExperimentStatus.queued, ExperimentStatus.leased)
 # Experiments that spend a campaign's budget (and that new proposals keep away from): waiting, running or done.
-SPENDING = (ExperimentStatus.queued, ExperimentStatus.leased, ExperimentStatus.measured)
+SPENDING = (*PENDING, ExperimentStatus.measured)
 # Experiments that are finished, one way or the other.
 FINISHED = (ExperimentStatus.measured, ExperimentStatus.failed)
 

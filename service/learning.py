@@ -21,7 +21,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from db import crud
-from db.enums import ExperimentStatus
+from db.enums import PENDING
 from db.models import Campaign, Experiment, Measurement, ModelVersion
 from model.errors import DiffMixInputError
 from model.optimize.design import DesignSpec
@@ -191,7 +191,7 @@ def update_after_result(state: ServiceState, campaign_id: int) -> None:
 def pending_posterior(state: ServiceState, s: Session, campaign: Campaign, made: list[Experiment]) -> tuple[int, Posterior]:
     """The campaign's current posterior (its version id) with its queued and leased experiments as pending points."""
     fitted = current(state.learner, s, campaign, objective_for(state, campaign))
-    pending = [e for e in made if e.status in (ExperimentStatus.queued, ExperimentStatus.leased)]
+    pending = [e for e in made if e.status in PENDING]
     post = fitted.posterior
     if pending:
         post = post.with_pending(np.array([e.point for e in pending]), np.array([e.temperature_K for e in pending]))

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from db import crud
-from db.enums import SPENDING, CampaignStatus
+from db.enums import PENDING, SPENDING, CampaignStatus
 from db.models import Campaign, Experiment
 from model.chem import canonical
 from model.data.tables import name_of
@@ -46,12 +46,13 @@ def create(body: CampaignCreate, s: SessionDep, state: StateDep, caller: Operato
     domain = space_report(obj.ensemble.domain, obj.space, obj.temperatures_K)
     if body.strict and not domain.in_domain:
         raise DiffMixInputError("space: outside the model's applicability domain (strict): " + "; ".join(domain.reasons))
-    why = lab.refusal(lab.lab_report(design.model_dump(mode="json")["space"], crud.declared_stocks(s)))
+    stored = design.model_dump(mode="json")
+    why = lab.refusal(lab.lab_report(stored["space"], crud.declared_stocks(s)))
     if why:
         raise DiffMixInputError(why)
     crud.upsert_molecules(s, {sp: name_of(sp) if name_of(sp) != sp else None
                               for sp in [*obj.space.species, canonical(obj.space.salt)]})
-    c = crud.create_campaign(s, caller.key_id, name=body.name, design=design.model_dump(mode="json"),
+    c = crud.create_campaign(s, caller.key_id, name=body.name, design=stored,
                              model_version_id=loaded.version_id, strategy=body.strategy, budget=body.budget,
                              temperature_tolerance_K=body.temperature_tolerance_K)
     return _out(s, c, domain)
@@ -138,7 +139,7 @@ def landscape(campaign_id: Id, s: SessionDep, state: StateDep, _: ReaderDep,
     fitted = learning.current(state.learner, s, c, obj)
     space, T = obj.space, obj.temperatures_K[0]
     rows = crud.measured(s, campaign_id)
-    pending = [e for e in crud.campaign_experiments(s, campaign_id) if e.status in ("queued", "leased")]
+    pending = [e for e in crud.campaign_experiments(s, campaign_id) if e.status in PENDING]
     s.commit()
     head = {"campaign_id": campaign_id, "version_id": fitted.version_id, "temperature_K": T,
             "basis": space.solvent_basis, "solvents": [{"name": name_of(x), "smiles": x} for x in space.solvents],
