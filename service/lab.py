@@ -44,7 +44,8 @@ def lab_report(space: dict[str, Any], declared: dict[str, list[dict[str, Any]]])
     need = needed_liquids(space)
     can, missing = [], {}
     for robot, stocks in declared.items():
-        lacks = [label(s) for s in need if s not in held(stocks)]
+        have = held(stocks)
+        lacks = [label(s) for s in need if s not in have]
         if lacks:
             missing[robot] = lacks
         else:
