@@ -320,9 +320,12 @@ PAGES.campaign = async () => {
   if (c0.lab && c0.lab.declared && !c0.lab.can_make.length) warn.push(`no robot can make this campaign: ${JSON.stringify(c0.lab.missing)}`);
   $("#campaign-warnings").replaceChildren(...warn.map((w) => el("p", { class: "warning", text: w })));
 
+  let results = [];
   async function refresh(force) {
-    const [c, exps, results, robots] = await Promise.all([api("GET", `/v1/campaigns/${id}/summary`), api("GET", `/v1/campaigns/${id}/experiments`),
-      api("GET", `/v1/results?campaign=${id}`), api("GET", "/v1/robots")]);
+    const [c, exps, robots] = await Promise.all([api("GET", `/v1/campaigns/${id}/summary`), api("GET", `/v1/campaigns/${id}/experiments`),
+      api("GET", "/v1/robots")]);
+    // the results (an audited export) are read again only when a measurement has arrived
+    if (force || c.measured !== results.length) results = await api("GET", `/v1/results?campaign=${id}`);
     const leasedBy = {};
     for (const r of robots) for (const l of r.leases) leasedBy[l.experiment_id] = r.name || `robot ${r.key_id}`;
     const st = $("#campaign-status");
