@@ -21,7 +21,7 @@ import numpy as np
 
 from model.chem import species
 from model.data.calisol import blend_density, mass_fractions, molarity_to_molality
-from model.data.tables import SALT_EFFECTIVE_DENSITY, SOLVENTS, name_of
+from model.data.tables import SALT_EFFECTIVE_DENSITY, density_of
 from model.errors import DiffMixInputError, InvalidSmilesError
 from model.names import resolve
 
@@ -52,9 +52,9 @@ class Formulation:
 
 
 def _density(smiles: str, why: str) -> float:
-    solvent = SOLVENTS.get(name_of(smiles))
-    if solvent is not None:
-        return solvent.density
+    density = density_of(smiles)
+    if density is not None:
+        return density
     raise DiffMixInputError(f"{why} needs the density of {smiles!r}, which the species table does not have; "
                             "give the ratio by weight or mole and the salt as a molality (m)")
 

@@ -11,16 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from model.chem import species
+from model.chem import canonical, salt_formula, species
 from model.contract import Recipe
 from model.data.calisol import blend_density, molality_to_molarity
-from model.data.tables import SALT_EFFECTIVE_DENSITY, SOLVENTS, name_of
-
-
-def density_of(smiles: str) -> float | None:
-    """The species table's density (g/cm³ near 25 °C) of a solvent, or None when it has none."""
-    s = SOLVENTS.get(name_of(smiles))
-    return None if s is None else s.density
+from model.data.tables import SALT_EFFECTIVE_DENSITY, density_of, name_of
 
 
 def describe(recipe: Recipe) -> dict[str, Any]:
@@ -64,8 +58,6 @@ def formulation_text(salt: str, molality: float, solvents: list[str], mass_fract
 def describe_composition(composition: dict[str, float], salt: str, solvents: list[str]) -> dict[str, Any]:
     """``describe`` of a composition as species mole fractions (ions separately, e.g. what the balance says was
     made) of the given salt in the given solvents. A species outside them is an error, not ignored."""
-    from model.chem import canonical, salt_formula
-
     x = {canonical(k): float(v) for k, v in composition.items()}
     keys = [canonical(s) for s in solvents]
     formula = salt_formula(salt)

@@ -132,6 +132,12 @@ def _names() -> dict[str, str]:
     return names
 
 
+def density_of(smiles: str) -> float | None:
+    """The table's density (g/cm³ near 25 °C) of a solvent, or None when it has none."""
+    solvent = SOLVENTS.get(name_of(smiles))
+    return None if solvent is None else solvent.density
+
+
 def salt_by_name(name: str) -> Salt:
     key = SALT_ALIASES.get(name.strip(), name.strip())
     if key not in SALTS:
