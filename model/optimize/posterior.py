@@ -6,17 +6,19 @@ lives in ln κ:
     ln κ_lab(u) = ln μ(u) + g(u),   g ~ GP(0, k),   u = (solvent shares, salt cation fraction, temperature)
     k(u, u') = (σ² a(u) a(u') + ρ²) M(u, u') + τ²
 
-- μ(u) is the ensemble mean and a(u) its calibrated relative spread (std · std_scale / μ): the correction may be
+- μ(u) is the ensemble mean and a(u) its calibrated spread in ln κ (√ln(1 + r²) for the relative spread
+  r = std · std_scale / μ, the log-normal's; ≈ r where r is small): the correction may be
   as large as DiffMix is unsure, which is large in blends it never saw and small in the binaries it knows; ρ is a
   floor for where the ensemble is confident and still wrong (its members agree on a salt optimum the lab does
   not have, say).
-- M is a Matérn-5/2 kernel over the decision variables (shares as they are, the cation fraction scaled to its
-  range) and the temperature (in units of ``T_SCALE_K``), with one length scale for composition and one for T.
+- M is a Matérn-5/2 kernel over the decision variables (shares as they are, the salt variable scaled to its
+  range) and the temperature (in units of ``T_SCALE_K``), with one length scale for the solvent shares, one for
+  the salt (κ's rise and fall with salt content has a scale of its own) and one for T.
 - τ² is one offset shared by all of the campaign's measurements: the log of a multiplicative instrument bias
   (a lab's cell reads a few to 20 % off the literature).
 - each measurement has noise σ_n² (the spread of repeated measurements; a few 0.1 % to 2 %).
 
-The hyperparameters (σ, the two length scales, τ, σ_n) are the maximum a posteriori of the marginal likelihood
+The hyperparameters (σ, ρ, the three length scales, τ, σ_n) are the maximum a posteriori of the marginal likelihood
 under weak log-normal priors centred on the values above (``Hyper``). With no data the posterior is the prior:
 the ensemble mean, and the calibrated ensemble spread combined with the offset's prior τ. Everything is torch, so
 mean, std and ∂/∂z are exact and differentiable; leave-one-out residuals and coverage are closed-form (Rasmussen &
@@ -52,7 +54,8 @@ class Hyper:
 
     signal: float = 1.0  # σ: multiplies the calibrated ensemble spread a(u)
     floor: float = 0.05  # ρ: a correction DiffMix's spread does not foresee, in ln κ (5 % prior scale)
-    length_composition: float = 0.3  # in share units (and in units of the cation fraction's range)
+    length_composition: float = 0.3  # in share units
+    length_salt: float = 0.3  # in units of the salt variable's range
     length_temperature: float = 1.5  # in units of T_SCALE_K
     offset: float = 0.05  # τ: a campaign-wide offset in ln κ (5 % prior scale)
     noise: float = 0.01  # σ_n: measurement noise in ln κ (1 %)
@@ -68,10 +71,10 @@ class Hyper:
 
 
 PRIOR = Hyper()
-PRIOR_LOG_SD = {"signal": 1.0, "floor": 1.2, "length_composition": 0.7, "length_temperature": 0.7, "offset": 1.2,
-                "noise": 1.0}
-FLOOR = {"signal": 0.05, "floor": 1e-3, "length_composition": 0.03, "length_temperature": 0.1, "offset": 1e-3,
-         "noise": 1e-3}
+PRIOR_LOG_SD = {"signal": 1.0, "floor": 1.2, "length_composition": 0.7, "length_salt": 0.7, "length_temperature": 0.7,
+                "offset": 1.2, "noise": 1.0}
+FLOOR = {"signal": 0.05, "floor": 1e-3, "length_composition": 0.03, "length_salt": 0.03, "length_temperature": 0.1,
+         "offset": 1e-3, "noise": 1e-3}
 
 
 @dataclass
@@ -89,7 +92,7 @@ class Observation:
 
 @dataclass
 class Prior:
-    """The ensemble's prediction at some points: ln μ and the calibrated relative spread a, both [S]."""
+    """The ensemble's prediction at some points: ln μ and the calibrated spread a in ln κ, both [S]."""
 
     log_mean: torch.Tensor
     rel_std: torch.Tensor
@@ -131,6 +134,22 @@ def _matern52(d: torch.Tensor) -> torch.Tensor:
     return (1.0 + s5 + s5 * s5 / 3.0) * torch.exp(-s5)
 
 
+def _cholesky(K: torch.Tensor) -> torch.Tensor:
+    """The Cholesky factor of a Gram matrix, with jitter added (relative to its mean variance, growing tenfold up to
+    1e-4) where rounding leaves it not quite positive definite: near-duplicate points (a refined incumbent) with a
+    small noise do that, and a hyperparameter search must not fall back to the prior for it."""
+    L: torch.Tensor
+    L, info = torch.linalg.cholesky_ex(K)
+    scale = torch.diagonal(K).mean().detach()
+    jitter = 1e-8
+    while int(info) != 0 and jitter <= 1e-4:
+        L, info = torch.linalg.cholesky_ex(K + jitter * scale * torch.eye(len(K), dtype=K.dtype))
+        jitter *= 10
+    if int(info) != 0:
+        raise torch.linalg.LinAlgError("the posterior's Gram matrix is not positive definite")  # type: ignore[attr-defined]
+    return L
+
+
 def _distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     diff2 = (a[:, None, :] - b[None, :, :]).pow(2).sum(-1)
     return torch.sqrt(diff2 + 1e-12)  # the jitter keeps ∂d/∂u finite where u = u'
@@ -169,7 +188,11 @@ class Posterior:
         members = self.objective.members_at(z, T)  # [K, S]
         mean = members.mean(0).double().clamp_min(1e-6)
         std = members.std(0).double() if members.shape[0] > 1 else torch.zeros_like(mean)
-        return Prior(torch.log(mean), std * self.objective.std_scale / mean)
+        rel = std * self.objective.std_scale / mean
+        # the std of ln κ of a log-normal with this relative std: rel where DiffMix is sure, but growing only like
+        # √(2 ln rel) where it is not, so a correction learned where DiffMix is sure is not multiplied by the
+        # ratio of two spreads (20 where the members disagree wildly) where it is not
+        return Prior(torch.log(mean), torch.sqrt(torch.log1p(rel * rel)))
 
     def _set_data(self) -> None:
         obs = self.observations
@@ -189,8 +212,9 @@ class Posterior:
     # ------------------------------------------------------------------ the GP
     def _kernel(self, h: dict[str, torch.Tensor], U1: torch.Tensor, a1: torch.Tensor, U2: torch.Tensor,
                 a2: torch.Tensor) -> torch.Tensor:
-        scale = torch.ones(U1.shape[1], dtype=U1.dtype)
-        scale = torch.cat([scale[:-1] / h["length_composition"], (scale[-1:] / h["length_temperature"])])
+        one = torch.ones(U1.shape[1] - 2, dtype=U1.dtype)
+        scale = torch.cat([one / h["length_composition"], (1.0 / h["length_salt"]).reshape(1),
+                           (1.0 / h["length_temperature"]).reshape(1)])
         d = _distance(U1 * scale, U2 * scale)
         amplitude = h["signal"] ** 2 * a1[:, None] * a2[None, :] + h["floor"] ** 2
         return amplitude * _matern52(d) + h["offset"] ** 2
@@ -224,7 +248,7 @@ class Posterior:
             vals = torch.exp(raw) + floor
             h = dict(zip(names, vals))
             K = self._gram(h)
-            L = torch.linalg.cholesky(K)
+            L = _cholesky(K)
             alpha = torch.cholesky_solve(y[:, None], L)[:, 0]
             nll = 0.5 * (y @ alpha) + torch.log(torch.diagonal(L)).sum()
             nlp = 0.5 * (((torch.log(vals) - prior_mu) / prior_sd) ** 2).sum()
@@ -248,7 +272,7 @@ class Posterior:
         self._h = h
         if len(self._y):
             K = self._gram(h)
-            self._L = torch.linalg.cholesky(K)
+            self._L = _cholesky(K)
             self._alpha = torch.cholesky_solve(self._y[:, None], self._L)[:, 0]
         else:
             self._L = self._alpha = None  # type: ignore[assignment]
@@ -288,6 +312,13 @@ class Posterior:
             g, var = self.correction(cached.features, cached.prior.rel_std)
             kappa = torch.exp(cached.prior.log_mean + g)
             return kappa.numpy(), (kappa * torch.sqrt(var)).numpy()
+
+    def measurement_std(self, kappa: np.ndarray, std: np.ndarray) -> np.ndarray:
+        """The std of a measurement at points whose posterior κ and std are given: the latent std and the
+        instrument's noise (σ_n, relative) together. ``predict`` gives the latent one (what the acquisition
+        weighs); this one is what a proposal's ±2σ should cover when the robot measures it."""
+        out: np.ndarray = np.sqrt(np.square(std) + np.square(np.asarray(kappa) * self.hyper.noise))
+        return out
 
     def predict_numpy(self, z: np.ndarray, T: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
         """``predict`` on plain arrays, without gradients."""

@@ -8,11 +8,16 @@ paper's Clio runs validated (Figure 4d/f). The "random" strategy (a baseline for
 feasible points uniformly.
 
 The "learning" strategy needs the objective to carry a campaign posterior (model/optimize/posterior.py). Its
-first point is where the posterior mean is best (found by the same projected gradient ascent, from the best
-points of a random pool); the rest of the batch maximises the upper confidence bound (mean + UCB_BETA · std),
-greedily: each chosen point joins the posterior as a fantasy (pending) observation before the next is chosen, so
-its neighbourhood loses the variance the measurement will remove and the batch spreads out by itself. Pending experiments of the campaign enter the
-same way before the batch starts. "botorch" is the standard baseline without physics (model/optimize/baseline.py).
+first ``LEARNING_EXPLOIT`` points exploit: where the posterior mean is best (found by the same projected gradient
+ascent, from the best points of a random pool and of a cloud around the best measurements), and the next-best
+point at least ``min_distance`` away. These may lie as close as ``REFINE_DISTANCE`` to a point already measured,
+so the loop can refine its incumbent (a lab's optimum is a flat top: the last 2 % sit within a few % of
+composition). The rest of the batch maximises the upper confidence bound (mean + UCB_BETA · std), greedily: each
+chosen point joins the posterior as a fantasy (pending) observation before the next is chosen, so its
+neighbourhood loses the variance the measurement will remove and the batch spreads out by itself. Pending
+experiments of the campaign enter the same way before the batch starts. The constants were chosen on the loop
+benchmark (benchmarks/RESULTS.md, issue 15). "botorch" is the standard baseline without physics
+(model/optimize/baseline.py).
 """
 
 from __future__ import annotations
@@ -28,10 +33,14 @@ from model.optimize.posterior import Cached, Posterior
 from model.optimize.space import CompositionSpace
 
 STRATEGIES = ("learning", "gradient", "random", "botorch")
-UCB_BETA = 1.0  # the learning strategy's acquisition: posterior mean + UCB_BETA · posterior std
+UCB_BETA = 0.5  # the learning strategy's exploring points: posterior mean + UCB_BETA · posterior std
+LEARNING_EXPLOIT = 2  # a learning batch's first points maximise the posterior mean (the rest the bound)
+REFINE_DISTANCE = 0.01  # how close an exploiting point may come to a measured one (max-norm on z)
 POOL_RANDOM = 768  # random feasible points scored on the bound
+POOL_LOCAL = 64  # points scattered around the two best measurements
+LOCAL_SD = 0.05  # their spread: in share units, and in units of the salt variable's range
 LEARNING_STARTS = 4  # the pool's best points (by posterior mean) the ascent starts from
-LEARNING_MAX_ITER = 10  # the bound changes with every batch: a short climb, then the pool decides
+LEARNING_MAX_ITER = 30  # the posterior mean's ascent (the bound changes with every batch; the pool decides it)
 
 
 @dataclass
@@ -78,6 +87,8 @@ def propose(objective: Objective, n: int, seed: int, strategy: str = "gradient",
         return chosen
     z = snap(objective.space, np.array([p.z for p in chosen]), resolution)
     _, v, s, g = objective.evaluate(z)
+    if objective.posterior is not None:  # a proposal's std is that of the measurement the robot will make
+        s = objective.posterior.measurement_std(v, s)
     return [Proposal(z[i], float(v[i]), float(s[i]), g[i]) for i in range(len(chosen))]
 
 
@@ -131,9 +142,9 @@ def _propose(objective: Objective, n: int, seed: int, strategy: str, avoid: list
 
 def _learning(objective: Objective, n: int, rng: np.random.Generator, avoid: list[np.ndarray], min_distance: float,
               max_iter: int) -> list[Proposal]:
-    """A batch on the campaign's posterior: its mean's maximum first (a short ascent from the best points of a
+    """A batch on the campaign's posterior: its mean's best points first (an ascent from the best points of a
     large random pool), then the upper confidence bound, filled greedily with fantasies (the pool's prior is
-    computed once; each fantasy costs only the GP)."""
+    computed once; each fantasy costs only the GP). ``avoid``: the points already measured."""
     post = objective.posterior
     if post is None:
         raise ValueError("the learning strategy needs the campaign's posterior on the objective")
@@ -143,7 +154,8 @@ def _learning(objective: Objective, n: int, rng: np.random.Generator, avoid: lis
     if post.observations:  # around the best measured points as well
         best = sorted(post.observations, key=lambda o: -o.measured if objective.maximize else o.measured)[:2]
         near = np.vstack([o.z for o in best])
-        jitter = near[rng.integers(0, len(near), 64)] + rng.normal(0, 0.05, (64, space.dim)) * [*([1.0] * len(space.solvents)), 0.2 * max(space.salt_range[1] - space.salt_range[0], 1e-9)]
+        unit = np.array([*([1.0] * len(space.solvents)), max(space.salt_range[1] - space.salt_range[0], 1e-9)])
+        jitter = near[rng.integers(0, len(near), POOL_LOCAL)] + rng.normal(0, LOCAL_SD, (POOL_LOCAL, space.dim)) * unit
         pool = np.vstack([pool, space.project(jitter)])
 
     def bound(p: Posterior, cached: Cached, beta: float) -> np.ndarray:
@@ -151,24 +163,28 @@ def _learning(objective: Objective, n: int, rng: np.random.Generator, avoid: lis
         return _aggregate_bound(objective, mean.reshape(-1, len(temps)), std.reshape(-1, len(temps)), beta)
 
     cached = post.at(np.repeat(pool, len(temps), axis=0), np.tile(temps, len(pool)))
-    # the batch's first point exploits (the posterior mean's maximum, found precisely by a short ascent from the
-    # pool's best); the others explore (the bound, with the points chosen before them pending)
+    # the batch's first points exploit (the posterior mean's maximum, found precisely by an ascent from the pool's
+    # best); the others explore (the bound, with the points chosen before them pending)
     tops = _distinct(pool[np.argsort(-bound(post, cached, 0.0))], LEARNING_STARTS, min_distance)
     res = ascend(replace(objective, beta=0.0), tops, max_iter=min(max_iter, LEARNING_MAX_ITER), tol=1e-3)
     climbed = np.array([t.points[-1] for t in res.trajectories])
     pool = np.vstack([climbed, pool])
     cached = post.at(np.repeat(climbed, len(temps), axis=0), np.tile(temps, len(climbed))).join(cached)
     chosen: list[Proposal] = []
-    taken = list(avoid) + list(post.pending_z)  # never a point already waiting in the queue
+    queued = list(post.pending_z)  # never a point already waiting in the queue
     for j in range(n):
-        score = bound(post, cached, 0.0 if j == 0 else UCB_BETA)
-        pick = next((int(i) for i in np.argsort(-score) if _far(pool[i], taken, min_distance)), None)
+        exploit = j < LEARNING_EXPLOIT
+        score = bound(post, cached, 0.0 if exploit else UCB_BETA)
+        batch = queued + [p.z for p in chosen]
+        # an exploiting point may refine a measured one, never repeat a pending one; an exploring point keeps away
+        near_measured = min(REFINE_DISTANCE, min_distance) if exploit else min_distance
+        pick = next((int(i) for i in np.argsort(-score)
+                     if _far(pool[i], avoid, near_measured) and _far(pool[i], batch, min_distance)), None)
         if pick is None:
             break
         z = pool[pick]
         _, v, sd, g = objective.evaluate(z[None])  # the posterior mean and std, as a proposal reports them
         chosen.append(Proposal(z, float(v[0]), float(sd[0]), g[0]))
-        taken.append(z)
         post = post.with_pending(np.repeat(z[None], len(temps), axis=0), temps)
     return chosen
 

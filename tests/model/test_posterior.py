@@ -38,9 +38,11 @@ def test_with_no_data_the_posterior_is_the_prior(objective):
     mean, std = post.predict_numpy(z, 298.15)
     _, prior_mean, prior_std, _ = objective.evaluate(z, gradient=False)
     np.testing.assert_allclose(mean, prior_mean, rtol=1e-5)
-    # the prior's std: the calibrated ensemble spread, with the floor's and the campaign-wide offset's priors
+    # the prior's std: the calibrated ensemble spread (as the std of ln κ of a log-normal), with the floor's and
+    # the campaign-wide offset's priors
     h = Hyper()
-    expected = prior_mean * np.sqrt((h.signal * prior_std / prior_mean) ** 2 + h.floor ** 2 + h.offset ** 2)
+    spread = np.log1p((prior_std / prior_mean) ** 2)
+    expected = prior_mean * np.sqrt(h.signal ** 2 * spread + h.floor ** 2 + h.offset ** 2)
     np.testing.assert_allclose(std, expected, rtol=1e-4)
     assert post.diagnostics().n == 0 and post.diagnostics().loo_mae is None
 
@@ -112,6 +114,50 @@ def test_learning_proposes_elsewhere_when_its_first_choice_is_pending(objective)
     assert len(batch) == 4 and objective.space.is_feasible(np.array([p.z for p in batch])).all()
     zs = np.array([p.z for p in batch])
     assert min(np.max(np.abs(zs[i] - zs[j])) for i in range(4) for j in range(i)) >= 0.04  # diverse (after snapping)
+
+
+def test_learning_may_refine_a_measured_point_but_never_repeats_a_pending_one(objective):
+    from dataclasses import replace
+
+    from model.optimize.proposals import REFINE_DISTANCE
+
+    post = Posterior(objective, measurements(objective, 8))
+    first = propose(replace(objective, posterior=post), 1, seed=3, strategy="learning", min_distance=0.05,
+                    resolution=0)[0]
+    # a measurement 0.02 away from the posterior's best: exploring points keep 0.05 from it, the exploiting one
+    # may refine it (the incumbent of a campaign is refined this way)
+    measured = objective.space.project(first.z + np.r_[0.02, -0.02, 0.0, 0.0])[0]
+    again = propose(replace(objective, posterior=post), 1, seed=3, strategy="learning", min_distance=0.05,
+                    avoid=[measured], resolution=0)[0]
+    assert REFINE_DISTANCE <= np.max(np.abs(again.z - measured)) < 0.05
+    # the same point pending instead: the batch goes elsewhere
+    busy = replace(objective, posterior=post.with_pending(measured[None], 298.15))
+    elsewhere = propose(busy, 1, seed=3, strategy="learning", min_distance=0.05, avoid=[measured], resolution=0)[0]
+    assert np.max(np.abs(elsewhere.z - measured)) >= 0.05
+
+
+def test_a_proposals_std_is_that_of_the_measurement(objective):
+    from dataclasses import replace
+
+    post = Posterior(objective, measurements(objective, 8))
+    batch = propose(replace(objective, posterior=post), 3, seed=1, strategy="learning", min_distance=0.05)
+    zs = np.array([p.z for p in batch])
+    latent_mean, latent_std = post.predict_numpy(zs, 298.15)
+    reported = np.array([p.std for p in batch])
+    np.testing.assert_allclose(reported, np.sqrt(latent_std ** 2 + (latent_mean * post.hyper.noise) ** 2), rtol=1e-6)
+    assert (reported > latent_std).all()
+
+
+def test_the_kernel_has_a_length_scale_of_its_own_along_the_salt(objective):
+    post = Posterior(objective, [], hyper=Hyper(length_composition=0.5, length_salt=0.1))
+    base = np.array([0.3, 0.3, 0.4, 0.06])
+    salt_step = base + np.r_[0.0, 0.0, 0.0, 0.1 * (0.1 - 0.05)]  # 10 % of the salt range
+    share_step = base + np.r_[0.1, 0.0, -0.1, 0.0]  # 0.1 of two shares
+    T = torch.full((1,), 298.15, dtype=torch.float64)
+    U = [post.features(torch.as_tensor(z[None]), T) for z in (base, salt_step, share_step)]
+    one = torch.ones(1, dtype=torch.float64)
+    k = [float(post._kernel(post._tensors(post.hyper), U[0], one, u, one)[0, 0]) for u in U]
+    assert k[1] < k[2] < k[0]  # a short salt length scale decorrelates along the salt first
 
 
 def test_learning_needs_a_posterior(objective):
