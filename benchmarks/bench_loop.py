@@ -1,6 +1,7 @@
 """The closed loop on simulated worlds: how many experiments each strategy needs to reach a world's true optimum.
 
     .venv/bin/python -m benchmarks.bench_loop [--worlds 20] [--seeds 3] [--budget 24] [--batch 4] [--workers 2]
+        [--strategies learning,botorch] [--tag NAME] [--merge results/OTHER.json]
 
 Worlds are the builtin physics (robot/sim/electrolyte.py) perturbed at random (robot/sim/truth.py): ion pairing
 ×0.7–1.4, each solvent's viscosity ×0.7–1.5, an instrument bias ×0.85–1.15 and 0.5 % noise. A world is kept
@@ -8,7 +9,9 @@ for a space only if its optimum differs from the shipped model's: the model's be
 that world, or lies ≥ 0.1 away from the world's best in some share. Spaces: LiPF6 in PC:EC:DMC at x(Li⁺) = 0.08;
 EC/DMC/EMC with the salt free (x(Li⁺) 0.03–0.12); EC/PC/DMC/EMC/DEC with the salt free. Every campaign runs
 in process (diffmix/simulate.py: the service's loop, the world as the instrument). Writes
-benchmarks/results/loop.json and benchmarks/plots/loop_best_so_far.png, and prints the tables of RESULTS.md.
+benchmarks/results/loop[_TAG].json and benchmarks/plots/loop[_TAG].png (loop_best_so_far.png without a tag), and
+prints the tables of RESULTS.md. ``--merge`` adds the campaigns of an earlier run (same worlds, same arguments) for
+the strategies this run did not run, so one strategy can be measured again beside stored baselines.
 """
 
 from __future__ import annotations
@@ -77,6 +80,9 @@ def choose_worlds(space_name: str, k: int, seed: int) -> list[dict]:
     return out
 
 
+_OPEN_LOOP: dict[tuple, dict] = {}  # per worker process: the batches of gradient and random, which no world changes
+
+
 def campaign(job: tuple) -> dict:
     """One campaign: (space name, world index, world, strategy, seed, budget, batch) → its best-so-far curve."""
     import torch
@@ -91,8 +97,9 @@ def campaign(job: tuple) -> dict:
     curve, times, held_out = [], [], []
     last = time.perf_counter()
     name, _, surrogate = strategy.partition("/")
+    open_loop = _OPEN_LOOP.setdefault((space_name, strategy, seed, budget, batch), {})
     for row in run(spec, obj, from_table(world["table"]), name, budget, batch, seed, world["optimum"],
-                   surrogate=surrogate or "gp"):
+                   surrogate=surrogate or "gp", open_loop=open_loop):
         if "summary" in row:
             continue
         curve.append(row.get("best_truth_so_far", curve[-1] if curve else None))
@@ -223,6 +230,8 @@ def main() -> None:
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
     ap.add_argument("--spaces", default=",".join(str(i) for i in range(len(SPACES))))
     ap.add_argument("--timing-only", action="store_true", help="only time an update and a proposal at 48 measurements")
+    ap.add_argument("--tag", default="", help="suffix of the result and plot files")
+    ap.add_argument("--merge", default="", help="an earlier run's results JSON whose other strategies join the tables")
     args = ap.parse_args()
     if args.timing_only:
         print(time_update())
@@ -238,9 +247,19 @@ def main() -> None:
     with ProcessPoolExecutor(args.workers) as pool:
         for r in tqdm(pool.map(campaign, jobs), total=len(jobs), desc="campaigns"):
             results.append(r)
+    ran = set(args.strategies.split(","))
+    if args.merge:
+        earlier = json.loads(Path(args.merge).read_text())
+        for key in ("worlds", "seeds", "budget", "batch"):
+            if earlier["args"][key] != vars(args)[key]:
+                raise SystemExit(f"--merge: {args.merge} was run with --{key} {earlier['args'][key]}, this run with "
+                                 f"{vars(args)[key]}")
+        results += [r for r in earlier["results"] if r["strategy"] not in ran and r["space"] in spaces]
+    suffix = f"_{args.tag}" if args.tag else ""
     (OUT / "results").mkdir(exist_ok=True)
-    (OUT / "results" / "loop.json").write_text(json.dumps({"args": vars(args), "worlds": worlds, "results": results}))
-    plot(results, args.budget, OUT / "plots" / "loop_best_so_far.png")
+    (OUT / "results" / f"loop{suffix}.json").write_text(json.dumps({"args": vars(args), "worlds": worlds,
+                                                                    "results": results}))
+    plot(results, args.budget, OUT / "plots" / (f"loop{suffix}.png" if suffix else "loop_best_so_far.png"))
     print(summarise(results, args.budget))
     print()
     print(coverage_table(results))

@@ -22,6 +22,7 @@ from model.optimize.design import DesignSpec
 from model.optimize.loop import LEARNS, next_batch, posterior_for
 from model.optimize.objective import Objective
 from model.optimize.posterior import Hyper, Observation, Posterior
+from model.optimize.proposals import Proposal
 from model.optimize.space import CompositionSpace
 from robot.sim.truth import Truth, TruthError
 
@@ -81,9 +82,12 @@ class Lab:
 
 
 def run(spec: DesignSpec, objective: Objective, truth: Truth, strategy: str, budget: int, batch: int, seed: int,
-        optimum: float | None = None, surrogate: str = "gp") -> Iterator[dict[str, Any]]:
+        optimum: float | None = None, surrogate: str = "gp",
+        open_loop: dict[int, list[Proposal]] | None = None) -> Iterator[dict[str, Any]]:
     """Yield one row per experiment (measured or failed), then ``{"summary": …}``. ``surrogate`` chooses the
-    posterior design of the learning strategies (model/optimize/loop.py)."""
+    posterior design of the learning strategies (model/optimize/loop.py). The batches of a strategy that does not
+    learn depend on the space, the seed and the budget alone, not on the lab: ``open_loop``, a dict kept by the
+    caller for one (space, strategy, seed, batch), stores them by batch number so many worlds reuse them."""
     space = objective.space
     lab = Lab(truth, np.random.default_rng(seed + 7919))
     planned = float(np.mean(objective.temperatures_K))
@@ -103,7 +107,12 @@ def run(spec: DesignSpec, objective: Objective, truth: Truth, strategy: str, bud
             hyper = post.hyper if surrogate == "gp" else None
         else:
             post = Posterior(objective, [])
-        chosen, valued = next_batch(objective, post, strategy, n, seed=seed * 100_003 + index, avoid=list(made))
+        if strategy not in LEARNS and open_loop is not None and b in open_loop:
+            chosen = open_loop[b]
+        else:
+            chosen, _ = next_batch(objective, post, strategy, n, seed=seed * 100_003 + index, avoid=list(made))
+            if strategy not in LEARNS and open_loop is not None:
+                open_loop[b] = chosen
         for p in chosen:
             index += 1
             made.append(p.z)
