@@ -200,3 +200,18 @@ def test_the_finetuned_design_fits_the_measurements_and_stays_near_the_prior_wit
     assert objective.ensemble.members[0] is not post.objective.ensemble.members[0]  # the shipped weights untouched
     with pytest.raises(ValueError, match="surrogate"):
         posterior_for(objective, obs, surrogate="kriging")
+
+
+def test_the_learning_pool_holds_the_binary_and_ternary_blends_of_a_five_solvent_space():
+    from model.optimize.proposals import POOL_EDGE, POOL_FACE, _face_points
+
+    dec, emc = "CCOC(=O)OCC", "CCOC(=O)OC"
+    spec = DesignSpec.parse({"space": {"salt": LIPF6, "solvents": [EC, PC, DMC, emc, dec],
+                                       "salt_fraction_range": [0.03, 0.12]}, "temperature_K": 298.15})
+    space = spec.objective_for(Predictor.load("ionic_conductivity").ensemble).space
+    z = _face_points(space, np.random.default_rng(0))
+    nonzero = (z[:, :5] > 1e-12).sum(1)
+    assert len(z) == 10 * POOL_EDGE + 10 * POOL_FACE and space.is_feasible(z).all()
+    assert (nonzero == 2).sum() == 10 * POOL_EDGE and (nonzero == 3).sum() == 10 * POOL_FACE
+    assert {tuple(np.flatnonzero(r[:5] > 1e-12)) for r in z[nonzero == 2]} == {(i, j) for i in range(5) for j in range(i + 1, 5)}
+    assert ((z[:, 5] >= 0.03 - 1e-12) & (z[:, 5] <= 0.12 + 1e-12)).all()
