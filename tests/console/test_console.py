@@ -116,7 +116,11 @@ def test_an_operator_runs_a_campaign_from_the_browser_and_downloads_its_results(
     p.click("#propose")
     p.wait_for_selector("#queue tbody tr[data-status=queued]")
     assert p.locator("#queue tbody tr").count() == 3
-    assert "m LiPF6 in EC:DMC:EMC" in p.inner_text("#queue tbody") and "mol/L" in p.inner_text("#queue tbody")
+    # each experiment as a chemist writes it: a molality, the salt and the blend by name (a binary edge or one
+    # solvent alone is as good a proposal as a ternary), then mol/kg and mol/L
+    queue = p.inner_text("#queue tbody")
+    made = re.findall(r"\d\.\d\d m LiPF6 in ((?:EC|DMC|EMC)(?::(?:EC|DMC|EMC))*)(?: [\d:]+ \(w/w\))?", queue)
+    assert len(made) == 3 and "mol/L" in queue and "mol/kg" in queue, queue
     agent, rig = make_agent(service, tmp_path, idle_exit_s=2.0)
     robot = threading.Thread(target=agent.run, daemon=True)
     robot.start()
