@@ -35,7 +35,7 @@ from model.optimize.posterior import Cached, Posterior
 from model.optimize.space import CompositionSpace
 
 STRATEGIES = ("learning", "gradient", "random", "botorch")
-UCB_BETA = 0.5  # the learning strategy's exploring points: posterior mean + UCB_BETA · posterior std
+UCB_BETA = 1.0  # the learning strategy's exploring points: posterior mean + UCB_BETA · posterior std
 LEARNING_EXPLOIT = 2  # a learning batch's first points maximise the posterior mean (the rest the bound)
 REFINE_DISTANCE = 0.01  # how close an exploiting point may come to a measured one (max-norm on z)
 POOL_RANDOM = 768  # random feasible points scored on the bound
