@@ -150,6 +150,16 @@ def _cholesky(K: torch.Tensor) -> torch.Tensor:
     return L
 
 
+def log_normal_sd(rel: torch.Tensor) -> torch.Tensor:
+    """The std of ln κ of a log-normal whose relative std is ``rel``: √ln(1 + rel²), which is rel where DiffMix is
+    sure but grows only like √(2 ln rel) where it is not, so a correction learned where DiffMix is sure is not
+    multiplied by the ratio of two spreads (20 where the members disagree wildly) where it is not. Written as
+    rel · √(ln(1 + x)/x), x = rel², so that its derivative stays finite (1) where the members agree exactly."""
+    x = rel * rel
+    ratio = torch.where(x > 1e-8, torch.log1p(x) / x.clamp_min(1e-8), 1.0 - 0.5 * x)
+    return rel * torch.sqrt(ratio)
+
+
 def _distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     diff2 = (a[:, None, :] - b[None, :, :]).pow(2).sum(-1)
     return torch.sqrt(diff2 + 1e-12)  # the jitter keeps ∂d/∂u finite where u = u'
@@ -188,11 +198,7 @@ class Posterior:
         members = self.objective.members_at(z, T)  # [K, S]
         mean = members.mean(0).double().clamp_min(1e-6)
         std = members.std(0).double() if members.shape[0] > 1 else torch.zeros_like(mean)
-        rel = std * self.objective.std_scale / mean
-        # the std of ln κ of a log-normal with this relative std: rel where DiffMix is sure, but growing only like
-        # √(2 ln rel) where it is not, so a correction learned where DiffMix is sure is not multiplied by the
-        # ratio of two spreads (20 where the members disagree wildly) where it is not
-        return Prior(torch.log(mean), torch.sqrt(torch.log1p(rel * rel)))
+        return Prior(torch.log(mean), log_normal_sd(std * self.objective.std_scale / mean))
 
     def _set_data(self) -> None:
         obs = self.observations

@@ -215,3 +215,14 @@ def test_the_learning_pool_holds_the_binary_and_ternary_blends_of_a_five_solvent
     assert (nonzero == 2).sum() == 10 * POOL_EDGE and (nonzero == 3).sum() == 10 * POOL_FACE
     assert {tuple(np.flatnonzero(r[:5] > 1e-12)) for r in z[nonzero == 2]} == {(i, j) for i in range(5) for j in range(i + 1, 5)}
     assert ((z[:, 5] >= 0.03 - 1e-12) & (z[:, 5] <= 0.12 + 1e-12)).all()
+
+
+def test_the_spread_in_ln_kappa_is_the_log_normals_and_differentiable_where_the_members_agree():
+    from model.optimize.posterior import log_normal_sd
+
+    rel = torch.tensor([0.0, 1e-6, 0.05, 1.0, 20.0], dtype=torch.float64, requires_grad=True)
+    sd = log_normal_sd(rel)
+    np.testing.assert_allclose(sd.detach().numpy(), np.sqrt(np.log1p(rel.detach().numpy() ** 2)), rtol=1e-9, atol=1e-12)
+    (grad,) = torch.autograd.grad(sd.sum(), rel)
+    assert torch.isfinite(grad).all() and grad[0] == pytest.approx(1.0)  # ≈ rel where DiffMix is sure
+    assert sd[4] < 2.5  # 20× disagreement is a spread of 2.45 in ln κ, not 20
