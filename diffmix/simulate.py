@@ -107,12 +107,13 @@ def run(spec: DesignSpec, objective: Objective, truth: Truth, strategy: str, bud
             hyper = post.hyper if surrogate == "gp" else None
         else:
             post = Posterior(objective, [])
-        if strategy not in LEARNS and open_loop is not None and b in open_loop:
-            chosen = open_loop[b]
+        reuse = open_loop if strategy not in LEARNS else None  # a learning strategy's batches depend on the lab
+        if reuse is not None and b in reuse:
+            chosen = reuse[b]
         else:
             chosen, _ = next_batch(objective, post, strategy, n, seed=seed * 100_003 + index, avoid=list(made))
-            if strategy not in LEARNS and open_loop is not None:
-                open_loop[b] = chosen
+            if reuse is not None:
+                reuse[b] = chosen
         for p in chosen:
             index += 1
             made.append(p.z)

@@ -198,18 +198,9 @@ def _face_points(space: CompositionSpace, rng: np.random.Generator) -> np.ndarra
     Uniform points in a simplex of five solvents almost never lie on its faces, yet a lab's best blend often does
     (EC:DMC, PC:DMC): on the loop benchmark every five-solvent campaign that stalled had a binary optimum."""
     n = len(space.solvents)
-    if not space.solvents_free:
-        return np.zeros((0, space.dim))
-    parts = []
-    for size, per in ((2, POOL_EDGE), (3, POOL_FACE)):
-        if n <= size:
-            continue
-        for sub in itertools.combinations(range(n), size):
-            z = np.zeros((per, n + 1))
-            z[:, list(sub)] = rng.dirichlet(np.ones(size), size=per)
-            z[:, n] = rng.uniform(*space.salt_range, size=per)
-            parts.append(z)
-    return space.project(np.vstack(parts)) if parts else np.zeros((0, space.dim))
+    parts = [space.random_points(per, rng, among=sub) for size, per in ((2, POOL_EDGE), (3, POOL_FACE)) if n > size
+             for sub in itertools.combinations(range(n), size)] if space.solvents_free else []
+    return np.vstack(parts) if parts else np.zeros((0, space.dim))
 
 
 def _aggregate_bound(objective: Objective, mean: np.ndarray, std: np.ndarray, beta: float) -> np.ndarray:

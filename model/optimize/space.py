@@ -13,6 +13,7 @@ each ion j of the salt gets f·n_j/n_cation, and the solvents share the rest.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -152,11 +153,13 @@ class CompositionSpace:
         feasible: np.ndarray = ok & (f >= self.salt_range[0] - tol) & (f <= self.salt_range[1] + tol)
         return feasible
 
-    def random_points(self, k: int, rng: np.random.Generator) -> np.ndarray:
-        """k points drawn uniformly over the simplex and the salt range, projected onto the bounds."""
+    def random_points(self, k: int, rng: np.random.Generator, among: Sequence[int] | None = None) -> np.ndarray:
+        """k points drawn uniformly over the simplex and the salt range, projected onto the bounds. ``among``: only
+        these solvents (by index) may be present, so the points lie on that edge or face of the simplex."""
         n = len(self.solvents)
+        idx = list(range(n)) if among is None else list(among)
         z = np.zeros((k, n + 1))
-        z[:, :n] = rng.dirichlet(np.ones(n), size=k)
+        z[:, idx] = rng.dirichlet(np.ones(len(idx)), size=k)
         z[:, n] = rng.uniform(*self.salt_range, size=k)
         return self.project(z)
 
