@@ -7,6 +7,7 @@ member's train/val/test rows, so every number here is computed on exactly the ro
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from model.domain import Domain
 from model.ensemble import Ensemble
 from model.errors import DiffMixInputError
 from model.mixture import Mixture
-from model.splits import T_SPLIT_K, Split
+from model.splits import T_SPLIT_K, Split, neutral_species
 from model.train import predict_rows
 
 SPLITS_FILE = "splits.npz"
@@ -78,12 +79,19 @@ class RunMetrics:
     # test MAE of rows inside / outside the applicability domain of each member's own training rows
     # ({"in": [...], "out": [...], "n_in": [...], "n_out": [...]}, one entry per member); empty when not asked for
     domain_mae: dict[str, list[float]] = field(default_factory=dict)
+    # blends split: test MAE and row count by what the training rows taught (NOVELTY), one entry per member
+    # ({"pairs taught": [...], "n pairs taught": [...], …}; NaN where a member has no such rows)
+    novelty_mae: dict[str, list[float]] = field(default_factory=dict)
+    # ln(predicted / measured) within each test publication spanning ≥ SLOPE_MIN_SPAN_K: its level and its slope
+    # per 10 °C, summarised per member (PUBLICATION_STATS); empty without publication labels
+    publication_slope: dict[str, list[float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {"label": self.label, "property": self.property, "split": self.split, "unit": self.unit,
                 "test_mae": self.test_mae, "permuted_mae": self.permuted_mae, "bucket_mae": self.bucket_mae,
                 "bucket_mae_seen": self.bucket_mae_seen, "bucket_bias": self.bucket_bias,
-                "domain_mae": self.domain_mae}
+                "domain_mae": self.domain_mae, "novelty_mae": self.novelty_mae,
+                "publication_slope": self.publication_slope}
 
 
 def bucket_of(t_K: np.ndarray) -> np.ndarray:
@@ -131,6 +139,69 @@ def domain_errors(table: MixtureTable, split: Split, err: np.ndarray) -> tuple[f
     return mae(inside), mae(~inside), int(inside.sum()), int((~inside).sum())
 
 
+# What the training rows of a blends split taught about a test row (see blend_novelty).
+NOVELTY = ("pairs taught", "new pair", "new molecule")
+
+
+def blend_novelty(table: MixtureTable, split: Split) -> np.ndarray:
+    """One label of NOVELTY per test row of ``split``:
+    - "new molecule": a species (solvent or ion) that no training row has;
+    - "new pair": every species seen, but two of its solvents never together in a training row;
+    - "pairs taught": every pair of its solvents occurs together in some training row.
+    A model that builds a blend from what its binaries taught can be held to the last class; the first needs
+    chemistry that no training row holds (on CALiSol-23's blends: TFP, methyl acetate, the aromatics)."""
+    neutral = neutral_species(table)
+
+    def present(r: int) -> list[int]:
+        return [int(i) for i, x in zip(table.idx[r], table.x[r]) if i >= 0 and x > 0]
+
+    def solvents(r: int) -> list[int]:
+        return sorted({i for i in present(r) if neutral[i]})
+
+    seen = {i for r in split.train for i in present(int(r))}
+    pairs = {p for r in split.train for p in itertools.combinations(solvents(int(r)), 2)}
+    labels = []
+    for r in split.test:
+        if not set(present(int(r))) <= seen:
+            labels.append(NOVELTY[2])
+        elif all(p in pairs for p in itertools.combinations(solvents(int(r)), 2)):
+            labels.append(NOVELTY[0])
+        else:
+            labels.append(NOVELTY[1])
+    return np.array(labels, dtype=object)
+
+
+SLOPE_MIN_SPAN_K = 20.0  # a publication measured over a narrower range says nothing about the temperature slope
+PUBLICATION_STATS = ("publications", "mean level", "mean |level|", "mean slope", "mean |slope|")
+
+
+def publication_slopes(labels: np.ndarray, T: np.ndarray, log_ratio: np.ndarray) -> list[tuple[str, float, float]]:
+    """(publication, level, slope) for each publication whose test rows span ≥ SLOPE_MIN_SPAN_K: the mean of
+    ln(predicted / measured) over its rows and the least-squares slope of it against temperature, per 10 °C.
+
+    The two answer different questions. A level ≠ 0 that does not change with temperature is the publication's
+    offset from the rest of the data (or the model's from that chemistry), multiplied by κ, which grows with
+    temperature: in mS/cm it looks like a temperature-dependent bias although the law's slope is right. The
+    slope is what a temperature law can get wrong."""
+    out = []
+    for g in np.unique(labels):
+        m = labels == g
+        t = T[m]
+        if t.max() - t.min() < SLOPE_MIN_SPAN_K:
+            continue
+        slope = np.polyfit(t, log_ratio[m], 1)[0] * BUCKET_WIDTH_C
+        out.append((str(g), float(log_ratio[m].mean()), float(slope)))
+    return out
+
+
+def _slope_summary(found: list[tuple[str, float, float]], into: dict[str, list[float]]) -> None:
+    level = np.array([f[1] for f in found]) if found else np.full(1, np.nan)
+    slope = np.array([f[2] for f in found]) if found else np.full(1, np.nan)
+    for name, v in zip(PUBLICATION_STATS, (len(found), level.mean(), np.abs(level).mean(), slope.mean(),
+                                           np.abs(slope).mean())):
+        into.setdefault(name, []).append(float(v))
+
+
 def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345, domain: bool = False) -> RunMetrics:
     """Every metric of one run on its members' own test rows; ``domain`` adds the in/out-of-domain MAE."""
     ens = Ensemble.load(directory)
@@ -145,6 +216,10 @@ def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345
     perm_batcher = Batcher(table.permuted(permute_seed))
     test, permuted, buckets, buckets_seen, bias = [], [], {}, {}, {}
     in_out: dict[str, list[float]] = {}
+    novelty: dict[str, list[float]] = {}
+    slopes: dict[str, list[float]] = {}
+    blends_split = ens.info.get("split") == "blends"
+    publications = table.groups.get("doi")
     temperature_split = ens.info.get("split") == "temperature"
     keys = mixture_keys(table) if temperature_split else None
     parity = (np.zeros(0), np.zeros(0))
@@ -160,13 +235,21 @@ def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345
         if domain:
             for name, v in zip(("in", "out", "n_in", "n_out"), domain_errors(table, split, err)):
                 in_out.setdefault(name, []).append(v)
+        if blends_split:
+            kind = blend_novelty(table, split)
+            for c in NOVELTY:
+                novelty.setdefault(c, []).append(float(err[kind == c].mean()) if (kind == c).any() else float("nan"))
+                novelty.setdefault(f"n {c}", []).append(float((kind == c).sum()))
+        if publications is not None and ens.property.log_scale:
+            _slope_summary(publication_slopes(np.asarray(publications)[split.test], table.T[split.test],
+                                              np.log(pred / y)), slopes)
         if temperature_split:
             b = bucket_of(table.T[split.test])
             _bucket_means(err, b, buckets)
             seen = seen_in_training(keys, split)
             _bucket_means(err[seen], b[seen], buckets_seen)
     return RunMetrics(label(ens), ens.property.name, ens.info.get("split", "?"), ens.property.unit,
-                      test, permuted, buckets, buckets_seen, parity, rk_order(ens), bias, in_out)
+                      test, permuted, buckets, buckets_seen, parity, rk_order(ens), bias, in_out, novelty, slopes)
 
 
 def find_runs(root: Path) -> list[Path]:
@@ -230,6 +313,42 @@ def domain_table(metrics: list[RunMetrics]) -> str:
         lines.append(f"| {m.label} | {m.split} | {int(np.sum(d['n_in']))} | {cell(d['in'])} | "
                      f"{int(np.sum(d['n_out']))} | {cell(d['out'])} | {m.unit} |")
     return "\n".join(lines)
+
+
+def novelty_table(metrics: list[RunMetrics]) -> str:
+    """Blends split: test MAE by what the training rows taught (NOVELTY), rows summed over the members."""
+    rows = [m for m in metrics if m.novelty_mae]
+    if not rows:
+        return ""
+    lines = ["| model | " + " | ".join(f"{c}: rows | {c}: MAE" for c in NOVELTY) + " | unit |",
+             "|---|" + "---|---|" * len(NOVELTY) + "---|"]
+    for m in sorted(rows, key=lambda m: m.label):
+        cells = []
+        for c in NOVELTY:
+            kept = [v for v in m.novelty_mae[c] if v == v]
+            cells += [str(int(np.sum(m.novelty_mae[f"n {c}"]))), fmt(kept) if kept else "–"]
+        lines.append(f"| {m.label} | " + " | ".join(cells) + f" | {m.unit} |")
+    return "\n".join(lines) + (
+        "\n\n(pairs taught: every two of the blend's solvents occur together in a training row; new pair: every "
+        "molecule seen, two solvents never together; new molecule: a species no training row has)")
+
+
+def slope_table(metrics: list[RunMetrics]) -> str:
+    """Per test publication, ln(predicted / measured): its level and its slope per 10 °C (publication_slopes),
+    averaged over the publications of each member and then over the members."""
+    rows = [m for m in metrics if m.publication_slope]
+    if not rows:
+        return ""
+    lines = ["| model | split | publications | mean level | mean \\|level\\| | mean slope per 10 °C | "
+             "mean \\|slope\\| per 10 °C |", "|---|---|---|---|---|---|---|"]
+    for m in sorted(rows, key=lambda m: (m.split, m.label)):
+        st = {k: [v for v in vals if v == v] for k, vals in m.publication_slope.items()}  # NaN: no publication
+        mean = {k: float(np.mean(vals)) if vals else float("nan") for k, vals in st.items()}
+        lines.append(f"| {m.label} | {m.split} | {int(np.sum(st['publications']))} | {mean['mean level']:+.3f} | "
+                     f"{mean['mean |level|']:.3f} | {mean['mean slope']:+.4f} | {mean['mean |slope|']:.4f} |")
+    return "\n".join(lines) + (
+        f"\n\n(ln κ units: 0.1 is 10 %; publications whose test rows span ≥ {SLOPE_MIN_SPAN_K:g} K; a level with "
+        "no slope is an offset of that publication, which in mS/cm grows with κ and so with temperature)")
 
 
 def order_rank(m: RunMetrics) -> tuple[int, int]:
@@ -342,6 +461,11 @@ def report(runs_root: Path, tables: dict[str, MixtureTable], plots_dir: Path) ->
     kappa = [m for m in metrics if m.property == "ionic_conductivity" and m.split in ("random", "publication", "blends")]
     if kappa:
         out += ["## Signed bias per 10 °C bucket (ionic conductivity)", bias_table(kappa)]
+        out += ["## ln(predicted / measured) within each test publication: level and temperature slope",
+                slope_table(kappa)]
+    blends = [m for m in metrics if m.novelty_mae]
+    if blends:
+        out += ["## The blends split by what the binaries taught", novelty_table(blends)]
     if any(m.domain_mae for m in metrics):
         out += ["## The applicability domain: test MAE in and out of domain", domain_table(metrics)]
     (plots_dir / METRICS_FILE).write_text(json.dumps([m.as_dict() for m in metrics], indent=1))

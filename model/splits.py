@@ -46,10 +46,15 @@ def _by_groups(labels: np.ndarray, rng: np.random.Generator) -> Split:
     return Split(np.flatnonzero(train_mask), np.flatnonzero(val_mask), np.flatnonzero(test_mask))
 
 
+def neutral_species(table: MixtureTable) -> np.ndarray:
+    """[V + 1] whether each vocabulary entry is neutral (a solvent, not an ion); the last entry stands for index −1,
+    an empty slot, and is False, so ``neutral_species(table)[table.idx]`` marks the solvent slots of every row."""
+    return np.array([formal_charge(s) == 0 for s in table.vocab] + [False])
+
+
 def solvent_counts(table: MixtureTable) -> np.ndarray:
     """[N] how many neutral species (solvents) each row has; a salt's ions are not counted."""
-    neutral = np.array([formal_charge(s) == 0 for s in table.vocab] + [False])  # index −1 (empty slot) → False
-    counts: np.ndarray = neutral[table.idx].sum(axis=1)
+    counts: np.ndarray = neutral_species(table)[table.idx].sum(axis=1)
     return counts
 
 

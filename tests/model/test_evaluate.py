@@ -76,3 +76,68 @@ def test_report_prints_table1_order_study_and_buckets_and_writes_plots(tmp_path)
     for png in ("excess_molar_enthalpy_models.png", "excess_molar_enthalpy_order_study.png",
                 "excess_molar_enthalpy_parity.png", "temperature_buckets.png"):
         assert (plots / png).stat().st_size > 5000, png
+
+
+EC, PC, DMC, TFP = "O=C1OCCO1", "CC1COC(=O)O1", "COC(=O)OC", "O=P(OCC(F)(F)F)(OCC(F)(F)F)OCC(F)(F)F"
+LI, PF6 = "[Li+]", "F[P-](F)(F)(F)(F)F"
+
+
+def _electrolyte(solvents, T=298.15):
+    xs = 0.08
+    rest = (1 - 2 * xs) / len(solvents)
+    return Mixture((LI, PF6, *solvents), (xs, xs, *[rest] * len(solvents)), T)
+
+
+def test_blend_novelty_tells_taught_pairs_from_new_pairs_and_new_molecules():
+    from model.evaluate import blend_novelty
+    from model.splits import Split
+
+    rows = [_electrolyte(s) for s in ((EC, DMC), (EC, PC), (PC, DMC), (EC, PC),  # training: every pair of EC/PC/DMC
+                                      (EC, PC, DMC), (EC, PC, TFP), (PC, DMC, EC))]
+    table = MixtureTable.from_mixtures(rows, [1.0] * len(rows))
+    split = Split(np.array([0, 1, 2]), np.array([3]), np.array([4, 5, 6]))
+    assert blend_novelty(table, split).tolist() == ["pairs taught", "new molecule", "pairs taught"]
+    # without the PC:DMC binary, the same ternary leans on a pair no training row holds
+    split = Split(np.array([0, 1]), np.array([3]), np.array([4, 5]))
+    assert blend_novelty(table, split).tolist() == ["new pair", "new molecule"]
+
+
+def test_publication_slopes_separate_an_offset_from_a_temperature_slope():
+    from model.evaluate import publication_slopes
+
+    T = np.tile(np.linspace(263.15, 333.15, 8), 3)
+    labels = np.repeat(["offset", "slope", "narrow"], 8)
+    log_ratio = np.concatenate([np.full(8, -0.3),                     # 26 % low at every temperature
+                                0.01 * (T[8:16] - 298.15),            # right at 25 °C, +0.1 per 10 °C
+                                np.full(8, 0.5)])
+    T[16:] = np.linspace(298.15, 308.15, 8)                           # 10 K: too narrow to say anything
+    found = {g: (level, slope) for g, level, slope in publication_slopes(labels, T, log_ratio)}
+    assert set(found) == {"offset", "slope"}
+    assert np.allclose(found["offset"], (-0.3, 0.0), atol=1e-9)
+    assert np.allclose(found["slope"], (0.0, 0.1), atol=1e-9)
+
+
+def test_the_blends_split_report_breaks_the_error_down_by_what_the_binaries_taught(tmp_path):
+    rng = np.random.default_rng(0)
+    systems = [(EC, DMC), (EC, PC), (PC, DMC), (EC, PC, DMC)]
+    rows, y, doi, names = [], [], [], []
+    for k in range(240):
+        s = systems[k % 4]
+        t = rng.uniform(260.0, 330.0)
+        rows.append(_electrolyte(s, t))
+        y.append(20.0 * np.exp(-600.0 / (t - 160.0)) * (1.0 + 0.3 * len(s)))
+        doi.append(f"paper {k % 6}")
+        names.append("-".join(s))
+    table = MixtureTable.from_mixtures(rows, y, {"system": names, "doi": doi})
+    runs = tmp_path / "runs"
+    _train(runs, "kb", table, "ionic_conductivity", "diffmix", "blends")
+    m = evaluate_run(runs / "kb", table)
+    assert m.split == "blends"
+    # every test row is the ternary, whose three pairs the binaries taught
+    assert m.novelty_mae["n pairs taught"] == [60.0, 60.0] and m.novelty_mae["n new pair"] == [0.0, 0.0]
+    assert np.allclose(m.novelty_mae["pairs taught"], m.test_mae, rtol=1e-6)
+    # the ternaries (every fourth row) come from papers 1, 3 and 5, each over ~70 K: a level and a slope for each
+    assert m.publication_slope["publications"] == [3.0, 3.0]
+    text = report(runs, {"ionic_conductivity": table}, tmp_path / "plots")
+    assert "## The blends split by what the binaries taught" in text
+    assert "## ln(predicted / measured) within each test publication" in text
