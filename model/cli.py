@@ -105,6 +105,9 @@ def train(
         "solvent alone by the solvent shares, with Redlich–Kister pair terms up to this order (default: one pooled head)"),
     pair_pool: bool = typer.Option(
         True, help="DiffMix conductivity: the VFT coefficients see pairwise (ion–solvent) pooling as well"),
+    solvent_pairs: bool = typer.Option(
+        True, help="DiffMix conductivity: the pairwise pooling includes solvent–solvent pairs (--no-solvent-pairs: "
+        "only pairs with an ion, each of which a binary with that salt teaches)"),
     log_offset: float | None = typer.Option(
         None, min=0.0, help=f"Conductivity is fitted in ln(κ + this), mS/cm (default {KAPPA_FIT_OFFSET:g}; 0 fits ln κ)"),
     data_dir: Path | None = typer.Option(None, help="Folder with the CSVs (default: $DIFFMIX_DATA_DIR or ../shared/data)"),
@@ -136,7 +139,7 @@ def train(
         fail(str(e))
     cfg = TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                       hidden=hidden, order=order, coeff_layers=coeff_layers, carrier_density=carrier_density,
-                      prefactor_power=prefactor_power, pair_pool=pair_pool, blend_order=blend_order, log_offset=log_offset, huber_beta=huber_beta)
+                      prefactor_power=prefactor_power, pair_pool=pair_pool, blend_order=blend_order, solvent_pairs=solvent_pairs, log_offset=log_offset, huber_beta=huber_beta)
     ens, splits = train_ensemble(table, prop, model, split, ensemble, seed, cfg, progress=progress, data_info=info,
                                  workers=workers or available_cores())
     ens.save(out)

@@ -57,6 +57,8 @@ def label(ens: Ensemble) -> str:
     order = rk_order(ens)
     if ens.kind == "diffmix" and ens.hyper.get("blend_order") is not None:
         return f"diffmix, blend law (n={ens.hyper['blend_order']})"
+    if ens.kind == "diffmix" and ens.hyper.get("solvent_pairs") is False:
+        return "diffmix, no solvent–solvent pairs"
     return ens.kind if order is None else f"diffmix (N={order})"
 
 

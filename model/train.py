@@ -40,6 +40,7 @@ class TrainConfig:
     prefactor_power: float = 0.0  # VFT prefactor ∝ T^−n (n = 1: Nernst–Einstein; see DiffMixVFT)
     pair_pool: bool = True  # VFT coefficients see the pairwise pooling Σ x_i x_j ψ(h_i, h_j) (see DiffMixVFT)
     blend_order: int | None = None  # VFT coefficients by the blend law of this Redlich–Kister order (see DiffMixVFT)
+    solvent_pairs: bool = True  # the pairwise pooling includes solvent–solvent pairs (see DiffMixVFT)
     log_offset: float | None = None  # log-scale properties are fitted in ln(y + log_offset); None: the property's
 
 
@@ -111,6 +112,8 @@ def hyperparameters(kind: str, prop: Property, table: MixtureTable, train_rows: 
             hyper["pair_pool"] = False
         if cfg.blend_order is not None:
             hyper["blend_order"] = cfg.blend_order
+        if not cfg.solvent_pairs:
+            hyper["solvent_pairs"] = False
     if kind == "fingerprint":
         hyper["max_components"] = table.width
     return hyper

@@ -149,8 +149,12 @@ class DiffMixVFT(MixtureModel):
 
     def __init__(self, *, hidden: int = 64, log_prefactor_init: float = math.log(100.0), pair_pool: bool = True,
                  coeff_temperature: bool = False, coeff_layers: int = 1, carrier_density: bool = False,
-                 prefactor_power: float = 0.0, blend_order: int | None = None, **kw):
+                 prefactor_power: float = 0.0, blend_order: int | None = None, solvent_pairs: bool = True, **kw):
         super().__init__(hidden=hidden, **kw)
+        # solvent_pairs=False: the pairwise pooling keeps the pairs with an ion (ion–solvent, cation–anion) and
+        # drops solvent–solvent pairs, so every term of a blend's representation is one its binaries (with that
+        # salt) taught: a ternary of solvents seen pairwise with the salt holds no pair term the model never fitted
+        self.solvent_pairs = solvent_pairs
         # blend_order = n: the coefficients of a multi-solvent electrolyte follow a composition law themselves
         # (laws.redlich_kister_blend): the head runs once per solvent on "the salt in that solvent alone" and
         # the results are mixed by the solvent shares, with pair corrections up to order n (None: one pooled head)
@@ -178,7 +182,7 @@ class DiffMixVFT(MixtureModel):
 
     @property
     def _flags_charge(self) -> bool:
-        return self.carrier_density or self.blend_order is not None
+        return self.carrier_density or self.blend_order is not None or not self.solvent_pairs
 
     def encode(self, mols) -> torch.Tensor:
         emb = super().encode(mols)
@@ -187,8 +191,9 @@ class DiffMixVFT(MixtureModel):
         charged = (mols.charges != 0).to(emb.dtype).unsqueeze(-1)
         return torch.cat([emb, charged], dim=-1)
 
-    def _raw_coefficients(self, emb, idx, x, T, P) -> torch.Tensor:
-        """The head's raw (ln A, B, T0) outputs [B, 3] from the composition-weighted pooling of one mixture."""
+    def _raw_coefficients(self, emb, idx, x, T, P, charged: torch.Tensor | None = None) -> torch.Tensor:
+        """The head's raw (ln A, B, T0) outputs [B, 3] from the composition-weighted pooling of one mixture
+        (``charged`` [V, 1]: which molecules are ions, needed when solvent–solvent pairs are left out)."""
         h = gather(emb, idx)
         phi = self.component(torch.cat([h, x.unsqueeze(-1)], dim=-1))
         w = x.unsqueeze(-1)
@@ -198,6 +203,11 @@ class DiffMixVFT(MixtureModel):
             # (V² rows), not once per mixture pair (B·C² rows).
             V, H = emb.shape
             table = self.pair(torch.cat([emb.unsqueeze(1).expand(V, V, H), emb.unsqueeze(0).expand(V, V, H)], dim=-1))
+            if not self.solvent_pairs:
+                if charged is None:
+                    raise ValueError("leaving out solvent–solvent pairs needs to know which molecules are ions")
+                ion = charged.reshape(V, 1)
+                table = table * (1.0 - (1.0 - ion) * (1.0 - ion.T)).unsqueeze(-1)  # 0 where both are neutral
             feats.append(pair_pool(table, idx, x))
         pooled = torch.cat(feats, dim=-1)
         out: torch.Tensor = self.coeff(torch.cat([pooled, conditions(T, P, with_temperature=self.coeff_temperature)], dim=-1))
@@ -218,7 +228,7 @@ class DiffMixVFT(MixtureModel):
         eye = torch.eye(C, dtype=x.dtype, device=x.device)
         xv = x_ions.unsqueeze(1) + (1.0 - ion_total)[:, None, None] * eye.unsqueeze(0) * solvent.unsqueeze(1)
         rep = lambda t: t.repeat_interleave(C, dim=0)
-        pure = self._raw_coefficients(emb, rep(idx), xv.reshape(B * C, C), rep(T), rep(P)).reshape(B, C, 3)
+        pure = self._raw_coefficients(emb, rep(idx), xv.reshape(B * C, C), rep(T), rep(P), charged).reshape(B, C, 3)
         h = gather(emb, idx)
         salt = (x_ions.unsqueeze(-1) * h).sum(1) / ion_total.clamp_min(MIN_ION_FRACTION).unsqueeze(-1)  # [B, H]
         H = h.shape[-1]
@@ -237,7 +247,7 @@ class DiffMixVFT(MixtureModel):
             x_ions = (x * gather(charged, idx).squeeze(-1)).sum(1)
             log_carriers = torch.log(x_ions.clamp_min(MIN_ION_FRACTION))
         if self.blend_order is None:
-            o = self._raw_coefficients(emb, idx, x, T, P)
+            o = self._raw_coefficients(emb, idx, x, T, P, charged)
         else:
             o = self._blend_coefficients(emb, charged, idx, x, T, P)
         log_a = self.log_prefactor_init + o[:, 0]

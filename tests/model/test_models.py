@@ -39,12 +39,14 @@ CARRIERS = {"carrier_density": True}
 NO_PAIRS = {"pair_pool": False}
 NERNST_EINSTEIN = {"prefactor_power": 1.0}
 BLEND = {"blend_order": 2}
+NO_SOLVENT_PAIRS = {"solvent_pairs": False}
 
 
 @pytest.mark.parametrize("kind,prop,kw", [(k, p, {}) for k, p in INVARIANT] + [("diffmix", "ionic_conductivity", CARRIERS),
                                                              ("diffmix", "ionic_conductivity", NO_PAIRS),
                                                              ("diffmix", "ionic_conductivity", NERNST_EINSTEIN),
-                                                             ("diffmix", "ionic_conductivity", BLEND)])
+                                                             ("diffmix", "ionic_conductivity", BLEND),
+                                                             ("diffmix", "ionic_conductivity", NO_SOLVENT_PAIRS)])
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), c=st.integers(2, 6))
 def test_permutation_invariance(kind, prop, kw, seed, c):
@@ -404,3 +406,25 @@ def test_huber_beta_sets_where_the_excess_loss_turns_from_quadratic_to_absolute(
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     if beta == 0.0:
         assert loss.item() == pytest.approx(a.mean().item(), rel=1e-5)  # β = 0 is the MAE itself
+
+
+def test_without_solvent_pairs_a_blend_holds_only_pair_terms_with_an_ion():
+    """--no-solvent-pairs: the pairwise pooling of a salt-free solvent blend is empty (the pair network gets no
+    gradient from it), while with the salt it still sees the ion–solvent pairs; with solvent pairs (the default)
+    the salt-free blend uses the pair network too."""
+    li, pf6 = VOCAB.index(IONS[0]), VOCAB.index(IONS[1])
+    t, p = torch.full((1,), 298.15, dtype=torch.float64), torch.full((1,), 101.325, dtype=torch.float64)
+    salt_free = (torch.tensor([[0, 1, 2]]), torch.tensor([[0.2, 0.3, 0.5]], dtype=torch.float64))
+    salted = (torch.tensor([[0, 1, 2, li, pf6]]), torch.tensor([[0.18, 0.27, 0.45, 0.05, 0.05]], dtype=torch.float64))
+
+    def pair_gradient(model, idx, x):
+        model.zero_grad()
+        log_a, b, t0 = model.vft_coefficients(model.encode(MOLS).double(), idx, x, t, p)
+        (log_a + b + t0).sum().backward()
+        return sum(float(w.grad.abs().sum()) for w in model.pair.parameters() if w.grad is not None)
+
+    no_pairs = make("diffmix", "ionic_conductivity", solvent_pairs=False)
+    default = make("diffmix", "ionic_conductivity")
+    assert pair_gradient(no_pairs, *salt_free) == 0.0
+    assert pair_gradient(no_pairs, *salted) > 0.0
+    assert pair_gradient(default, *salt_free) > 0.0
