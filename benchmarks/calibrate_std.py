@@ -8,9 +8,10 @@ members never saw, ±2·spread covers far fewer than 95 % of them. This script
 3. splits the held-out publications at random into two halves, a calibration half and a report half, finds the
    factor s for which ±2·s·spread covers 95 % of the calibration half (the 0.95 quantile of |error| / spread,
    divided by 2), and reports the ±2σ coverage of the report half before and after;
-4. with --write, stores ``std_calibration`` in models/ionic_conductivity/config.json (read by Ensemble.std_scale).
+4. with --write, stores ``std_calibration`` in the model's config.json (default models/ionic_conductivity; read by
+   Ensemble.std_scale).
 
-    .venv/bin/python -m benchmarks.calibrate_std [--data-dir ../shared/data] [--write]
+    .venv/bin/python -m benchmarks.calibrate_std [--data-dir ../shared/data] [--model DIR] [--write]
 """
 
 from __future__ import annotations
@@ -43,12 +44,13 @@ def coverage(err: np.ndarray, std: np.ndarray, scale: float) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--model", default=None, help="the ensemble to calibrate (default: the shipped conductivity model)")
     ap.add_argument("--members", type=int, default=5)
     ap.add_argument("--held-out", type=float, default=0.15, help="share of the rows held out, by publication")
-    ap.add_argument("--write", action="store_true", help="store the factor in the shipped model's config.json")
+    ap.add_argument("--write", action="store_true", help="store the factor in the calibrated model's config.json")
     args = ap.parse_args()
     prop = get_property("ionic_conductivity")
-    shipped = model_dir(prop.name)
+    shipped = Path(args.model) if args.model else model_dir(prop.name)
     cfg_json = json.loads((shipped / "config.json").read_text())
     cfg = TrainConfig(**cfg_json["train_config"])
     table, _ = load_table(prop.name, args.data_dir)
