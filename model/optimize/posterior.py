@@ -31,6 +31,7 @@ measurements will remove, so a batch does not propose what is already in the que
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -43,6 +44,7 @@ from model.errors import DiffMixInputError
 if TYPE_CHECKING:
     from model.optimize.objective import Objective
 
+log = logging.getLogger(__name__)
 T_SCALE_K = 20.0  # temperature feature unit
 MIN_VAR = 1e-10
 FANTASY_VAR = 1e-6  # variance of a pending point's fantasy observation (in ln κ)
@@ -268,7 +270,10 @@ class Posterior:
             if not torch.isfinite(vals).all():
                 raise FloatingPointError
             self.hyper = Hyper(**{k: float(v) for k, v in zip(names, vals)})
-        except (torch.linalg.LinAlgError, FloatingPointError):  # type: ignore[attr-defined]  # keep the prior's hyperparameters
+        except (torch.linalg.LinAlgError, FloatingPointError) as e:  # type: ignore[attr-defined]
+            # keep the prior's hyperparameters, and say so: a campaign then learns less from its measurements
+            log.warning("the posterior's hyperparameter fit failed on %d measurements (%s); it keeps the prior's "
+                        "hyperparameters", len(self._y), type(e).__name__)
             self.hyper = PRIOR
         self._factorise()
         return self.hyper

@@ -226,3 +226,25 @@ def test_the_spread_in_ln_kappa_is_the_log_normals_and_differentiable_where_the_
     (grad,) = torch.autograd.grad(sd.sum(), rel)
     assert torch.isfinite(grad).all() and grad[0] == pytest.approx(1.0)  # ≈ rel where DiffMix is sure
     assert sd[4] < 2.5  # 20× disagreement is a spread of 2.45 in ln κ, not 20
+
+
+def test_a_failed_hyperparameter_fit_keeps_the_prior_and_says_so(objective, monkeypatch, caplog):
+    """If even the jittered Cholesky fails during the fit, the posterior keeps the prior's hyperparameters and logs
+    a warning (it used to fall back silently)."""
+    import model.optimize.posterior as posterior
+
+    post = Posterior(objective, measurements(objective, 6))
+    real = posterior._cholesky
+    calls = {"n": 0}
+
+    def failing(K):
+        calls["n"] += 1
+        if calls["n"] == 1:  # the fit's first evaluation
+            raise torch.linalg.LinAlgError("not positive definite")
+        return real(K)
+
+    monkeypatch.setattr(posterior, "_cholesky", failing)
+    with caplog.at_level("WARNING", logger="model.optimize.posterior"):
+        hyper = post.fit()
+    assert hyper == posterior.PRIOR and post.hyper == posterior.PRIOR
+    assert "hyperparameter fit failed on 6 measurements" in caplog.text
