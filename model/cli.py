@@ -108,6 +108,9 @@ def train(
     solvent_pairs: bool = typer.Option(
         True, help="DiffMix conductivity: the pairwise pooling includes solvent–solvent pairs (--no-solvent-pairs: "
         "only pairs with an ion, each of which a binary with that salt teaches)"),
+    like_pairs: bool = typer.Option(
+        False, help="DiffMix conductivity: the pair network sees (h_a + h_b, |h_a − h_b|) and the pooling includes a "
+        "molecule with itself, so similar molecules never seen together pair as each does with itself"),
     log_offset: float | None = typer.Option(
         None, min=0.0, help=f"Conductivity is fitted in ln(κ + this), mS/cm (default {KAPPA_FIT_OFFSET:g}; 0 fits ln κ)"),
     data_dir: Path | None = typer.Option(None, help="Folder with the CSVs (default: $DIFFMIX_DATA_DIR or ../shared/data)"),
@@ -139,7 +142,7 @@ def train(
         fail(str(e))
     cfg = TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                       hidden=hidden, order=order, coeff_layers=coeff_layers, carrier_density=carrier_density,
-                      prefactor_power=prefactor_power, pair_pool=pair_pool, blend_order=blend_order, solvent_pairs=solvent_pairs, log_offset=log_offset, huber_beta=huber_beta)
+                      prefactor_power=prefactor_power, pair_pool=pair_pool, blend_order=blend_order, solvent_pairs=solvent_pairs, like_pairs=like_pairs, log_offset=log_offset, huber_beta=huber_beta)
     ens, splits = train_ensemble(table, prop, model, split, ensemble, seed, cfg, progress=progress, data_info=info,
                                  workers=workers or available_cores())
     ens.save(out)

@@ -59,6 +59,8 @@ def label(ens: Ensemble) -> str:
         return f"diffmix, blend law (n={ens.hyper['blend_order']})"
     if ens.kind == "diffmix" and ens.hyper.get("solvent_pairs") is False:
         return "diffmix, no solvent–solvent pairs"
+    if ens.kind == "diffmix" and ens.hyper.get("like_pairs"):
+        return "diffmix, like pairs"
     return ens.kind if order is None else f"diffmix (N={order})"
 
 

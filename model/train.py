@@ -41,6 +41,7 @@ class TrainConfig:
     pair_pool: bool = True  # VFT coefficients see the pairwise pooling Σ x_i x_j ψ(h_i, h_j) (see DiffMixVFT)
     blend_order: int | None = None  # VFT coefficients by the blend law of this Redlich–Kister order (see DiffMixVFT)
     solvent_pairs: bool = True  # the pairwise pooling includes solvent–solvent pairs (see DiffMixVFT)
+    like_pairs: bool = False  # symmetric pair features and self pairs in the pairwise pooling (see DiffMixVFT)
     log_offset: float | None = None  # log-scale properties are fitted in ln(y + log_offset); None: the property's
 
 
@@ -114,6 +115,8 @@ def hyperparameters(kind: str, prop: Property, table: MixtureTable, train_rows: 
             hyper["blend_order"] = cfg.blend_order
         if not cfg.solvent_pairs:
             hyper["solvent_pairs"] = False
+        if cfg.like_pairs:
+            hyper["like_pairs"] = True
     if kind == "fingerprint":
         hyper["max_components"] = table.width
     return hyper

@@ -43,7 +43,7 @@ def gather(emb: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     return h * (idx >= 0).unsqueeze(-1).to(h.dtype)
 
 
-def pair_pool(table: torch.Tensor, idx: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def pair_pool(table: torch.Tensor, idx: torch.Tensor, x: torch.Tensor, include_self: bool = False) -> torch.Tensor:
     """Σ_{a≠b} x_a x_b ψ(a, b) for every mixture: [V, V, H] pair table, [B, C] indices and fractions → [B, H].
 
     A sum over all ordered pairs of distinct species, so the order in which components are listed cannot matter.
@@ -58,10 +58,14 @@ def pair_pool(table: torch.Tensor, idx: torch.Tensor, x: torch.Tensor) -> torch.
     ii = idx.clamp(min=0)
     if V * V <= C * C * H:
         X = x.new_zeros(B, V).scatter_add(1, ii, x * present)
-        XX = (X.unsqueeze(2) * X.unsqueeze(1)) * (1.0 - torch.eye(V, dtype=x.dtype, device=x.device))
+        XX = X.unsqueeze(2) * X.unsqueeze(1)
+        if not include_self:
+            XX = XX * (1.0 - torch.eye(V, dtype=x.dtype, device=x.device))
         return XX.reshape(B, V * V) @ table.reshape(V * V, H)
     xp = x * present
-    xx = (xp.unsqueeze(2) * xp.unsqueeze(1)) * (ii.unsqueeze(2) != ii.unsqueeze(1)).to(x.dtype)
+    xx = xp.unsqueeze(2) * xp.unsqueeze(1)
+    if not include_self:
+        xx = xx * (ii.unsqueeze(2) != ii.unsqueeze(1)).to(x.dtype)
     return (xx.unsqueeze(-1) * table[ii.unsqueeze(2), ii.unsqueeze(1)]).sum(dim=(1, 2))
 
 
@@ -149,12 +153,17 @@ class DiffMixVFT(MixtureModel):
 
     def __init__(self, *, hidden: int = 64, log_prefactor_init: float = math.log(100.0), pair_pool: bool = True,
                  coeff_temperature: bool = False, coeff_layers: int = 1, carrier_density: bool = False,
-                 prefactor_power: float = 0.0, blend_order: int | None = None, solvent_pairs: bool = True, **kw):
+                 prefactor_power: float = 0.0, blend_order: int | None = None, solvent_pairs: bool = True,
+                 like_pairs: bool = False, **kw):
         super().__init__(hidden=hidden, **kw)
         # solvent_pairs=False: the pairwise pooling keeps the pairs with an ion (ion–solvent, cation–anion) and
         # drops solvent–solvent pairs, so every term of a blend's representation is one its binaries (with that
         # salt) taught: a ternary of solvents seen pairwise with the salt holds no pair term the model never fitted
         self.solvent_pairs = solvent_pairs
+        # like_pairs=True: ψ sees a pair only through (h_a + h_b, |h_a − h_b|) and the pooling includes a = b, so a
+        # molecule paired with itself is fitted by every row that holds it, and a pair of similar molecules never
+        # seen together (DMC and EMC) is answered near what each does with itself: like molecules mix ideally
+        self.like_pairs = like_pairs
         # blend_order = n: the coefficients of a multi-solvent electrolyte follow a composition law themselves
         # (laws.redlich_kister_blend): the head runs once per solvent on "the salt in that solvent alone" and
         # the results are mixed by the solvent shares, with pair corrections up to order n (None: one pooled head)
@@ -202,13 +211,14 @@ class DiffMixVFT(MixtureModel):
             # ψ depends only on the two molecules: evaluate it once per molecule pair of the batch's vocabulary
             # (V² rows), not once per mixture pair (B·C² rows).
             V, H = emb.shape
-            table = self.pair(torch.cat([emb.unsqueeze(1).expand(V, V, H), emb.unsqueeze(0).expand(V, V, H)], dim=-1))
+            ha, hb = emb.unsqueeze(1).expand(V, V, H), emb.unsqueeze(0).expand(V, V, H)
+            table = self.pair(torch.cat([ha + hb, (ha - hb).abs()] if self.like_pairs else [ha, hb], dim=-1))
             if not self.solvent_pairs:
                 if charged is None:
                     raise ValueError("leaving out solvent–solvent pairs needs to know which molecules are ions")
                 ion = charged.reshape(V, 1)
                 table = table * (1.0 - (1.0 - ion) * (1.0 - ion.T)).unsqueeze(-1)  # 0 where both are neutral
-            feats.append(pair_pool(table, idx, x))
+            feats.append(pair_pool(table, idx, x, include_self=self.like_pairs))
         pooled = torch.cat(feats, dim=-1)
         out: torch.Tensor = self.coeff(torch.cat([pooled, conditions(T, P, with_temperature=self.coeff_temperature)], dim=-1))
         return out

@@ -40,13 +40,15 @@ NO_PAIRS = {"pair_pool": False}
 NERNST_EINSTEIN = {"prefactor_power": 1.0}
 BLEND = {"blend_order": 2}
 NO_SOLVENT_PAIRS = {"solvent_pairs": False}
+LIKE_PAIRS = {"like_pairs": True}
 
 
 @pytest.mark.parametrize("kind,prop,kw", [(k, p, {}) for k, p in INVARIANT] + [("diffmix", "ionic_conductivity", CARRIERS),
                                                              ("diffmix", "ionic_conductivity", NO_PAIRS),
                                                              ("diffmix", "ionic_conductivity", NERNST_EINSTEIN),
                                                              ("diffmix", "ionic_conductivity", BLEND),
-                                                             ("diffmix", "ionic_conductivity", NO_SOLVENT_PAIRS)])
+                                                             ("diffmix", "ionic_conductivity", NO_SOLVENT_PAIRS),
+                                                             ("diffmix", "ionic_conductivity", LIKE_PAIRS)])
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), c=st.integers(2, 6))
 def test_permutation_invariance(kind, prop, kw, seed, c):
@@ -428,3 +430,24 @@ def test_without_solvent_pairs_a_blend_holds_only_pair_terms_with_an_ion():
     assert pair_gradient(no_pairs, *salt_free) == 0.0
     assert pair_gradient(no_pairs, *salted) > 0.0
     assert pair_gradient(default, *salt_free) > 0.0
+
+
+def test_like_pairs_answer_a_pair_of_twins_as_each_does_with_itself():
+    """--like-pairs: ψ sees (h_a + h_b, |h_a − h_b|) and the pooling includes a molecule with itself. The pair table
+    is symmetric, and two molecules with the same embedding pool exactly like one of them at their summed fraction
+    (a blend of twins is the pure liquid); a single molecule has a pair term of its own, which the default lacks."""
+    from model.nn.models import pair_pool
+
+    m = make("diffmix", "ionic_conductivity", **LIKE_PAIRS)
+    with torch.no_grad():
+        emb = m.encode(MOLS).double()
+        emb[1] = emb[0]  # molecule 1 made identical to molecule 0
+        V, H = emb.shape
+        ha, hb = emb.unsqueeze(1).expand(V, V, H), emb.unsqueeze(0).expand(V, V, H)
+        table = m.pair(torch.cat([ha + hb, (ha - hb).abs()], dim=-1))
+        assert torch.allclose(table, table.transpose(0, 1), rtol=0, atol=1e-12)
+        one = (torch.tensor([[0]]), torch.ones(1, 1, dtype=torch.float64))
+        twins = pair_pool(table, torch.tensor([[0, 1]]), torch.tensor([[0.4, 0.6]], dtype=torch.float64), include_self=True)
+        assert torch.allclose(twins, pair_pool(table, *one, include_self=True), rtol=1e-12, atol=1e-12)
+        assert pair_pool(table, *one, include_self=True).abs().sum() > 0
+        assert pair_pool(table, *one).abs().sum() == 0
