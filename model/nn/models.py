@@ -44,7 +44,8 @@ def gather(emb: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 
 
 def pair_pool(table: torch.Tensor, idx: torch.Tensor, x: torch.Tensor, include_self: bool = False) -> torch.Tensor:
-    """Σ_{a≠b} x_a x_b ψ(a, b) for every mixture: [V, V, H] pair table, [B, C] indices and fractions → [B, H].
+    """Σ_{a≠b} x_a x_b ψ(a, b) for every mixture: [V, V, H] pair table, [B, C] indices and fractions → [B, H]
+    (``include_self``: Σ over a = b as well, each molecule paired with itself).
 
     A sum over all ordered pairs of distinct species, so the order in which components are listed cannot matter.
     Two equivalent evaluations, picked by size: for a small batch vocabulary the mixtures' compositions over the
