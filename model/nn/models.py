@@ -201,6 +201,22 @@ class DiffMixVFT(MixtureModel):
         charged = (mols.charges != 0).to(emb.dtype).unsqueeze(-1)
         return torch.cat([emb, charged], dim=-1)
 
+    def pair_table(self, emb: torch.Tensor, charged: torch.Tensor | None = None) -> torch.Tensor:
+        """ψ for every ordered pair of the batch's V molecules, [V, V, H]: it depends only on the two molecules, so
+        it is evaluated once per molecule pair (V² rows), not once per mixture pair (B·C² rows). ``charged`` [V, 1]
+        (which molecules are ions) is needed when solvent–solvent pairs are left out; their rows are then 0."""
+        if self.pair is None:
+            raise ValueError("this model has no pairwise pooling (pair_pool=False)")
+        V, H = emb.shape
+        ha, hb = emb.unsqueeze(1).expand(V, V, H), emb.unsqueeze(0).expand(V, V, H)
+        table: torch.Tensor = self.pair(torch.cat([ha + hb, (ha - hb).abs()] if self.like_pairs else [ha, hb], dim=-1))
+        if not self.solvent_pairs:
+            if charged is None:
+                raise ValueError("leaving out solvent–solvent pairs needs to know which molecules are ions")
+            ion = charged.reshape(V, 1)
+            table = table * (1.0 - (1.0 - ion) * (1.0 - ion.T)).unsqueeze(-1)  # 0 where both are neutral
+        return table
+
     def _raw_coefficients(self, emb, idx, x, T, P, charged: torch.Tensor | None = None) -> torch.Tensor:
         """The head's raw (ln A, B, T0) outputs [B, 3] from the composition-weighted pooling of one mixture
         (``charged`` [V, 1]: which molecules are ions, needed when solvent–solvent pairs are left out)."""
@@ -209,17 +225,7 @@ class DiffMixVFT(MixtureModel):
         w = x.unsqueeze(-1)
         feats = [(w * phi).sum(1), (w * h).sum(1)]
         if self.pair is not None:
-            # ψ depends only on the two molecules: evaluate it once per molecule pair of the batch's vocabulary
-            # (V² rows), not once per mixture pair (B·C² rows).
-            V, H = emb.shape
-            ha, hb = emb.unsqueeze(1).expand(V, V, H), emb.unsqueeze(0).expand(V, V, H)
-            table = self.pair(torch.cat([ha + hb, (ha - hb).abs()] if self.like_pairs else [ha, hb], dim=-1))
-            if not self.solvent_pairs:
-                if charged is None:
-                    raise ValueError("leaving out solvent–solvent pairs needs to know which molecules are ions")
-                ion = charged.reshape(V, 1)
-                table = table * (1.0 - (1.0 - ion) * (1.0 - ion.T)).unsqueeze(-1)  # 0 where both are neutral
-            feats.append(pair_pool(table, idx, x, include_self=self.like_pairs))
+            feats.append(pair_pool(self.pair_table(emb, charged), idx, x, include_self=self.like_pairs))
         pooled = torch.cat(feats, dim=-1)
         out: torch.Tensor = self.coeff(torch.cat([pooled, conditions(T, P, with_temperature=self.coeff_temperature)], dim=-1))
         return out

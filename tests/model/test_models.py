@@ -442,9 +442,7 @@ def test_like_pairs_answer_a_pair_of_twins_as_each_does_with_itself():
     with torch.no_grad():
         emb = m.encode(MOLS).double()
         emb[1] = emb[0]  # molecule 1 made identical to molecule 0
-        V, H = emb.shape
-        ha, hb = emb.unsqueeze(1).expand(V, V, H), emb.unsqueeze(0).expand(V, V, H)
-        table = m.pair(torch.cat([ha + hb, (ha - hb).abs()], dim=-1))
+        table = m.pair_table(emb)
         assert torch.allclose(table, table.transpose(0, 1), rtol=0, atol=1e-12)
         one = (torch.tensor([[0]]), torch.ones(1, 1, dtype=torch.float64))
         twins = pair_pool(table, torch.tensor([[0, 1]]), torch.tensor([[0.4, 0.6]], dtype=torch.float64), include_self=True)
