@@ -115,8 +115,7 @@ class Domain:
         salts: dict[str, dict[str, float]] = {}
         max_solvents = 0
         for r in rows:
-            present = [(int(i), float(x)) for i, x in zip(table.idx[r], table.x[r]) if i >= 0 and x > 0]
-            frac = {table.vocab[i]: x for i, x in present}
+            frac = {table.vocab[i]: x for i, x in table.present(r)}
             neutral = {s: x for s, x in frac.items() if formal_charge(s) == 0}
             charged = [s for s in frac if formal_charge(s) != 0]
             max_solvents = max(max_solvents, len(neutral))

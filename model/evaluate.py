@@ -130,8 +130,7 @@ def _bucket_means(err: np.ndarray, buckets: np.ndarray, into: dict[str, list[flo
 
 def row_mixture(table: MixtureTable, r: int) -> Mixture:
     """Row r of a table as a normalised mixture."""
-    keep = [(table.vocab[i], float(x)) for i, x in zip(table.idx[r], table.x[r]) if i >= 0 and x > 0]
-    keep.sort()
+    keep = sorted((table.vocab[i], x) for i, x in table.present(r))
     return Mixture(tuple(s for s, _ in keep), tuple(x for _, x in keep), float(table.T[r]), float(table.P[r]))
 
 
@@ -157,7 +156,7 @@ def blend_novelty(table: MixtureTable, split: Split) -> np.ndarray:
     neutral = neutral_species(table)
 
     def present(r: int) -> list[int]:
-        return [int(i) for i, x in zip(table.idx[r], table.x[r]) if i >= 0 and x > 0]
+        return [i for i, _ in table.present(r)]
 
     def solvents(r: int) -> list[int]:
         return sorted({i for i in present(r) if neutral[i]})

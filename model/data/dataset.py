@@ -66,6 +66,11 @@ class MixtureTable:
     def width(self) -> int:
         return self.idx.shape[1]
 
+    def present(self, r: int) -> list[tuple[int, float]]:
+        """The species of row r that are there: (vocabulary index, mole fraction), empty slots and zero shares left
+        out, in the row's slot order."""
+        return [(int(i), float(x)) for i, x in zip(self.idx[r], self.x[r]) if i >= 0 and x > 0]
+
     def permuted(self, seed: int = 0) -> MixtureTable:
         """The same mixtures with each row's components listed in a random order (for the permutation test).
 
