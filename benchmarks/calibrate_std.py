@@ -52,7 +52,7 @@ def main() -> None:
     prop = get_property("ionic_conductivity")
     shipped = Path(args.model) if args.model else model_dir(prop.name)
     cfg_json = json.loads((shipped / "config.json").read_text())
-    cfg = TrainConfig(**cfg_json["train_config"])
+    cfg = TrainConfig.from_saved(cfg_json["train_config"])
     table, _ = load_table(prop.name, args.data_dir)
     rng = np.random.default_rng(0)
     doi = np.asarray(table.groups["doi"])

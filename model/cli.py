@@ -109,8 +109,9 @@ def train(
         True, help="DiffMix conductivity: the pairwise pooling includes solvent–solvent pairs (--no-solvent-pairs: "
         "only pairs with an ion, each of which a binary with that salt teaches)"),
     like_pairs: bool = typer.Option(
-        False, help="DiffMix conductivity: the pair network sees (h_a + h_b, |h_a − h_b|) and the pooling includes a "
-        "molecule with itself, so similar molecules never seen together pair as each does with itself"),
+        True, help="DiffMix conductivity: the pair network sees (h_a + h_b, |h_a − h_b|) and the pooling includes a "
+        "molecule with itself, so similar molecules never seen together pair as each does with itself (the shipped "
+        "design; --no-like-pairs: ψ(h_a, h_b) over a ≠ b, the design before 2026-12-02)"),
     log_offset: float | None = typer.Option(
         None, min=0.0, help=f"Conductivity is fitted in ln(κ + this), mS/cm (default {KAPPA_FIT_OFFSET:g}; 0 fits ln κ)"),
     data_dir: Path | None = typer.Option(None, help="Folder with the CSVs (default: $DIFFMIX_DATA_DIR or ../shared/data)"),

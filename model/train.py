@@ -41,8 +41,19 @@ class TrainConfig:
     pair_pool: bool = True  # VFT coefficients see the pairwise pooling Σ x_i x_j ψ(h_i, h_j) (see DiffMixVFT)
     blend_order: int | None = None  # VFT coefficients by the blend law of this Redlich–Kister order (see DiffMixVFT)
     solvent_pairs: bool = True  # the pairwise pooling includes solvent–solvent pairs (see DiffMixVFT)
-    like_pairs: bool = False  # symmetric pair features and self pairs in the pairwise pooling (see DiffMixVFT)
+    like_pairs: bool = True  # symmetric pair features and self pairs in the pairwise pooling (the shipped design since
+    # 2026-12-02; checkpoints without the key load as False, the design before it; see DiffMixVFT)
     log_offset: float | None = None  # log-scale properties are fitted in ln(y + log_offset); None: the property's
+
+    @classmethod
+    def from_saved(cls, saved: dict) -> TrainConfig:
+        """The config a run was trained with (its config.json's ``train_config``). An option the run predates takes
+        the value that reproduces the design it was trained with, not today's default."""
+        return cls(**{**SAVED_BEFORE_OPTION, **saved})
+
+
+# what a saved train_config without the key was trained with (the default changed after it was written)
+SAVED_BEFORE_OPTION = {"like_pairs": False}
 
 
 def offset_log(log_value: torch.Tensor, offset: float) -> torch.Tensor:

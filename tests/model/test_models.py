@@ -1,3 +1,5 @@
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 import torch
@@ -193,6 +195,19 @@ def test_vft_coefficient_head_depth_is_recorded_and_restored(tmp_path):
     assert linears(back.members[0]) == [128, 64, 3]
     sa, sb = deep.state_dict(), back.members[0].state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_like_pairs_is_the_trained_default_and_a_checkpoint_without_it_loads_the_earlier_design(tmp_path):
+    prop = get_property("ionic_conductivity")
+    table = synthetic_conductivity_table(60)
+    rows = np.arange(len(table))
+    assert hyperparameters("diffmix", prop, table, rows, TrainConfig())["like_pairs"] is True
+    assert "like_pairs" not in hyperparameters("diffmix", prop, table, rows, TrainConfig(like_pairs=False))
+    # the shipped models before 2026-12-02 have no "like_pairs" in their hyperparameters: ψ(h_a, h_b) over a ≠ b
+    assert build("diffmix", prop.law, log_scale=True, hidden=16, gnn_layers=1).like_pairs is False
+    # and its saved train_config (calibrate_std trains members like it) reads back as that design too
+    assert TrainConfig.from_saved({"max_epochs": 7}).like_pairs is False
+    assert TrainConfig.from_saved(asdict(TrainConfig(max_epochs=7))) == TrainConfig(max_epochs=7)
 
 
 @pytest.mark.parametrize("option,value", [("pair_pool", False), ("carrier_density", True), ("prefactor_power", 1.0),
