@@ -112,6 +112,9 @@ def train(
         True, help="DiffMix conductivity: the pair network sees (h_a + h_b, |h_a − h_b|) and the pooling includes a "
         "molecule with itself, so similar molecules never seen together pair as each does with itself (the shipped "
         "design; --no-like-pairs: ψ(h_a, h_b) over a ≠ b, the design before 2026-12-02)"),
+    blend_consistency: float = typer.Option(
+        0.0, min=0.0, help="Conductivity: weight of an unlabeled term that holds blends of three solvents, made from "
+        "the training rows, between their binary sub-blends (model.consistency; 0: off)"),
     log_offset: float | None = typer.Option(
         None, min=0.0, help=f"Conductivity is fitted in ln(κ + this), mS/cm (default {KAPPA_FIT_OFFSET:g}; 0 fits ln κ)"),
     data_dir: Path | None = typer.Option(None, help="Folder with the CSVs (default: $DIFFMIX_DATA_DIR or ../shared/data)"),
@@ -143,7 +146,7 @@ def train(
         fail(str(e))
     cfg = TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                       hidden=hidden, order=order, coeff_layers=coeff_layers, carrier_density=carrier_density,
-                      prefactor_power=prefactor_power, pair_pool=pair_pool, blend_order=blend_order, solvent_pairs=solvent_pairs, like_pairs=like_pairs, log_offset=log_offset, huber_beta=huber_beta)
+                      prefactor_power=prefactor_power, pair_pool=pair_pool, blend_order=blend_order, solvent_pairs=solvent_pairs, like_pairs=like_pairs, blend_consistency=blend_consistency, log_offset=log_offset, huber_beta=huber_beta)
     ens, splits = train_ensemble(table, prop, model, split, ensemble, seed, cfg, progress=progress, data_info=info,
                                  workers=workers or available_cores())
     ens.save(out)

@@ -54,14 +54,24 @@ def rk_order(ens: Ensemble) -> int | None:
 
 
 def label(ens: Ensemble) -> str:
+    """The model's name in tables: the kind, and for DiffMix conductivity each way it differs from the shipped design
+    (like pairs, no blend law, no consistency term)."""
     order = rk_order(ens)
-    if ens.kind == "diffmix" and ens.hyper.get("blend_order") is not None:
-        return f"diffmix, blend law (n={ens.hyper['blend_order']})"
-    if ens.kind == "diffmix" and ens.hyper.get("solvent_pairs") is False:
-        return "diffmix, no solvent–solvent pairs"
-    if ens.kind == "diffmix" and ens.hyper.get("like_pairs"):
-        return "diffmix, like pairs"
-    return ens.kind if order is None else f"diffmix (N={order})"
+    if order is not None:
+        return f"diffmix (N={order})"
+    if ens.kind != "diffmix":
+        return ens.kind
+    parts = ["diffmix"]
+    if ens.hyper.get("blend_order") is not None:
+        parts.append(f"blend law (n={ens.hyper['blend_order']})")
+    if ens.hyper.get("solvent_pairs") is False:
+        parts.append("no solvent–solvent pairs")
+    elif not ens.hyper.get("like_pairs"):
+        parts.append("pairs a ≠ b")  # the design shipped until 2026-12-02
+    weight = ens.info.get("train_config", {}).get("blend_consistency")
+    if weight:
+        parts.append(f"blend consistency {weight:g}")
+    return ", ".join(parts)
 
 
 @dataclass

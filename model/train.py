@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from model.consistency import BlendConsistency, log_prediction
 from model.data.dataset import Batcher, MixtureTable
 from model.domain import Domain
 from model.ensemble import Ensemble
@@ -44,6 +45,7 @@ class TrainConfig:
     like_pairs: bool = True  # symmetric pair features and self pairs in the pairwise pooling (the shipped design since
     # 2026-12-02; checkpoints without the key load as False, the design before it; see DiffMixVFT)
     log_offset: float | None = None  # log-scale properties are fitted in ln(y + log_offset); None: the property's
+    blend_consistency: float = 0.0  # weight of the unlabeled blend-between-its-binaries term (model.consistency)
 
     @classmethod
     def from_saved(cls, saved: dict) -> TrainConfig:
@@ -68,10 +70,7 @@ def loss_fn(model, batch, prop: Property, cfg: TrainConfig) -> torch.Tensor:
     excess properties in units of the training set's spread. A Huber loss with a small β is close to the MAE we
     report but smooth at zero."""
     if prop.log_scale:
-        if hasattr(model, "log_mix"):
-            log_pred = model.log_mix(model.encode(batch.mols), batch.idx, batch.x, batch.T, batch.P)
-        else:
-            log_pred = torch.log(model(*batch.args()))
+        log_pred = log_prediction(model, batch)
         offset = fit_offset(prop, cfg)
         pred, target = offset_log(log_pred, offset), offset_log(torch.log(batch.y), offset)
     else:
@@ -142,6 +141,13 @@ def fit_member(table: MixtureTable, split: Split, prop: Property, kind: str, cfg
     batcher = Batcher(table)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(3, cfg.patience // 3))
+    consistency = None
+    if cfg.blend_consistency:
+        if not prop.log_scale:
+            raise ValueError("blend consistency is a term for conductivity (a log-scale property), not "
+                             f"{prop.name}")
+        consistency = BlendConsistency(table, split.train, seed=seed)
+        blend_rng = np.random.default_rng(seed + 1_000_003)  # its own stream: the batches are those of the run without it
     best, best_state, bad, history = np.inf, None, 0, []
     bar = tqdm(range(cfg.max_epochs), desc=desc or f"{kind}", leave=False, disable=not progress, unit="epoch")
     for epoch in bar:
@@ -150,6 +156,8 @@ def fit_member(table: MixtureTable, split: Split, prop: Property, kind: str, cfg
         for batch in batcher.batches(split.train, cfg.batch_size, rng):
             opt.zero_grad()
             loss = loss_fn(model, batch, prop, cfg)
+            if consistency is not None:
+                loss = loss + cfg.blend_consistency * consistency.loss(model, max(1, len(batch.y) // 4), blend_rng)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
             opt.step()
