@@ -195,7 +195,11 @@ def test_campaign_simulate_runs_a_whole_campaign_against_the_labs_truth(tmp_path
         assert e["truth"] == pytest.approx(expected) and e["measured"] == pytest.approx(0.9 * expected)
     assert [e["best_truth_so_far"] for e in exps] == list(np.maximum.accumulate([e["truth"] for e in exps]))
     s = last["summary"]
-    assert s["strategy"] == strategy and s["measured"] == 6 and s["true_optimum"] >= s["best_truth"] - 1e-6
+    assert s["strategy"] == strategy and s["measured"] == 6
+    # an experiment's truth is the world's κ at the temperature the thermostat reached, the optimum is at the planned
+    # one: a point at the optimum measured a little warm beats it by up to d ln κ/dT (≤ 5 %/K near 25 °C) × the error
+    slack = 0.05 * max(abs(e["temperature_K"] - 298.15) for e in exps)
+    assert s["true_optimum"] >= s["best_truth"] * (1 - slack) - 1e-6
     if strategy == "learning":  # the second batch is predicted by the posterior: it knows the cell reads 10 % low
         first = np.mean([abs(e["predicted"] - e["measured"]) for e in exps[:3]])
         second = np.mean([abs(e["predicted"] - e["measured"]) for e in exps[3:]])
