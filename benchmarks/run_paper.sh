@@ -10,7 +10,7 @@ BIN=.venv/bin
 RUNS=${RUNS:-runs}
 LONG=${LONG:-runs_long}  # the excess-enthalpy order study at the longer budget, evaluated on its own
 mkdir -p "$RUNS" "$LONG" benchmarks/logs
-K="--max-epochs 400 --patience 40 --batch-size 512 --lr 3e-3"   # conductivity
+K="--max-epochs 400 --patience 40 --batch-size 512 --lr 3e-3"   # conductivity (DiffMix: like pairs, the default since 2026-12-02)
 X="--max-epochs 800 --patience 80"                              # excess molar volume
 H="--max-epochs 2000 --patience 200"                            # excess molar enthalpy: still improving at 800
 HL="--max-epochs 4000 --patience 400"   # H^E, longer: N = 4 still improved at 2000 (RESULTS.md, order study)
