@@ -141,3 +141,26 @@ def test_the_blends_split_report_breaks_the_error_down_by_what_the_binaries_taug
     text = report(runs, {"ionic_conductivity": table}, tmp_path / "plots")
     assert "## The blends split by what the binaries taught" in text
     assert "## ln(predicted / measured) within each test publication" in text
+
+
+def test_a_runs_label_names_each_way_it_differs_from_the_shipped_conductivity_design():
+    import torch
+
+    from model.ensemble import Ensemble
+    from model.evaluate import label
+    from model.nn.models import build
+
+    k, h = get_property("ionic_conductivity"), get_property("excess_molar_enthalpy")
+
+    def ens(prop, kind, hyper, train_config=None):
+        torch.manual_seed(0)
+        m = build(kind, prop.law, log_scale=prop.log_scale, hidden=8, gnn_layers=1, **hyper)
+        return Ensemble([m], prop, kind, {"hidden": 8, "gnn_layers": 1, **hyper}, {"train_config": train_config or {}})
+
+    assert label(ens(k, "diffmix", {"like_pairs": True})) == "diffmix"
+    assert label(ens(k, "diffmix", {})) == "diffmix, pairs a ≠ b"  # a checkpoint from before like pairs
+    assert label(ens(k, "diffmix", {"solvent_pairs": False})) == "diffmix, no solvent–solvent pairs"
+    assert label(ens(k, "diffmix", {"like_pairs": True}, {"blend_consistency": 1.0})) == "diffmix, blend consistency 1"
+    assert label(ens(k, "diffmix", {"blend_order": 2})) == "diffmix, blend law (n=2), pairs a ≠ b"
+    assert label(ens(k, "gnn_only", {})) == "gnn_only"
+    assert label(ens(h, "diffmix", {"order": 4, "target_scale": 1.0})) == "diffmix (N=4)"
