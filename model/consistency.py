@@ -38,8 +38,8 @@ class BlendConsistency:
     def __init__(self, table: MixtureTable, rows: np.ndarray, pool: int = 20000, seed: int = 0):
         rng = np.random.default_rng(seed)
         neutral = neutral_species(table)
-        binaries: list[int] = []
-        partners: dict[frozenset[int], set[int]] = {}
+        binaries: dict[int, tuple[frozenset[int], list[tuple[int, float]]]] = {}  # row → (its ions, its species)
+        partners: dict[frozenset[int], set[int]] = {}  # a salt's ions → every solvent seen with it
         for r in rows:
             present = table.present(int(r))
             ions = frozenset(i for i, _ in present if not neutral[i])
@@ -47,8 +47,9 @@ class BlendConsistency:
             if ions:
                 partners.setdefault(ions, set()).update(solvents)
                 if len(solvents) == 2:
-                    binaries.append(int(r))
-        candidates = [r for r in binaries if self._thirds(table, r, partners, neutral)]
+                    binaries[int(r)] = (ions, present)
+        thirds = {r: sorted(partners[ions] - {i for i, _ in present}) for r, (ions, present) in binaries.items()}
+        candidates = [r for r, t in thirds.items() if t]
         if not candidates:
             raise ValueError("blend consistency needs training rows with a salt in two solvents and a third solvent "
                              "seen with the same salt; these rows have none")
@@ -58,10 +59,10 @@ class BlendConsistency:
         x = np.zeros((n_rows, width))
         T, P = np.empty(n_rows), np.empty(n_rows)
         for k, r in enumerate(rng.choice(candidates, size=pool)):
-            present = table.present(int(r))
+            present = binaries[int(r)][1]
             ions = [(i, v) for i, v in present if not neutral[i]]
             (a, xa), (b, xb) = [(i, v) for i, v in present if neutral[i]]
-            c = int(rng.choice(self._thirds(table, int(r), partners, neutral)))
+            c = int(rng.choice(thirds[int(r)]))
             total = xa + xb
             w = rng.uniform(*SHARE_RANGE)
             sa, sb, sc = xa * (1 - w), xb * (1 - w), total * w
@@ -76,12 +77,6 @@ class BlendConsistency:
         self.pool = pool
         self.table = MixtureTable(table.vocab, idx, x, T, P, np.full(n_rows, np.nan))
         self.batcher = Batcher(self.table)
-
-    @staticmethod
-    def _thirds(table: MixtureTable, r: int, partners: dict[frozenset[int], set[int]], neutral: np.ndarray) -> list[int]:
-        present = table.present(r)
-        ions = frozenset(i for i, _ in present if not neutral[i])
-        return sorted(partners.get(ions, set()) - {i for i, _ in present})
 
     def loss(self, model, n: int, rng: np.random.Generator) -> torch.Tensor:
         """Mean distance (in ln κ) by which n random blends of the pool leave the band of their sub-blends."""
