@@ -24,14 +24,6 @@ from model.splits import neutral_species
 SHARE_RANGE = (0.1, 0.6)  # the third solvent's share of the blend's solvent
 
 
-def log_prediction(model, batch) -> torch.Tensor:
-    """ln of a log-scale property's prediction for a batch (the DiffMix law's own log form where it has one)."""
-    if hasattr(model, "log_mix"):
-        out: torch.Tensor = model.log_mix(model.encode(batch.mols), batch.idx, batch.x, batch.T, batch.P)
-        return out
-    return torch.log(model(*batch.args()))
-
-
 class BlendConsistency:
     """A pool of blends made from ``table``'s rows ``rows``, each followed by its three binary sub-blends."""
 
@@ -81,7 +73,7 @@ class BlendConsistency:
     def loss(self, model, n: int, rng: np.random.Generator) -> torch.Tensor:
         """Mean distance (in ln κ) by which n random blends of the pool leave the band of their sub-blends."""
         picks = rng.integers(0, self.pool, size=n)
-        log_k = log_prediction(model, self.batcher.batch((4 * picks[:, None] + np.arange(4)).ravel())).view(n, 4)
+        log_k = model.log_forward(*self.batcher.batch((4 * picks[:, None] + np.arange(4)).ravel()).args()).view(n, 4)
         blend, subs = log_k[:, 0], log_k[:, 1:].detach()
         below = torch.relu(subs.min(dim=1).values - blend)
         above = torch.relu(blend - subs.max(dim=1).values)

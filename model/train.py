@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from model.consistency import BlendConsistency, log_prediction
+from model.consistency import BlendConsistency
 from model.data.dataset import Batcher, MixtureTable
 from model.domain import Domain
 from model.ensemble import Ensemble
@@ -70,7 +70,7 @@ def loss_fn(model, batch, prop: Property, cfg: TrainConfig) -> torch.Tensor:
     excess properties in units of the training set's spread. A Huber loss with a small β is close to the MAE we
     report but smooth at zero."""
     if prop.log_scale:
-        log_pred = log_prediction(model, batch)
+        log_pred = model.log_forward(*batch.args())
         offset = fit_offset(prop, cfg)
         pred, target = offset_log(log_pred, offset), offset_log(torch.log(batch.y), offset)
     else:

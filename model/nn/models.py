@@ -90,6 +90,14 @@ class MixtureModel(nn.Module):
     def forward(self, mols, idx, x, T, P) -> torch.Tensor:
         return self.mix(self.encode(mols), idx, x, T, P)
 
+    def log_mix(self, emb, idx, x, T, P) -> torch.Tensor:
+        """ln of the prediction (for a positive, log-scale property); a law with a log form of its own overrides it."""
+        return torch.log(self.mix(emb, idx, x, T, P))
+
+    def log_forward(self, mols, idx, x, T, P) -> torch.Tensor:
+        """``forward`` in ln, through ``log_mix``: the training loss and the blend-consistency term use it."""
+        return self.log_mix(self.encode(mols), idx, x, T, P)
+
     def _out(self, raw: torch.Tensor) -> torch.Tensor:
         """Baseline heads predict ln κ for log-scale properties and y / scale otherwise."""
         return torch.exp(raw) if self.log_scale else raw * self.target_scale

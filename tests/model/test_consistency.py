@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.consistency import BlendConsistency, log_prediction
+from model.consistency import BlendConsistency
 from model.data.dataset import MixtureTable
 from model.mixture import Mixture
 from model.nn.models import build
@@ -49,7 +49,7 @@ def test_the_loss_is_the_distance_outside_the_sub_blends_band_and_moves_only_the
     loss = pool.loss(model, 30, np.random.default_rng(5))
     picks = np.random.default_rng(5).integers(0, 30, size=30)
     with torch.no_grad():
-        log_k = log_prediction(model, pool.batcher.batch((4 * picks[:, None] + np.arange(4)).ravel())).view(30, 4)
+        log_k = model.log_forward(*pool.batcher.batch((4 * picks[:, None] + np.arange(4)).ravel()).args()).view(30, 4)
     lo, hi = log_k[:, 1:].min(1).values, log_k[:, 1:].max(1).values
     expected = (torch.relu(lo - log_k[:, 0]) + torch.relu(log_k[:, 0] - hi)).mean()
     assert float(loss.detach()) == pytest.approx(float(expected), rel=1e-5)
