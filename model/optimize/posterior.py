@@ -4,7 +4,7 @@ Conductivity is positive and a lab's instrument is off by a factor rather than b
 lives in ln κ:
 
     ln κ_lab(u) = ln μ(u) + g(u),   g ~ GP(0, k),   u = (solvent shares, salt cation fraction, temperature)
-    k(u, u') = (σ² a(u) a(u') + ρ²) M(u, u') + τ²
+    k(u, u') = (σ² a(u) a(u') + ρ²) M(u, u') + τ² + λ² (f − ½)(f' − ½)
 
 - μ(u) is the ensemble mean and a(u) its calibrated spread in ln κ (√ln(1 + r²) for the relative spread
   r = std · std_scale / μ, the log-normal's; ≈ r where r is small): the correction may be
@@ -16,13 +16,18 @@ lives in ln κ:
   the salt (κ's rise and fall with salt content has a scale of its own) and one for T.
 - τ² is one offset shared by all of the campaign's measurements: the log of a multiplicative instrument bias
   (a lab's cell reads a few to 20 % off the literature).
+- λ is a campaign-wide linear trend of ln κ along the salt variable f (in units of its range, centred; absent when
+  the salt is fixed). κ rises and falls with salt content, so a tilt in ln κ moves the salt optimum; a lab whose ions
+  pair more or less than DiffMix's training data has exactly that, everywhere in the space. Without the term the
+  tilt is learned only within a length scale of the measurements, and the loop walked toward the lab's salt optimum
+  by 0.1 mol/kg a batch (benchmarks/RESULTS.md, "A salt trend in the posterior").
 - each measurement has noise σ_n² (the spread of repeated measurements; a few 0.1 % to 2 %).
 
-The hyperparameters (σ, ρ, the three length scales, τ, σ_n) are the maximum a posteriori of the marginal likelihood
+The hyperparameters (σ, ρ, the three length scales, τ, λ, σ_n) are the maximum a posteriori of the marginal likelihood
 under weak log-normal priors centred on the values above (``Hyper``). With no data the posterior is the prior:
-the ensemble mean, and the calibrated ensemble spread combined with the offset's prior τ. Everything is torch, so
-mean, std and ∂/∂z are exact and differentiable; leave-one-out residuals and coverage are closed-form (Rasmussen &
-Williams, Gaussian Processes for Machine Learning, 2006, §5.4.2).
+the ensemble mean, and the calibrated ensemble spread combined with the priors of the offset τ and the trend λ.
+Everything is torch, so mean, std and ∂/∂z are exact and differentiable; leave-one-out residuals and coverage are
+closed-form (Rasmussen & Williams, Gaussian Processes for Machine Learning, 2006, §5.4.2).
 
 Points still being measured (queued or leased experiments) enter as fantasies: observations at the posterior's
 own mean there (the "kriging believer"), which leaves the mean unchanged and removes the variance the pending
@@ -60,6 +65,7 @@ class Hyper:
     length_salt: float = 0.3  # in units of the salt variable's range
     length_temperature: float = 1.5  # in units of T_SCALE_K
     offset: float = 0.15  # τ: a campaign-wide offset in ln κ (15 %: a lab reads a few to 20 % off the literature)
+    salt_trend: float = 0.3  # λ: a campaign-wide slope of ln κ along the salt variable, per its range
     noise: float = 0.01  # σ_n: measurement noise in ln κ (1 %)
 
     def as_dict(self) -> dict[str, float]:
@@ -68,15 +74,19 @@ class Hyper:
 
     @classmethod
     def from_dict(cls, d: dict[str, float]) -> Hyper:
-        """The hyperparameters stored by ``as_dict``."""
-        return cls(**{k: float(v) for k, v in d.items() if k in cls.__dataclass_fields__})
+        """The hyperparameters stored by ``as_dict``; a term stored before it existed is absent (a version is
+        rebuilt as it was fitted)."""
+        return cls(**(SAVED_BEFORE_TERM | {k: float(v) for k, v in d.items() if k in cls.__dataclass_fields__}))
+
+
+SAVED_BEFORE_TERM = {"salt_trend": 0.0}  # posteriors stored before the salt trend (2026-12-03) had none
 
 
 PRIOR = Hyper()
 PRIOR_LOG_SD = {"signal": 1.0, "floor": 1.2, "length_composition": 0.7, "length_salt": 0.7, "length_temperature": 0.7,
-                "offset": 1.2, "noise": 1.0}
+                "offset": 1.2, "salt_trend": 1.2, "noise": 1.0}
 FLOOR = {"signal": 0.05, "floor": 1e-3, "length_composition": 0.03, "length_salt": 0.03, "length_temperature": 0.1,
-         "offset": 1e-3, "noise": 1e-3}
+         "offset": 1e-3, "salt_trend": 1e-3, "noise": 1e-3}
 
 
 @dataclass
@@ -180,6 +190,7 @@ class Posterior:
         self.pending_z: list[np.ndarray] = []  # the pending points themselves
         lo, hi = self.space.salt_range
         self._f_lo, self._f_span = lo, (hi - lo) if hi > lo else 1.0
+        self._salt_free = hi > lo
         self._T0 = float(np.mean(objective.temperatures_K))
         self._set_data()
         if fit and len(self.observations) >= 3:
@@ -225,7 +236,14 @@ class Posterior:
                            (1.0 / h["length_temperature"]).reshape(1)])
         d = _distance(U1 * scale, U2 * scale)
         amplitude = h["signal"] ** 2 * a1[:, None] * a2[None, :] + h["floor"] ** 2
-        return amplitude * _matern52(d) + h["offset"] ** 2
+        s1, s2 = self._salt_centred(U1), self._salt_centred(U2)
+        return amplitude * _matern52(d) + h["offset"] ** 2 + h["salt_trend"] ** 2 * s1[:, None] * s2[None, :]
+
+    def _salt_centred(self, U: torch.Tensor) -> torch.Tensor:
+        """The salt variable in units of its range, centred on the range's middle (0 where the salt is fixed)."""
+        if not self._salt_free:
+            return torch.zeros(len(U), dtype=U.dtype)
+        return U[:, -2] - 0.5
 
     def _gram(self, h: dict[str, torch.Tensor]) -> torch.Tensor:
         n = len(self._y)
@@ -292,7 +310,8 @@ class Posterior:
     def correction(self, U: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The GP's mean and variance of g (in ln κ) at features U [S, d] with prior spreads a [S]."""
         h = self._h
-        prior_var = h["signal"] ** 2 * a * a + h["floor"] ** 2 + h["offset"] ** 2
+        prior_var = h["signal"] ** 2 * a * a + h["floor"] ** 2 + h["offset"] ** 2 \
+            + h["salt_trend"] ** 2 * self._salt_centred(U) ** 2
         if self._L is None:
             return torch.zeros_like(a), prior_var
         ks = self._kernel(h, U, a, self._U, self._a)  # [S, n]

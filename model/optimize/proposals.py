@@ -10,8 +10,7 @@ feasible points uniformly.
 The "learning" strategy needs the objective to carry a campaign posterior (model/optimize/posterior.py). Its
 first ``LEARNING_EXPLOIT`` points exploit: where the posterior mean is best (found by the same projected gradient
 ascent, from the best points of a random pool, of the blends on the simplex's edges and faces, and of a cloud
-around the best measurements), and the next-best
-point at least ``min_distance`` away. These may lie as close as ``REFINE_DISTANCE`` to a point already measured,
+around the best measurements), then the next-best points, each at least ``min_distance`` from the others. These may lie as close as ``REFINE_DISTANCE`` to a point already measured,
 so the loop can refine its incumbent (a lab's optimum is a flat top: the last 2 % sit within a few % of
 composition). The rest of the batch maximises the upper confidence bound (mean + UCB_BETA · std), greedily: each
 chosen point joins the posterior as a fantasy (pending) observation before the next is chosen, so its
@@ -36,7 +35,7 @@ from model.optimize.space import CompositionSpace
 
 STRATEGIES = ("learning", "gradient", "random", "botorch")
 UCB_BETA = 1.0  # the learning strategy's exploring points: posterior mean + UCB_BETA · posterior std
-LEARNING_EXPLOIT = 2  # a learning batch's first points maximise the posterior mean (the rest the bound)
+LEARNING_EXPLOIT = 3  # a learning batch's first points maximise the posterior mean (the rest the bound)
 REFINE_DISTANCE = 0.01  # how close an exploiting point may come to a measured one (max-norm on z)
 POOL_RANDOM = 768  # random feasible points scored on the bound
 POOL_LOCAL = 64  # points scattered around the two best measurements

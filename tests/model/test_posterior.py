@@ -1,5 +1,7 @@
 """The campaign posterior (DiffMix prior × residual GP), the learning strategy and the BoTorch baseline."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -38,11 +40,12 @@ def test_with_no_data_the_posterior_is_the_prior(objective):
     mean, std = post.predict_numpy(z, 298.15)
     _, prior_mean, prior_std, _ = objective.evaluate(z, gradient=False)
     np.testing.assert_allclose(mean, prior_mean, rtol=1e-5)
-    # the prior's std: the calibrated ensemble spread (as the std of ln κ of a log-normal), with the floor's and
-    # the campaign-wide offset's priors
+    # the prior's std: the calibrated ensemble spread (as the std of ln κ of a log-normal), with the floor's, the
+    # campaign-wide offset's and the salt trend's priors (the salt variable in units of its range, centred)
     h = Hyper()
     spread = np.log1p((prior_std / prior_mean) ** 2)
-    expected = prior_mean * np.sqrt(h.signal ** 2 * spread + h.floor ** 2 + h.offset ** 2)
+    f = (z[:, -1] - 0.05) / (0.1 - 0.05) - 0.5
+    expected = prior_mean * np.sqrt(h.signal ** 2 * spread + h.floor ** 2 + h.offset ** 2 + (h.salt_trend * f) ** 2)
     np.testing.assert_allclose(std, expected, rtol=1e-4)
     assert post.diagnostics().n == 0 and post.diagnostics().loo_mae is None
 
@@ -134,6 +137,50 @@ def test_learning_may_refine_a_measured_point_but_never_repeats_a_pending_one(ob
     busy = replace(objective, posterior=post.with_pending(measured[None], 298.15))
     elsewhere = propose(busy, 1, seed=3, strategy="learning", min_distance=0.05, avoid=[measured], resolution=0)[0]
     assert np.max(np.abs(elsewhere.z - measured)) >= 0.05
+
+
+def test_a_salt_trend_learned_in_one_blend_carries_to_a_blend_far_away(objective):
+    """A lab whose κ falls with salt content faster than DiffMix thinks (its ions pair more), measured along the
+    salt in one blend only: the posterior carries the tilt to a blend well beyond the composition length scale,
+    which the Matérn term alone cannot (its correlation there is nearly gone)."""
+    lo, hi = 0.05, 0.1
+    here = np.array([[0.1, 0.1, 0.8, f] for f in np.linspace(lo, hi, 6)])
+    tilt = 0.4  # ln κ falls by 0.4 across the salt range, relative to DiffMix
+
+    def lab(z):
+        _, v, _, _ = objective.evaluate(np.atleast_2d(z), gradient=False)
+        return v * np.exp(-tilt * (np.atleast_2d(z)[:, -1] - lo) / (hi - lo))
+
+    obs = [Observation(z, 298.15, float(v)) for z, v in zip(here, lab(here))]
+    far = np.array([[0.8, 0.1, 0.1, lo], [0.8, 0.1, 0.1, hi]])  # 0.7 away in two shares
+    hyper = Hyper(length_composition=0.2)
+    learned = []
+    for trend in (1.0, 1e-4):
+        post = Posterior(objective, obs, hyper=replace(hyper, salt_trend=trend), fit=False)
+        mean, _ = post.predict_numpy(far, 298.15)
+        _, prior, _, _ = objective.evaluate(far, gradient=False)
+        g = np.log(mean / prior)
+        learned.append(g[1] - g[0])  # the correction's change across the salt range, far away
+    with_trend, without = learned
+    assert with_trend < -0.5 * tilt, learned
+    assert abs(without) < 0.1 * tilt, learned
+    # a fitted posterior finds the trend by itself and carries most of it
+    fitted = Posterior(objective, obs)
+    mean, _ = fitted.predict_numpy(far, 298.15)
+    _, prior, _, _ = objective.evaluate(far, gradient=False)
+    g = np.log(mean / prior)
+    assert fitted.hyper.salt_trend > Hyper.salt_trend and g[1] - g[0] < -0.5 * tilt, (fitted.hyper, g)
+
+
+def test_the_salt_trend_is_absent_where_the_salt_is_fixed():
+    ens = Predictor.load("ionic_conductivity").ensemble
+    spec = DesignSpec.parse({"space": {"salt": LIPF6, "solvents": [PC, EC, DMC], "salt_fraction": 0.08},
+                             "temperature_K": 298.15})
+    post = Posterior(spec.objective_for(ens), [], hyper=Hyper(salt_trend=5.0))
+    z = np.array([[0.3, 0.3, 0.4, 0.08]])
+    _, std = post.predict_numpy(z, 298.15)
+    _, with_less, = Posterior(spec.objective_for(ens), [], hyper=Hyper(salt_trend=1e-3)).predict_numpy(z, 298.15)
+    np.testing.assert_allclose(std, with_less)
 
 
 def test_a_proposals_std_is_that_of_the_measurement(objective):
@@ -248,3 +295,9 @@ def test_a_failed_hyperparameter_fit_keeps_the_prior_and_says_so(objective, monk
         hyper = post.fit()
     assert hyper == posterior.PRIOR and post.hyper == posterior.PRIOR
     assert "hyperparameter fit failed on 6 measurements" in caplog.text
+
+
+def test_a_posterior_stored_before_the_salt_trend_is_rebuilt_without_one():
+    stored = {k: v for k, v in Hyper().as_dict().items() if k != "salt_trend"}
+    assert Hyper.from_dict(stored).salt_trend == 0.0
+    assert Hyper.from_dict(Hyper(salt_trend=0.7).as_dict()).salt_trend == 0.7
