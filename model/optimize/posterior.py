@@ -190,7 +190,6 @@ class Posterior:
         self.pending_z: list[np.ndarray] = []  # the pending points themselves
         lo, hi = self.space.salt_range
         self._f_lo, self._f_span = lo, (hi - lo) if hi > lo else 1.0
-        self._salt_free = hi > lo
         self._T0 = float(np.mean(objective.temperatures_K))
         self._set_data()
         if fit and len(self.observations) >= 3:
@@ -241,7 +240,7 @@ class Posterior:
 
     def _salt_centred(self, U: torch.Tensor) -> torch.Tensor:
         """The salt variable in units of its range, centred on the range's middle (0 where the salt is fixed)."""
-        if not self._salt_free:
+        if not self.space.salt_free:
             return torch.zeros(len(U), dtype=U.dtype)
         return U[:, -2] - 0.5
 

@@ -7,16 +7,16 @@ latest point of any trajectory that is far enough from all of them: the ascent p
 paper's Clio runs validated (Figure 4d/f). The "random" strategy (a baseline for comparing campaigns) draws
 feasible points uniformly.
 
-The "learning" strategy needs the objective to carry a campaign posterior (model/optimize/posterior.py). Its
-first ``LEARNING_EXPLOIT`` points exploit: where the posterior mean is best (found by the same projected gradient
-ascent, from the best points of a random pool, of the blends on the simplex's edges and faces, and of a cloud
-around the best measurements), then the next-best points, each at least ``min_distance`` from the others. These may lie as close as ``REFINE_DISTANCE`` to a point already measured,
-so the loop can refine its incumbent (a lab's optimum is a flat top: the last 2 % sit within a few % of
-composition). The rest of the batch maximises the upper confidence bound (mean + UCB_BETA · std), greedily: each
-chosen point joins the posterior as a fantasy (pending) observation before the next is chosen, so its
-neighbourhood loses the variance the measurement will remove and the batch spreads out by itself. Pending
-experiments of the campaign enter the same way before the batch starts. The constants were chosen on the loop
-benchmark (benchmarks/RESULTS.md, issue 15). "botorch" is the standard baseline without physics
+The "learning" strategy needs the objective to carry a campaign posterior (model/optimize/posterior.py). Its first
+``LEARNING_EXPLOIT`` points exploit: where the posterior mean is best (found by the same projected gradient ascent,
+from the best points of a random pool, of the blends on the simplex's edges and faces, and of a cloud around the
+best measurements), then the next-best points, each at least ``min_distance`` from the others. These may lie as
+close as ``REFINE_DISTANCE`` to a point already measured, so the loop can refine its incumbent (a lab's optimum is a
+flat top: the last 2 % sit within a few % of composition). The rest of the batch maximises the upper confidence
+bound (mean + UCB_BETA · std), greedily: each chosen point joins the posterior as a fantasy (pending) observation
+before the next is chosen, so its neighbourhood loses the variance the measurement will remove and the batch spreads
+out by itself. Pending experiments of the campaign enter the same way before the batch starts. The constants were
+chosen on the loop benchmark (benchmarks/RESULTS.md, issue 15). "botorch" is the standard baseline without physics
 (model/optimize/baseline.py).
 """
 

@@ -179,13 +179,11 @@ def test_the_salt_trend_is_absent_where_the_salt_is_fixed():
     post = Posterior(spec.objective_for(ens), [], hyper=Hyper(salt_trend=5.0))
     z = np.array([[0.3, 0.3, 0.4, 0.08]])
     _, std = post.predict_numpy(z, 298.15)
-    _, with_less, = Posterior(spec.objective_for(ens), [], hyper=Hyper(salt_trend=1e-3)).predict_numpy(z, 298.15)
+    _, with_less = Posterior(spec.objective_for(ens), [], hyper=Hyper(salt_trend=1e-3)).predict_numpy(z, 298.15)
     np.testing.assert_allclose(std, with_less)
 
 
 def test_a_proposals_std_is_that_of_the_measurement(objective):
-    from dataclasses import replace
-
     post = Posterior(objective, measurements(objective, 8))
     batch = propose(replace(objective, posterior=post), 3, seed=1, strategy="learning", min_distance=0.05)
     zs = np.array([p.z for p in batch])
