@@ -31,6 +31,7 @@ class TrainConfig:
     batch_size: int = 256
     lr: float = 2e-3
     weight_decay: float = 1e-6
+    head_weight_decay: float | None = None  # Adam's L2 on the mixture head (all but the molecule encoder); None: weight_decay
     hidden: int = 64
     gnn_layers: int = 3
     order: int = 4
@@ -132,6 +133,16 @@ def hyperparameters(kind: str, prop: Property, table: MixtureTable, train_rows: 
     return hyper
 
 
+def parameter_groups(model: torch.nn.Module, cfg: TrainConfig) -> list[dict]:
+    """Adam's parameter groups: the molecule encoder with ``weight_decay``, the mixture head (everything that maps
+    embeddings, composition and conditions to the property) with ``head_weight_decay`` when it is set."""
+    head_decay = cfg.weight_decay if cfg.head_weight_decay is None else cfg.head_weight_decay
+    encoder = {id(p) for p in model.encoder.parameters()} if hasattr(model, "encoder") else set()
+    groups = [{"params": [p for p in model.parameters() if id(p) in encoder], "weight_decay": cfg.weight_decay},
+              {"params": [p for p in model.parameters() if id(p) not in encoder], "weight_decay": head_decay}]
+    return [g for g in groups if g["params"]]
+
+
 def fit_member(table: MixtureTable, split: Split, prop: Property, kind: str, cfg: TrainConfig, seed: int,
                desc: str = "", progress: bool = True):
     torch.manual_seed(seed)
@@ -139,7 +150,7 @@ def fit_member(table: MixtureTable, split: Split, prop: Property, kind: str, cfg
     hyper = hyperparameters(kind, prop, table, split.train, cfg)
     model = build(kind, prop.law, log_scale=prop.log_scale, **hyper)
     batcher = Batcher(table)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.Adam(parameter_groups(model, cfg), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(3, cfg.patience // 3))
     consistency = None
     if cfg.blend_consistency:

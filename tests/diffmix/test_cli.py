@@ -123,7 +123,8 @@ def test_train_then_evaluate_from_the_command_line(tmp_path):
     out = tmp_path / "runs" / "h"
     r = CliRunner().invoke(app, ["train", "--property", "excess_molar_enthalpy", "--model", "diffmix", "--order", "2",
                                  "--ensemble", "2", "--workers", "2", "--max-epochs", "3", "--hidden", "8",
-                                 "--huber-beta", "0.01", "--weight-decay", "1e-4", "--data-dir", str(tmp_path),
+                                 "--huber-beta", "0.01", "--weight-decay", "1e-4", "--head-weight-decay", "1e-3",
+                                 "--data-dir", str(tmp_path),
                                  "--out", str(out), "--no-progress"])
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout.strip().splitlines()[-1])
@@ -131,6 +132,7 @@ def test_train_then_evaluate_from_the_command_line(tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["members"] == 2 and config["workers"] == 2 and config["hyper"]["order"] == 2
     assert config["train_config"]["huber_beta"] == 0.01 and config["train_config"]["weight_decay"] == 1e-4
+    assert config["train_config"]["head_weight_decay"] == 1e-3
     r = CliRunner().invoke(app, ["evaluate", "--runs", str(tmp_path / "runs"), "--plots", str(tmp_path / "plots"),
                                  "--data-dir", str(tmp_path)])
     assert r.exit_code == 0, r.output

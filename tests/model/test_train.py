@@ -72,3 +72,22 @@ def test_the_run_records_the_huber_beta_of_its_property_or_its_own():
     with pytest.raises(ValueError, match="huber_beta must be a finite number"):
         train_ensemble(table, prop, "diffmix", "random", 2, 0, TrainConfig(huber_beta=float("inf")), progress=False,
                        workers=2)
+
+
+def test_head_weight_decay_reaches_the_mixture_head_and_leaves_the_encoder_alone():
+    from model.nn.models import build
+    from model.train import parameter_groups
+
+    model = build("diffmix", "vft", log_scale=True, hidden=16)
+    encoder = {id(p) for p in model.encoder.parameters()}
+    groups = parameter_groups(model, TrainConfig(weight_decay=1e-6, head_weight_decay=1e-3))
+    ids = [id(p) for g in groups for p in g["params"]]
+    assert sorted(ids) == sorted(id(p) for p in model.parameters())  # every weight once, none twice
+    by_decay = {g["weight_decay"]: {id(p) for p in g["params"]} for g in groups}
+    assert by_decay[1e-6] == encoder
+    assert by_decay[1e-3] and not by_decay[1e-3] & encoder
+    # unset, the head has the encoder's decay (the optimiser of every run before the option)
+    assert {g["weight_decay"] for g in parameter_groups(model, TrainConfig(weight_decay=1e-5))} == {1e-5}
+    # a model without a learned encoder is all head
+    fp = build("fingerprint", "vft", log_scale=True, max_components=3)
+    assert [g["weight_decay"] for g in parameter_groups(fp, TrainConfig(head_weight_decay=1e-3))] == [1e-3]
