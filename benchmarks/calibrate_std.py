@@ -22,14 +22,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from model.data.dataset import Batcher
 from model.data.loaders import load_table
 from model.predict import model_dir
 from model.properties import get_property
 from model.splits import Split
-from model.train import TrainConfig, fit_member, predict_rows
+from model.train import TrainConfig, available_cores, fit_members, predict_rows
 
 OUT_PREDICTIONS = "/tmp/calibrate_std_predictions.npz"  # the held-out predictions, kept for inspection
 COVERAGE = 0.95
@@ -46,6 +45,7 @@ def main() -> None:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--model", default=None, help="the ensemble to calibrate (default: the shipped conductivity model)")
     ap.add_argument("--members", type=int, default=5)
+    ap.add_argument("--workers", type=int, default=0, help="members trained at once (0: one per core)")
     ap.add_argument("--held-out", type=float, default=0.15, help="share of the rows held out, by publication")
     ap.add_argument("--write", action="store_true", help="store the factor in the calibrated model's config.json")
     args = ap.parse_args()
@@ -66,12 +66,14 @@ def main() -> None:
     test = np.flatnonzero(np.isin(doi, held))
     rest = np.flatnonzero(~np.isin(doi, held))
     t0 = time.time()
-    members = []
-    for k in tqdm(range(args.members), desc="members"):
+    splits = []
+    for k in range(args.members):
         perm = np.random.default_rng(k).permutation(rest)
         n_tr, n_val = int(0.8 * len(perm)), int(0.1 * len(perm))
-        split = Split(np.sort(perm[:n_tr]), np.sort(perm[n_tr:n_tr + n_val]), np.sort(perm[n_tr + n_val:]))
-        members.append(fit_member(table, split, prop, "diffmix", cfg, seed=k, progress=False)[0])
+        splits.append(Split(np.sort(perm[:n_tr]), np.sort(perm[n_tr:n_tr + n_val]), np.sort(perm[n_tr + n_val:])))
+    # side by side, one thread each, like `diffmix train` (a member depends on its split, seed and thread count)
+    members = [r[0] for r in fit_members(table, prop, "diffmix", cfg, splits, list(range(args.members)),
+                                         workers=args.workers or available_cores(), desc="members")]
     train_s = time.time() - t0
     batcher = Batcher(table)
     preds = np.stack([predict_rows(m, batcher, test) for m in members])  # [K, N]

@@ -198,29 +198,63 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _fit_member_in_worker(table: MixtureTable, prop_name: str, kind: str, split_kind: str, cfg: TrainConfig,
+def _fit_member_in_worker(table: MixtureTable, prop_name: str, kind: str, split: Split, cfg: TrainConfig,
                           member_seed: int, threads: int):
     """One ensemble member in its own process. Members are independent (own split, own seed), so they train in
     parallel without any coordination; the weights travel back as a state dict."""
     from model.properties import get_property
 
     torch.set_num_threads(threads)
-    prop = get_property(prop_name)
-    split = make_split(table, split_kind, member_seed)
-    model, hyper, info = fit_member(table, split, prop, kind, cfg, member_seed, progress=False)
-    return model.state_dict(), hyper, info, split
+    model, hyper, info = fit_member(table, split, get_property(prop_name), kind, cfg, member_seed, progress=False)
+    return model.state_dict(), hyper, info
+
+
+def fit_members(table: MixtureTable, prop: Property, kind: str, cfg: TrainConfig, splits: list[Split],
+                seeds: list[int], workers: int = 1, progress: bool = True, desc: str = "") -> list[tuple]:
+    """Member k trained on ``splits[k]`` with ``seeds[k]``: [(model, hyper, info)] in that order.
+
+    With workers > 1 the members train in that many spawned processes, the cores shared out between them. Small
+    graph networks use a second thread poorly (most of an epoch is many small kernels), so single-threaded members
+    side by side train faster than one member on several threads (benchmarks/RESULTS.md has the timings). A member's
+    result depends only on its split, its seed and its thread count, not on which process trained it.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    if len(splits) != len(seeds):
+        raise ValueError(f"{len(splits)} splits for {len(seeds)} seeds")
+    members = len(splits)
+    workers = min(workers, members)
+    outer = tqdm(total=members, desc=desc or kind, disable=not progress, unit="member")
+    results: list[tuple | None] = [None] * members
+    if workers == 1:
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+        for k, (split, seed) in enumerate(zip(splits, seeds)):
+            results[k] = fit_member(table, split, prop, kind, cfg, seed, desc=f"member {k + 1}/{members}",
+                                    progress=progress)
+            outer.update()
+            outer.set_postfix(val_mae=f"{results[k][2]['best_val_mae']:.4g}")
+    else:
+        threads = max(1, available_cores() // workers)
+        ctx = multiprocessing.get_context("spawn")  # fork after torch has started its thread pool can deadlock
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = {pool.submit(_fit_member_in_worker, table, prop.name, kind, split, cfg, seed, threads): k
+                       for k, (split, seed) in enumerate(zip(splits, seeds))}
+            for fut in as_completed(futures):
+                k = futures[fut]
+                state, hyper, info = fut.result()
+                model = build(kind, prop.law, log_scale=prop.log_scale, **hyper)
+                model.load_state_dict(state)
+                results[k] = (model.eval(), hyper, info)
+                outer.update()
+                outer.set_postfix(member=k + 1, val_mae=f"{info['best_val_mae']:.4g}")
+    outer.close()
+    return [r for r in results if r is not None]
 
 
 def train_ensemble(table: MixtureTable, prop: Property, kind: str, split_kind: str, members: int, seed: int,
                    cfg: TrainConfig, progress: bool = True, data_info: dict | None = None,
                    workers: int = 1) -> tuple[Ensemble, list[Split]]:
-    """Train `members` members, member k on split seed+k with seed seed+k.
-
-    With workers > 1 the members train in that many spawned processes, the cores shared out between them. Small
-    graph networks use a second thread poorly (most of an epoch is many small kernels), so single-threaded members
-    side by side train faster than one member on several threads (benchmarks/RESULTS.md has the timings). A member's
-    result depends only on its seed and its thread count, not on which process trained it.
-    """
+    """Train `members` members, member k on split seed+k with seed seed+k (``fit_members``; ``workers`` processes)."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     workers = min(workers, members)
@@ -229,34 +263,10 @@ def train_ensemble(table: MixtureTable, prop: Property, kind: str, split_kind: s
     if prop.log_scale:
         cfg = dataclasses.replace(cfg, log_offset=fit_offset(prop, cfg))
     t0 = time.perf_counter()
-    outer = tqdm(total=members, desc=f"{prop.name} {kind} ({split_kind})", disable=not progress, unit="member")
-    results: list[tuple | None] = [None] * members
-    if workers == 1:
-        torch.set_num_threads(max(1, torch.get_num_threads()))
-        for k in range(members):
-            split = make_split(table, split_kind, seed + k)
-            model, hyper, info = fit_member(table, split, prop, kind, cfg, seed + k,
-                                            desc=f"member {k + 1}/{members}", progress=progress)
-            results[k] = (model, hyper, info, split)
-            outer.update()
-            outer.set_postfix(val_mae=f"{info['best_val_mae']:.4g}")
-    else:
-        threads = max(1, available_cores() // workers)
-        ctx = multiprocessing.get_context("spawn")  # fork after torch has started its thread pool can deadlock
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = {pool.submit(_fit_member_in_worker, table, prop.name, kind, split_kind, cfg, seed + k, threads): k
-                       for k in range(members)}
-            for fut in as_completed(futures):
-                k = futures[fut]
-                state, hyper, info, split = fut.result()
-                model = build(kind, prop.law, log_scale=prop.log_scale, **hyper)
-                model.load_state_dict(state)
-                results[k] = (model.eval(), hyper, info, split)
-                outer.update()
-                outer.set_postfix(member=k + 1, val_mae=f"{info['best_val_mae']:.4g}")
-    outer.close()
+    splits = [make_split(table, split_kind, seed + k) for k in range(members)]
+    results = fit_members(table, prop, kind, cfg, splits, [seed + k for k in range(members)], workers, progress,
+                          desc=f"{prop.name} {kind} ({split_kind})")
     models = [r[0] for r in results]
-    splits = [r[3] for r in results]
     infos = [{k2: v for k2, v in r[2].items() if k2 != "history"} for r in results]
     ens_info = {
         "split": split_kind,
