@@ -91,6 +91,9 @@ def train(
     batch_size: int = typer.Option(256, min=1, help="Mixtures per gradient step"),
     lr: float = typer.Option(2e-3, help="Adam learning rate"),
     weight_decay: float = typer.Option(1e-6, min=0.0, help="Adam's L2 penalty on every weight"),
+    weight_ema: float | None = typer.Option(
+        None, min=0.0, max=1.0, help="Validate, early-stop and keep an exponential moving average of the weights with "
+        "this decay per step (e.g. 0.997: about 300 steps) instead of the last weights (default: off)"),
     head_weight_decay: float | None = typer.Option(
         None, min=0.0, help="Adam's L2 penalty on the mixture head only (all but the molecule encoder; default: "
         "--weight-decay)"),
@@ -148,7 +151,7 @@ def train(
     except (DiffMixInputError, FileNotFoundError) as e:
         fail(str(e))
     cfg = TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                      head_weight_decay=head_weight_decay,
+                      head_weight_decay=head_weight_decay, weight_ema=weight_ema,
                       hidden=hidden, order=order, coeff_layers=coeff_layers, carrier_density=carrier_density,
                       prefactor_power=prefactor_power, pair_pool=pair_pool, blend_order=blend_order, solvent_pairs=solvent_pairs, like_pairs=like_pairs, blend_consistency=blend_consistency, log_offset=log_offset, huber_beta=huber_beta)
     ens, splits = train_ensemble(table, prop, model, split, ensemble, seed, cfg, progress=progress, data_info=info,

@@ -31,6 +31,8 @@ class TrainConfig:
     batch_size: int = 256
     lr: float = 2e-3
     weight_decay: float = 1e-6
+    weight_ema: float | None = None  # validate and keep an exponential moving average of the weights (this decay per
+    # step) instead of the weights themselves; None: the weights (every shipped run)
     head_weight_decay: float | None = None  # Adam's L2 on the mixture head (all but the molecule encoder); None: weight_decay
     hidden: int = 64
     gnn_layers: int = 3
@@ -159,6 +161,12 @@ def fit_member(table: MixtureTable, split: Split, prop: Property, kind: str, cfg
                              f"{prop.name}")
         consistency = BlendConsistency(table, split.train, seed=seed)
         blend_rng = np.random.default_rng(seed + 1_000_003)  # its own stream: the batches are those of the run without it
+    if cfg.weight_ema is not None and not 0.0 < cfg.weight_ema < 1.0:
+        raise ValueError(f"weight_ema must lie strictly between 0 and 1, got {cfg.weight_ema}")
+    # the model that is validated and kept: the trained weights, or their moving average (torch.optim.swa_utils)
+    averaged = None if cfg.weight_ema is None else torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.weight_ema), use_buffers=True)
+    kept = model if averaged is None else averaged.module
     best, best_state, bad, history = np.inf, None, 0, []
     bar = tqdm(range(cfg.max_epochs), desc=desc or f"{kind}", leave=False, disable=not progress, unit="epoch")
     for epoch in bar:
@@ -172,14 +180,16 @@ def fit_member(table: MixtureTable, split: Split, prop: Property, kind: str, cfg
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
             opt.step()
+            if averaged is not None:
+                averaged.update_parameters(model)
             total += loss.item() * len(batch.y)
             n += len(batch.y)
-        val_mae = float(np.mean(np.abs(predict_rows(model, batcher, split.val) - table.y[split.val])))
+        val_mae = float(np.mean(np.abs(predict_rows(kept, batcher, split.val) - table.y[split.val])))
         sched.step(val_mae)
         history.append({"epoch": epoch, "train_loss": total / max(n, 1), "val_mae": val_mae})
         bar.set_postfix(loss=f"{total / max(n, 1):.4f}", val_mae=f"{val_mae:.4g}")
         if val_mae < best - 1e-9:
-            best, best_state, bad = val_mae, copy.deepcopy(model.state_dict()), 0
+            best, best_state, bad = val_mae, copy.deepcopy(kept.state_dict()), 0
         else:
             bad += 1
             if bad >= cfg.patience:

@@ -91,3 +91,23 @@ def test_head_weight_decay_reaches_the_mixture_head_and_leaves_the_encoder_alone
     # a model without a learned encoder is all head
     fp = build("fingerprint", "vft", log_scale=True, max_components=3)
     assert [g["weight_decay"] for g in parameter_groups(fp, TrainConfig(head_weight_decay=1e-3))] == [1e-3]
+
+
+def test_a_weight_average_is_what_the_member_keeps():
+    from model.splits import make_split
+    from model.train import fit_member
+
+    table = synthetic_excess_table(120)
+    prop = get_property("excess_molar_enthalpy")
+    split = make_split(table, "random", 0)
+    plain = fit_member(table, split, prop, "diffmix", QUICK, 0, progress=False)[0].state_dict()
+    # an average that forgets at once is the weights themselves; a slow one is not
+    instant = fit_member(table, split, prop, "diffmix", dataclasses.replace(QUICK, weight_ema=1e-9), 0,
+                         progress=False)[0].state_dict()
+    slow, _, info = fit_member(table, split, prop, "diffmix", dataclasses.replace(QUICK, weight_ema=0.9), 0,
+                               progress=False)
+    assert all(torch.allclose(plain[k], instant[k], atol=1e-5) for k in plain)
+    assert any(not torch.allclose(plain[k], slow.state_dict()[k], atol=1e-5) for k in plain)
+    assert info["epochs"] == QUICK.max_epochs and np.isfinite(info["best_val_mae"])
+    with pytest.raises(ValueError, match="weight_ema must lie strictly between 0 and 1"):
+        fit_member(table, split, prop, "diffmix", dataclasses.replace(QUICK, weight_ema=1.0), 0, progress=False)
