@@ -265,9 +265,8 @@ def train_ensemble(table: MixtureTable, prop: Property, kind: str, split_kind: s
                    cfg: TrainConfig, progress: bool = True, data_info: dict | None = None,
                    workers: int = 1) -> tuple[Ensemble, list[Split]]:
     """Train `members` members, member k on split seed+k with seed seed+k (``fit_members``; ``workers`` processes)."""
-    if workers < 1:
+    if workers < 1:  # before the splits are drawn
         raise ValueError(f"workers must be at least 1, got {workers}")
-    workers = min(workers, members)
     # resolved here, so a bad value fails before any training and the run records the number it used
     cfg = dataclasses.replace(cfg, huber_beta=huber_beta(prop, cfg))
     if prop.log_scale:
@@ -283,7 +282,7 @@ def train_ensemble(table: MixtureTable, prop: Property, kind: str, split_kind: s
         "seed": seed,
         "train_config": asdict(cfg),
         "train_seconds": round(time.perf_counter() - t0, 1),
-        "workers": workers,
+        "workers": min(workers, members),
         "member_info": infos,
         "data": data_info or {},
     }
