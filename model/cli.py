@@ -97,6 +97,9 @@ def train(
     head_weight_decay: float | None = typer.Option(
         None, min=0.0, help="Adam's L2 penalty on the mixture head only (all but the molecule encoder; default: "
         "--weight-decay)"),
+    head_decay_modules: str | None = typer.Option(
+        None, help="Comma-separated submodules of the mixture head that --head-weight-decay applies to (e.g. coeff; "
+        "default: all but the molecule encoder)"),
     hidden: int = typer.Option(64, min=4, help="Width of the GNN and of the coefficient heads"),
     coeff_layers: int = typer.Option(2, min=1, help="Hidden layers of DiffMix's VFT coefficient head (conductivity)"),
     huber_beta: float | None = typer.Option(
@@ -152,6 +155,7 @@ def train(
         fail(str(e))
     cfg = TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                       head_weight_decay=head_weight_decay, weight_ema=weight_ema,
+                      head_decay_modules=head_decay_modules,
                       hidden=hidden, order=order, coeff_layers=coeff_layers, carrier_density=carrier_density,
                       prefactor_power=prefactor_power, pair_pool=pair_pool, blend_order=blend_order, solvent_pairs=solvent_pairs, like_pairs=like_pairs, blend_consistency=blend_consistency, log_offset=log_offset, huber_beta=huber_beta)
     ens, splits = train_ensemble(table, prop, model, split, ensemble, seed, cfg, progress=progress, data_info=info,

@@ -34,6 +34,8 @@ class TrainConfig:
     weight_ema: float | None = None  # validate and keep an exponential moving average of the weights (this decay per
     # step) instead of the weights themselves; None: the weights (every shipped run)
     head_weight_decay: float | None = None  # Adam's L2 on the mixture head (all but the molecule encoder); None: weight_decay
+    head_decay_modules: str | None = None  # comma-separated submodules that get head_weight_decay (e.g. "coeff");
+    # None: every one but the encoder
     hidden: int = 64
     gnn_layers: int = 3
     order: int = 4
@@ -136,12 +138,21 @@ def hyperparameters(kind: str, prop: Property, table: MixtureTable, train_rows: 
 
 
 def parameter_groups(model: torch.nn.Module, cfg: TrainConfig) -> list[dict]:
-    """Adam's parameter groups: the molecule encoder with ``weight_decay``, the mixture head (everything that maps
-    embeddings, composition and conditions to the property) with ``head_weight_decay`` when it is set."""
+    """Adam's parameter groups: ``head_weight_decay`` (when set) on the mixture head — everything but the molecule
+    encoder, or only the submodules ``head_decay_modules`` names — and ``weight_decay`` on the rest."""
     head_decay = cfg.weight_decay if cfg.head_weight_decay is None else cfg.head_weight_decay
-    encoder = {id(p) for p in model.encoder.parameters()} if hasattr(model, "encoder") else set()
-    groups = [{"params": [p for p in model.parameters() if id(p) in encoder], "weight_decay": cfg.weight_decay},
-              {"params": [p for p in model.parameters() if id(p) not in encoder], "weight_decay": head_decay}]
+    children = dict(model.named_children())
+    if cfg.head_decay_modules is None:  # everything but the encoder, the model's own parameters (if any) included
+        encoder = {id(p) for p in children["encoder"].parameters()} if "encoder" in children else set()
+        head = {id(p) for p in model.parameters() if id(p) not in encoder}
+    else:
+        names = [n.strip() for n in cfg.head_decay_modules.split(",") if n.strip()]
+        if not names or any(n not in children or n == "encoder" for n in names):
+            raise ValueError(f"head_decay_modules {cfg.head_decay_modules!r}: this model's head modules are "
+                             f"{', '.join(n for n in children if n != 'encoder')}")
+        head = {id(p) for n in names for p in children[n].parameters()}
+    groups = [{"params": [p for p in model.parameters() if id(p) not in head], "weight_decay": cfg.weight_decay},
+              {"params": [p for p in model.parameters() if id(p) in head], "weight_decay": head_decay}]
     return [g for g in groups if g["params"]]
 
 

@@ -88,6 +88,14 @@ def test_head_weight_decay_reaches_the_mixture_head_and_leaves_the_encoder_alone
     assert by_decay[1e-3] and not by_decay[1e-3] & encoder
     # unset, the head has the encoder's decay (the optimiser of every run before the option)
     assert {g["weight_decay"] for g in parameter_groups(model, TrainConfig(weight_decay=1e-5))} == {1e-5}
+    # or on named parts of it only; a name the model does not have is refused, naming the ones it has
+    coeff = {id(p) for p in model.coeff.parameters()}
+    groups = parameter_groups(model, TrainConfig(weight_decay=1e-6, head_weight_decay=1e-3, head_decay_modules="coeff"))
+    assert {g["weight_decay"]: {id(p) for p in g["params"]} for g in groups}[1e-3] == coeff
+    with pytest.raises(ValueError, match="head modules are .*coeff"):
+        parameter_groups(model, TrainConfig(head_weight_decay=1e-3, head_decay_modules="coef"))
+    with pytest.raises(ValueError, match="head modules"):
+        parameter_groups(model, TrainConfig(head_weight_decay=1e-3, head_decay_modules="encoder"))
     # a model without a learned encoder is all head
     fp = build("fingerprint", "vft", log_scale=True, max_components=3)
     assert [g["weight_decay"] for g in parameter_groups(fp, TrainConfig(head_weight_decay=1e-3))] == [1e-3]
