@@ -2,7 +2,7 @@
 # Train every ensemble the paper comparison needs, most important first, then print the tables.
 #   bash benchmarks/run_paper.sh            (on this 2-core machine: about 3½ hours; runs/, runs_long/ and models/)
 #   bash benchmarks/run_paper.sh shipped    (only the three shipped ensembles and the conductivity std's calibration:
-#                                            about 75 minutes; `make models`)
+#                                            about 40 minutes; `make models`)
 # The DiffMix random-split ensembles double as the shipped pretrained models (copied to models/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +34,7 @@ for p in ionic_conductivity excess_molar_enthalpy excess_molar_volume; do
          excess_molar_enthalpy) echo $LONG/h_diffmix${SHIP_H}_random_patience400;; *) echo $RUNS/v_diffmix${SHIP_V}_random;; esac )
   rm -rf "models/$p" && mkdir -p models && cp -r "$src" "models/$p"
 done
-# the conductivity ensemble's std, calibrated on publications five such members never saw (about 45 minutes)
+# the conductivity ensemble's std, calibrated on publications five such members never saw (about 11 minutes)
 $BIN/python -m benchmarks.calibrate_std --write | tee benchmarks/logs/calibrate_std.log
 if [ "${1:-}" = shipped ]; then echo "models/ rebuilt from $RUNS and $LONG"; exit 0; fi
 # Table 1 compares at N = 4, the paper's order
