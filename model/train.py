@@ -246,7 +246,7 @@ def fit_members(table: MixtureTable, prop: Property, kind: str, cfg: TrainConfig
     members = len(splits)
     workers = min(workers, members)
     outer = tqdm(total=members, desc=desc or kind, disable=not progress, unit="member")
-    results: list[tuple | None] = [None] * members
+    results: dict[int, tuple] = {}
     if workers == 1:
         torch.set_num_threads(max(1, torch.get_num_threads()))
         for k, (split, seed) in enumerate(zip(splits, seeds)):
@@ -269,15 +269,13 @@ def fit_members(table: MixtureTable, prop: Property, kind: str, cfg: TrainConfig
                 outer.update()
                 outer.set_postfix(member=k + 1, val_mae=f"{info['best_val_mae']:.4g}")
     outer.close()
-    return [r for r in results if r is not None]
+    return [results[k] for k in range(members)]
 
 
 def train_ensemble(table: MixtureTable, prop: Property, kind: str, split_kind: str, members: int, seed: int,
                    cfg: TrainConfig, progress: bool = True, data_info: dict | None = None,
                    workers: int = 1) -> tuple[Ensemble, list[Split]]:
     """Train `members` members, member k on split seed+k with seed seed+k (``fit_members``; ``workers`` processes)."""
-    if workers < 1:  # before the splits are drawn
-        raise ValueError(f"workers must be at least 1, got {workers}")
     # resolved here, so a bad value fails before any training and the run records the number it used
     cfg = dataclasses.replace(cfg, huber_beta=huber_beta(prop, cfg))
     if prop.log_scale:
