@@ -142,7 +142,7 @@ def train(
     from model.nn.models import MODEL_KINDS
     from model.properties import get_property
     from model.splits import SPLITS
-    from model.train import TrainConfig, available_cores, train_ensemble
+    from model.train import TrainConfig, available_cores, resolve_config, train_ensemble
 
     try:
         prop = get_property(property)
@@ -153,11 +153,15 @@ def train(
         table, info = load_table(property, data_dir_option(data_dir))
     except (DiffMixInputError, FileNotFoundError) as e:
         fail(str(e))
-    cfg = TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                      head_weight_decay=head_weight_decay, weight_ema=weight_ema,
-                      head_decay_modules=head_decay_modules,
-                      hidden=hidden, order=order, coeff_layers=coeff_layers, carrier_density=carrier_density,
-                      prefactor_power=prefactor_power, pair_pool=pair_pool, blend_order=blend_order, solvent_pairs=solvent_pairs, like_pairs=like_pairs, blend_consistency=blend_consistency, log_offset=log_offset, huber_beta=huber_beta)
+    try:
+        cfg = TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                          head_weight_decay=head_weight_decay, weight_ema=weight_ema,
+                          head_decay_modules=head_decay_modules,
+                          hidden=hidden, order=order, coeff_layers=coeff_layers, carrier_density=carrier_density,
+                          prefactor_power=prefactor_power, pair_pool=pair_pool, blend_order=blend_order, solvent_pairs=solvent_pairs, like_pairs=like_pairs, blend_consistency=blend_consistency, log_offset=log_offset, huber_beta=huber_beta)
+        cfg = resolve_config(table, prop, model, cfg)
+    except ValueError as e:  # a setting the property or the model cannot take, before any training
+        fail(str(e))
     ens, splits = train_ensemble(table, prop, model, split, ensemble, seed, cfg, progress=progress, data_info=info,
                                  workers=workers or available_cores())
     ens.save(out)

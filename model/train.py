@@ -156,8 +156,26 @@ def parameter_groups(model: torch.nn.Module, cfg: TrainConfig) -> list[dict]:
     return [g for g in groups if g["params"]]
 
 
+def resolve_config(table: MixtureTable, prop: Property, kind: str, cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` checked against the property and the model it will train, with the property's defaults filled in
+    (Huber β, the log offset), so a bad setting fails with a ValueError naming it before any training starts and
+    the run records the numbers it used. Idempotent."""
+    cfg = dataclasses.replace(cfg, huber_beta=huber_beta(prop, cfg))
+    if prop.log_scale:
+        cfg = dataclasses.replace(cfg, log_offset=fit_offset(prop, cfg))
+    if cfg.weight_ema is not None and not 0.0 < cfg.weight_ema < 1.0:
+        raise ValueError(f"weight_ema must lie strictly between 0 and 1, got {cfg.weight_ema}")
+    if cfg.blend_consistency and not prop.log_scale:
+        raise ValueError(f"blend consistency is a term for conductivity (a log-scale property), not {prop.name}")
+    # the model's own checks (e.g. blend_order) and the head modules' names, on a model that is built and dropped
+    rows = np.arange(len(table.y))
+    parameter_groups(build(kind, prop.law, log_scale=prop.log_scale, **hyperparameters(kind, prop, table, rows, cfg)), cfg)
+    return cfg
+
+
 def fit_member(table: MixtureTable, split: Split, prop: Property, kind: str, cfg: TrainConfig, seed: int,
                desc: str = "", progress: bool = True):
+    """One member trained on ``split`` with ``seed`` (``cfg`` as ``resolve_config`` returns it)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     hyper = hyperparameters(kind, prop, table, split.train, cfg)
@@ -167,13 +185,8 @@ def fit_member(table: MixtureTable, split: Split, prop: Property, kind: str, cfg
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(3, cfg.patience // 3))
     consistency = None
     if cfg.blend_consistency:
-        if not prop.log_scale:
-            raise ValueError("blend consistency is a term for conductivity (a log-scale property), not "
-                             f"{prop.name}")
         consistency = BlendConsistency(table, split.train, seed=seed)
         blend_rng = np.random.default_rng(seed + 1_000_003)  # its own stream: the batches are those of the run without it
-    if cfg.weight_ema is not None and not 0.0 < cfg.weight_ema < 1.0:
-        raise ValueError(f"weight_ema must lie strictly between 0 and 1, got {cfg.weight_ema}")
     # the model that is validated and kept: the trained weights, or their moving average (torch.optim.swa_utils)
     averaged = None if cfg.weight_ema is None else torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.weight_ema), use_buffers=True)
@@ -243,6 +256,7 @@ def fit_members(table: MixtureTable, prop: Property, kind: str, cfg: TrainConfig
         raise ValueError(f"workers must be at least 1, got {workers}")
     if len(splits) != len(seeds):
         raise ValueError(f"{len(splits)} splits for {len(seeds)} seeds")
+    cfg = resolve_config(table, prop, kind, cfg)  # a bad setting fails here, not in every worker
     members = len(splits)
     workers = min(workers, members)
     outer = tqdm(total=members, desc=desc or kind, disable=not progress, unit="member")
@@ -276,10 +290,7 @@ def train_ensemble(table: MixtureTable, prop: Property, kind: str, split_kind: s
                    cfg: TrainConfig, progress: bool = True, data_info: dict | None = None,
                    workers: int = 1) -> tuple[Ensemble, list[Split]]:
     """Train `members` members, member k on split seed+k with seed seed+k (``fit_members``; ``workers`` processes)."""
-    # resolved here, so a bad value fails before any training and the run records the number it used
-    cfg = dataclasses.replace(cfg, huber_beta=huber_beta(prop, cfg))
-    if prop.log_scale:
-        cfg = dataclasses.replace(cfg, log_offset=fit_offset(prop, cfg))
+    cfg = resolve_config(table, prop, kind, cfg)  # before any training; the run records the numbers it used
     t0 = time.perf_counter()
     splits = [make_split(table, split_kind, seed + k) for k in range(members)]
     results = fit_members(table, prop, kind, cfg, splits, [seed + k for k in range(members)], workers, progress,

@@ -154,6 +154,21 @@ def test_train_rejects_an_unknown_model_before_touching_anything(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("option, message", [
+    (["--weight-ema", "1"], "weight_ema must lie strictly between 0 and 1"),
+    (["--huber-beta", "inf"], "huber_beta must be a finite number"),
+    (["--head-weight-decay", "1e-3", "--head-decay-modules", "coef"], "this model's head modules are"),
+    (["--blend-consistency", "0.1"], "blend consistency is a term for conductivity"),
+])
+def test_train_turns_a_setting_the_model_cannot_take_into_a_one_line_error(tmp_path, option, message):
+    _write_enthalpy_file(tmp_path)
+    r = CliRunner().invoke(app, ["train", "--property", "excess_molar_enthalpy", "--data-dir", str(tmp_path),
+                                 "--out", str(tmp_path / "run"), "--max-epochs", "1", "--no-progress", *option])
+    assert r.exit_code == 2, r.output  # fail()'s code; an exception escaping the command would give 1
+    assert message in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "run").exists()
+
+
 def test_data_info_reports_each_file_present_with_what_was_kept_dropped_or_corrected(tmp_path):
     _write_enthalpy_file(tmp_path)
     with (tmp_path / "eme_bin.csv").open("a") as f:  # a row without a mole fraction is dropped, and counted

@@ -103,7 +103,7 @@ def test_head_weight_decay_reaches_the_mixture_head_and_leaves_the_encoder_alone
 
 def test_a_weight_average_is_what_the_member_keeps():
     from model.splits import make_split
-    from model.train import fit_member
+    from model.train import fit_member, fit_members
 
     table = synthetic_excess_table(120)
     prop = get_property("excess_molar_enthalpy")
@@ -118,4 +118,4 @@ def test_a_weight_average_is_what_the_member_keeps():
     assert any(not torch.allclose(plain[k], slow.state_dict()[k], atol=1e-5) for k in plain)
     assert info["epochs"] == QUICK.max_epochs and np.isfinite(info["best_val_mae"])
     with pytest.raises(ValueError, match="weight_ema must lie strictly between 0 and 1"):
-        fit_member(table, split, prop, "diffmix", dataclasses.replace(QUICK, weight_ema=1.0), 0, progress=False)
+        fit_members(table, prop, "diffmix", dataclasses.replace(QUICK, weight_ema=1.0), [split], [0], progress=False)
