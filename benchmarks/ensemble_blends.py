@@ -1,5 +1,5 @@
 """The ensemble mean on the blends split: the mean of a run's members on their common test rows (what `predict`
-returns), overall and by what the binaries taught (model.evaluate.blend_novelty). `diffmix evaluate` scores each
+returns), overall and by what the binaries taught every member (model.evaluate.ensemble_novelty). `diffmix evaluate` scores each
 member on its own test rows; this scores the ensemble the product serves.
 
     .venv/bin/python -m benchmarks.ensemble_blends RUN_DIR [RUN_DIR ...]
@@ -16,7 +16,7 @@ from diffmix.settings import Settings
 from model.data.dataset import Batcher
 from model.data.loaders import load_table
 from model.ensemble import Ensemble
-from model.evaluate import NOVELTY, blend_novelty, load_splits
+from model.evaluate import NOVELTY, ensemble_novelty, load_splits
 from model.train import predict_rows
 
 
@@ -25,8 +25,7 @@ def ensemble_mae(run: Path, table, batcher: Batcher) -> dict[str, float]:
     ens, splits = Ensemble.load(run), load_splits(run)
     rows = np.array(sorted(set.intersection(*(set(s.test.tolist()) for s in splits))))
     err = np.abs(np.mean([predict_rows(m, batcher, rows) for m in ens.members], axis=0) - table.y[rows])
-    kind = dict(zip(splits[0].test.tolist(), blend_novelty(table, splits[0])))
-    by = np.array([kind[r] for r in rows])
+    by = ensemble_novelty(table, splits, rows)
     return {"rows": float(len(rows)), "all": float(err.mean())} | {c: float(err[by == c].mean()) for c in NOVELTY
                                                                    if (by == c).any()}
 

@@ -184,6 +184,17 @@ def blend_novelty(table: MixtureTable, split: Split) -> np.ndarray:
     return np.array(labels, dtype=object)
 
 
+def ensemble_novelty(table: MixtureTable, splits: list[Split], rows: np.ndarray) -> np.ndarray:
+    """NOVELTY labels of ``rows`` (test rows every member shares) for an ensemble: the most novel label any member
+    gives, so a row is "pairs taught" only if every member's training rows taught its pairs (members' training sets
+    differ by their validation draw, so member 0 alone can misclass a row at the margin)."""
+    rank = np.zeros(len(rows), dtype=int)
+    for split in splits:
+        labels = dict(zip(split.test.tolist(), blend_novelty(table, split)))
+        rank = np.maximum(rank, [NOVELTY.index(labels[int(r)]) for r in rows])
+    return np.array([NOVELTY[k] for k in rank], dtype=object)
+
+
 SLOPE_MIN_SPAN_K = 20.0  # a publication measured over a narrower range says nothing about the temperature slope
 PUBLICATION_STATS = ("publications", "mean level", "mean |level|", "mean slope", "mean |slope|")
 

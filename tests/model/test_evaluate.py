@@ -102,6 +102,21 @@ def test_blend_novelty_tells_taught_pairs_from_new_pairs_and_new_molecules():
     assert blend_novelty(table, split).tolist() == ["new pair", "new molecule"]
 
 
+
+def test_an_ensemble_row_is_as_novel_as_it_is_to_the_member_that_learnt_least():
+    from model.evaluate import ensemble_novelty
+    from model.splits import Split
+
+    rows = [_electrolyte(s) for s in ((EC, DMC), (EC, PC), (PC, DMC), (EC, PC, DMC))]
+    table = MixtureTable.from_mixtures(rows, [1.0] * len(rows))
+    taught = Split(np.array([0, 1, 2]), np.array([], dtype=int), np.array([3]))
+    no_pc_dmc = Split(np.array([0, 1]), np.array([2]), np.array([3]))  # the PC:DMC binary drawn for validation
+    test = np.array([3])
+    assert ensemble_novelty(table, [taught, taught], test).tolist() == ["pairs taught"]
+    assert ensemble_novelty(table, [taught, no_pc_dmc], test).tolist() == ["new pair"]
+    assert ensemble_novelty(table, [no_pc_dmc, taught], test).tolist() == ["new pair"]
+
+
 def test_publication_slopes_separate_an_offset_from_a_temperature_slope():
     from model.evaluate import publication_slopes
 
