@@ -112,6 +112,9 @@ def train(
     blend_order: int | None = typer.Option(
         None, min=0, max=4, help="DiffMix conductivity: the VFT coefficients of a blend mixed from the salt in each "
         "solvent alone by the solvent shares, with Redlich–Kister pair terms up to this order (default: one pooled head)"),
+    binary_blend: bool = typer.Option(
+        False, help="DiffMix conductivity: a blend of three or more solvents has the mean VFT coefficients of its binary "
+        "sub-blends, weighted by the product of the two solvents' shares (default: the pooled head answers it)"),
     pair_pool: bool = typer.Option(
         True, help="DiffMix conductivity: the VFT coefficients see pairwise (ion–solvent) pooling as well"),
     solvent_pairs: bool = typer.Option(
@@ -158,7 +161,8 @@ def train(
                           head_weight_decay=head_weight_decay, weight_ema=weight_ema,
                           head_decay_modules=head_decay_modules,
                           hidden=hidden, order=order, coeff_layers=coeff_layers, carrier_density=carrier_density,
-                          prefactor_power=prefactor_power, pair_pool=pair_pool, blend_order=blend_order, solvent_pairs=solvent_pairs, like_pairs=like_pairs, blend_consistency=blend_consistency, log_offset=log_offset, huber_beta=huber_beta)
+                          prefactor_power=prefactor_power, pair_pool=pair_pool, blend_order=blend_order,
+                          binary_blend=binary_blend, solvent_pairs=solvent_pairs, like_pairs=like_pairs, blend_consistency=blend_consistency, log_offset=log_offset, huber_beta=huber_beta)
         cfg = resolve_config(table, prop, model, cfg)
     except ValueError as e:  # a setting the property or the model cannot take, before any training
         fail(str(e))

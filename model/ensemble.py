@@ -161,7 +161,9 @@ class Ensemble:
             heads = [_Head(m) for m in self.members]
             params, buffers = stack_module_state(heads)
             params = {k: v.detach() for k, v in params.items()}  # ∂/∂x only, never ∂/∂weights
-            self._stacked = (params, buffers, copy.deepcopy(heads[0]).to("meta"))
+            skeleton = copy.deepcopy(heads[0]).to("meta")
+            skeleton.member.static_shapes = True  # it runs under vmap
+            self._stacked = (params, buffers, skeleton)
         params, buffers, skeleton = self._stacked
         local = self._per_thread
         if getattr(local, "stacked", None) is not self._stacked:

@@ -71,3 +71,20 @@ def redlich_kister_blend(shares: torch.Tensor, pure: torch.Tensor, pair: torch.T
     excess = torch.stack([redlich_kister(shares, pair[..., d, :]) for d in range(pair.shape[-2])], dim=-1)
     return out + excess
 
+
+
+def blend_from_binaries(shares: torch.Tensor, pairs: torch.Tensor, binary: torch.Tensor) -> torch.Tensor:
+    """A multi-solvent blend's coefficients as the mean of its binary sub-blends': c = Σ_{j<k} w_jk c_jk with
+    w_jk = s_j s_k / Σ_{l<m} s_l s_m.
+
+    c_jk are the coefficients of the binary sub-blend of solvents j and k (the same salt content, j and k in the
+    proportion s_j : s_k). A weighting by pair products, as in Muggianu's geometric extrapolation of ternary
+    properties from binaries (CALPHAD practice): a ternary whose third solvent vanishes goes continuously to its
+    binary (the weights of every pair holding the vanishing solvent go to 0), and every term of a blend is a binary
+    its training data can teach, so the blend lies within its binaries' range coefficient by coefficient.
+    shares [B, C] (solvent mole fractions; 0 for ions and empty slots), pairs [P, 2] slot pairs j < k,
+    binary [B, P, D] → [B, D]. Blends with fewer than two solvents have no pair: their weights are all 0.
+    """
+    w = shares[:, pairs[:, 0]] * shares[:, pairs[:, 1]]  # [B, P]
+    w = w / w.sum(1, keepdim=True).clamp_min(torch.finfo(w.dtype).tiny)
+    return (w.unsqueeze(-1) * binary).sum(1)

@@ -46,6 +46,7 @@ class TrainConfig:
     prefactor_power: float = 0.0  # VFT prefactor ∝ T^−n (n = 1: Nernst–Einstein; see DiffMixVFT)
     pair_pool: bool = True  # VFT coefficients see the pairwise pooling Σ x_i x_j ψ(h_i, h_j) (see DiffMixVFT)
     blend_order: int | None = None  # VFT coefficients by the blend law of this Redlich–Kister order (see DiffMixVFT)
+    binary_blend: bool = False  # a blend of ≥ 3 solvents has the mean coefficients of its binary sub-blends (DiffMixVFT)
     solvent_pairs: bool = True  # the pairwise pooling includes solvent–solvent pairs (see DiffMixVFT)
     like_pairs: bool = True  # symmetric pair features and self pairs in the pairwise pooling (the shipped design since
     # 2026-12-02; checkpoints without the key load as False, the design before it; see DiffMixVFT)
@@ -128,6 +129,8 @@ def hyperparameters(kind: str, prop: Property, table: MixtureTable, train_rows: 
             hyper["pair_pool"] = False
         if cfg.blend_order is not None:
             hyper["blend_order"] = cfg.blend_order
+        if cfg.binary_blend:
+            hyper["binary_blend"] = True
         if not cfg.solvent_pairs:
             hyper["solvent_pairs"] = False
         if cfg.like_pairs:

@@ -74,6 +74,9 @@ class MixtureModel(nn.Module):
     """Base: a shared molecular encoder plus a mixture head."""
 
     kind = "base"
+    # True where the head runs under torch.func.vmap (Ensemble's vectorised members), which allows no operation whose
+    # output shape depends on the data: a head that selects rows or pairs by value then computes them all instead
+    static_shapes = False
 
     def __init__(self, *, log_scale: bool, target_scale: float = 1.0, hidden: int = 64, gnn_layers: int = 3):
         super().__init__()
@@ -163,7 +166,7 @@ class DiffMixVFT(MixtureModel):
     def __init__(self, *, hidden: int = 64, log_prefactor_init: float = math.log(100.0), pair_pool: bool = True,
                  coeff_temperature: bool = False, coeff_layers: int = 1, carrier_density: bool = False,
                  prefactor_power: float = 0.0, blend_order: int | None = None, solvent_pairs: bool = True,
-                 like_pairs: bool = False, **kw):
+                 like_pairs: bool = False, binary_blend: bool = False, **kw):
         super().__init__(hidden=hidden, **kw)
         # solvent_pairs=False: the pairwise pooling keeps the pairs with an ion (ion–solvent, cation–anion) and
         # drops solvent–solvent pairs, so every term of a blend's representation is one its binaries (with that
@@ -177,6 +180,12 @@ class DiffMixVFT(MixtureModel):
         # (laws.redlich_kister_blend): the head runs once per solvent on "the salt in that solvent alone" and
         # the results are mixed by the solvent shares, with pair corrections up to order n (None: one pooled head)
         self.blend_order = blend_order
+        # binary_blend=True: a blend of three or more solvents has the mean coefficients (ln A, B, T0) of its binary
+        # sub-blends, weighted by s_j s_k (laws.blend_from_binaries), so every term of it is a binary the data can
+        # teach; mixtures with one or two solvents are answered by the head as they are
+        if binary_blend and blend_order is not None:
+            raise ValueError("binary_blend and blend_order are two blend laws; choose one")
+        self.binary_blend = binary_blend
         if blend_order is not None:
             if not 0 <= blend_order <= 4:
                 raise ValueError(f"blend_order must be 0–4, got {blend_order}")
@@ -200,7 +209,7 @@ class DiffMixVFT(MixtureModel):
 
     @property
     def _flags_charge(self) -> bool:
-        return self.carrier_density or self.blend_order is not None or not self.solvent_pairs
+        return self.carrier_density or self.blend_order is not None or not self.solvent_pairs or self.binary_blend
 
     def encode(self, mols) -> torch.Tensor:
         emb = super().encode(mols)
@@ -263,6 +272,45 @@ class DiffMixVFT(MixtureModel):
         pair = torch.stack([laws.symmetrise_pair_coefficients(raw[..., d, :]) for d in range(3)], dim=-2)
         return laws.redlich_kister_blend(shares, pure, pair)
 
+    def _physical(self, o: torch.Tensor) -> torch.Tensor:
+        """The head's raw outputs [.., 3] → (ln A without the carrier term, B, T0) [.., 3], within their bounds."""
+        return torch.stack([self.log_prefactor_init + o[..., 0],
+                            torch.nn.functional.softplus(o[..., 1] + 0.5) * B_SCALE_K,
+                            torch.sigmoid(o[..., 2]) * VOGEL_T_MAX_K], dim=-1)
+
+    def _binary_blend_coefficients(self, coeffs, emb, charged, idx, x, T, P) -> torch.Tensor:
+        """``coeffs`` [B, 3] with the rows of three or more solvents replaced by the mean of their binary sub-blends'
+        coefficients (see ``binary_blend``): the sub-blend of solvents j and k has the ions as they are and j, k in
+        the proportion s_j : s_k making up the rest."""
+        ion = gather(charged, idx).squeeze(-1)  # [B, C] 1 for an ion
+        solvent = (idx >= 0).to(x.dtype) * (1.0 - ion)
+        multi = solvent.sum(1) >= 3
+        B, C = idx.shape
+        pairs = torch.triu_indices(C, C, offset=1, device=idx.device).T  # [P, 2] slot pairs j < k
+        if self.static_shapes:  # every row and slot pair (see MixtureModel.static_shapes)
+            rows = torch.arange(B, device=idx.device)
+        else:  # only the blends, and the pairs of slots that hold two solvents in one of them
+            rows = multi.nonzero().squeeze(1)
+            if len(rows) == 0:
+                return coeffs
+            pairs = pairs[(solvent[rows][:, pairs[:, 0]] * solvent[rows][:, pairs[:, 1]]).amax(0) > 0]
+        idx_m, x_m, solvent_m, ion_m = idx[rows], x[rows], solvent[rows], ion[rows]
+        M, n_pairs = len(rows), len(pairs)
+        shares = x_m * solvent_m
+        s_j, s_k = shares[:, pairs[:, 0]], shares[:, pairs[:, 1]]  # [M, P]
+        total = (s_j + s_k).clamp_min(MIN_ION_FRACTION)
+        x_ions = x_m * ion_m
+        rest = (1.0 - x_ions.sum(1))[:, None, None]
+        eye = torch.eye(C, dtype=x.dtype, device=x.device)
+        xv = x_ions.unsqueeze(1) + rest * ((s_j / total).unsqueeze(-1) * eye[pairs[:, 0]]
+                                           + (s_k / total).unsqueeze(-1) * eye[pairs[:, 1]])  # [M, P, C]
+        rep = lambda t: t.repeat_interleave(n_pairs, dim=0)
+        raw = self._raw_coefficients(emb, rep(idx_m), xv.reshape(M * n_pairs, C), rep(T[rows]), rep(P[rows]), charged)
+        blend = laws.blend_from_binaries(shares, pairs, self._physical(raw).reshape(M, n_pairs, 3))
+        # a mean of values ≤ VOGEL_T_MAX_K may round above it by an ulp; the bound is what keeps T0 below every T
+        blend = torch.cat([blend[:, :2], blend[:, 2:].clamp(max=VOGEL_T_MAX_K)], dim=-1)
+        return coeffs.index_copy(0, rows, torch.where(multi[rows].unsqueeze(-1), blend, coeffs[rows]))
+
     def vft_coefficients(self, emb, idx, x, T, P) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         log_carriers = None
         charged = None
@@ -275,11 +323,12 @@ class DiffMixVFT(MixtureModel):
             o = self._raw_coefficients(emb, idx, x, T, P, charged)
         else:
             o = self._blend_coefficients(emb, charged, idx, x, T, P)
-        log_a = self.log_prefactor_init + o[:, 0]
+        coeffs = self._physical(o)
+        if self.binary_blend:
+            coeffs = self._binary_blend_coefficients(coeffs, emb, charged, idx, x, T, P)
+        log_a, b, t0 = coeffs.unbind(-1)
         if log_carriers is not None:
             log_a = log_a + log_carriers
-        b = torch.nn.functional.softplus(o[:, 1] + 0.5) * B_SCALE_K
-        t0 = torch.sigmoid(o[:, 2]) * VOGEL_T_MAX_K
         return log_a, b, t0
 
     def log_mix(self, emb, idx, x, T, P):

@@ -1,6 +1,7 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -54,3 +55,16 @@ def test_vft_known_value_and_log_form():
     lk = laws.log_vft(t, torch.log(torch.tensor([100.0], dtype=torch.float64)), torch.tensor([600.0], dtype=torch.float64),
                       torch.tensor([150.0], dtype=torch.float64))
     assert torch.allclose(torch.exp(lk), k)
+
+
+def test_blend_from_binaries_weights_each_pair_by_its_share_product():
+    from model.laws import blend_from_binaries
+
+    shares = torch.tensor([[0.2, 0.3, 0.5, 0.0], [0.4, 0.6, 0.0, 0.0]], dtype=torch.float64)  # an ion slot is 0
+    pairs = torch.tensor([[0, 1], [0, 2], [1, 2], [0, 3]])
+    binary = torch.tensor([[[1.0], [2.0], [4.0], [100.0]]] * 2, dtype=torch.float64)
+    out = blend_from_binaries(shares, pairs, binary)
+    w = torch.tensor([0.06, 0.10, 0.15], dtype=torch.float64)
+    assert out[0, 0].item() == pytest.approx(float((w * torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64)).sum() / w.sum()), rel=1e-12)
+    assert out[1, 0].item() == pytest.approx(1.0, rel=1e-12)  # a binary is its own pair's coefficients
+    assert torch.all(torch.isfinite(blend_from_binaries(torch.zeros(1, 4, dtype=torch.float64), pairs, binary[:1])))

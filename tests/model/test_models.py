@@ -43,6 +43,7 @@ NERNST_EINSTEIN = {"prefactor_power": 1.0}
 BLEND = {"blend_order": 2}
 NO_SOLVENT_PAIRS = {"solvent_pairs": False}
 LIKE_PAIRS = {"like_pairs": True}
+FROM_BINARIES = {"binary_blend": True, "like_pairs": True}
 
 
 @pytest.mark.parametrize("kind,prop,kw", [(k, p, {}) for k, p in INVARIANT] + [("diffmix", "ionic_conductivity", CARRIERS),
@@ -50,7 +51,8 @@ LIKE_PAIRS = {"like_pairs": True}
                                                              ("diffmix", "ionic_conductivity", NERNST_EINSTEIN),
                                                              ("diffmix", "ionic_conductivity", BLEND),
                                                              ("diffmix", "ionic_conductivity", NO_SOLVENT_PAIRS),
-                                                             ("diffmix", "ionic_conductivity", LIKE_PAIRS)])
+                                                             ("diffmix", "ionic_conductivity", LIKE_PAIRS),
+                                                             ("diffmix", "ionic_conductivity", FROM_BINARIES)])
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), c=st.integers(2, 6))
 def test_permutation_invariance(kind, prop, kw, seed, c):
@@ -98,7 +100,7 @@ def test_rk_coefficients_have_parity_and_pure_components_have_zero_excess(order)
         assert torch.all(m.mix(emb, idx, pure, t, p) == 0)
 
 
-@pytest.mark.parametrize("kw", [{}, CARRIERS])
+@pytest.mark.parametrize("kw", [{}, CARRIERS, FROM_BINARIES])
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 10_000), c=st.integers(2, 6), scale=st.floats(-50, 50))
 def test_vft_constraints_hold_for_any_input(kw, seed, c, scale):
@@ -116,13 +118,15 @@ def test_vft_constraints_hold_for_any_input(kw, seed, c, scale):
 
 
 @pytest.mark.parametrize("prop,kw", [("excess_molar_enthalpy", {}), ("ionic_conductivity", {}),
-                                     ("ionic_conductivity", CARRIERS), ("ionic_conductivity", BLEND)])
+                                     ("ionic_conductivity", CARRIERS), ("ionic_conductivity", BLEND),
+                                     ("ionic_conductivity", FROM_BINARIES)])
 def test_composition_gradient_matches_finite_differences(prop, kw):
     m = make("diffmix", prop, **kw)
     ens = Ensemble([m, make("diffmix", prop, **kw)], get_property(prop), "diffmix", {})
     ens.to(torch.float64)
     if prop == "ionic_conductivity":
-        mix = Mixture(tuple(sorted([IONS[0], IONS[1], SOLVENTS[0], SOLVENTS[1]])), (0.3, 0.06, 0.58, 0.06), 300.0)
+        mix = Mixture(tuple(sorted([IONS[0], IONS[1], SOLVENTS[0], SOLVENTS[1], SOLVENTS[2]])),
+                      (0.3, 0.06, 0.5, 0.06, 0.08), 300.0)  # sorted, so the ions are not last
     else:
         mix = Mixture((SOLVENTS[1], SOLVENTS[0]), (0.35, 0.65), 300.0)
     pred = ens.predict([mix], gradient=True)
@@ -211,7 +215,7 @@ def test_like_pairs_is_the_trained_default_and_a_checkpoint_without_it_loads_the
 
 
 @pytest.mark.parametrize("option,value", [("pair_pool", False), ("carrier_density", True), ("prefactor_power", 1.0),
-                                          ("blend_order", 1)])
+                                          ("blend_order", 1), ("binary_blend", True)])
 def test_vft_study_options_are_recorded_only_when_set_and_restored(tmp_path, option, value):
     # recorded only when they differ from the default, so checkpoints written before an option existed load unchanged
     prop = get_property("ionic_conductivity")
@@ -281,6 +285,44 @@ def test_the_blend_law_builds_a_blends_coefficients_from_its_solvents_and_pairs(
         expected = sum(sj * cj for sj, cj in zip(s, pure))
         assert torch.allclose(blend([0, 1, 2, li, pf6], x), expected, atol=1e-12)
         assert torch.all(torch.isfinite(coeffs([0, 1, 2, li, pf6], x)))
+
+
+def test_a_blend_from_binaries_is_the_pair_weighted_mean_of_its_binary_sub_blends():
+    """binary_blend: the VFT coefficients of a blend of ≥ 3 solvents are Σ w_jk c_jk with w_jk ∝ s_j s_k, c_jk those
+    of the binary j:k at the same ion fractions; one or two solvents are the plain head's answer (the same weights,
+    which the option does not add to), and a ternary goes to its binary as the third solvent vanishes."""
+    m = make("diffmix", "ionic_conductivity", **FROM_BINARIES)
+    plain = make("diffmix", "ionic_conductivity", like_pairs=True)
+    assert m.state_dict().keys() == plain.state_dict().keys()
+    li, pf6 = VOCAB.index(IONS[0]), VOCAB.index(IONS[1])
+    f = 0.06
+    with torch.no_grad():
+        coeffs = lambda model, idx, x: torch.stack(model.vft_coefficients(
+            model.encode(MOLS).double(), torch.tensor([idx]), torch.tensor([x], dtype=torch.float64),
+            torch.full((1,), 290.0, dtype=torch.float64), torch.full((1,), 101.325, dtype=torch.float64)))[:, 0]
+        for idx, x in (([0, li, pf6], [1 - 2 * f, f, f]), ([2, 0, li, pf6], [0.3, 0.58, f, f])):
+            assert torch.allclose(coeffs(m, idx, x), coeffs(plain, idx, x), rtol=0, atol=0)
+        s = torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64)
+        x = [*(s * (1 - 2 * f)).tolist(), f, f]
+        expected, total = 0.0, 0.0
+        for j, k in ((0, 1), (0, 2), (1, 2)):
+            sub = (s[j] / (s[j] + s[k]), s[k] / (s[j] + s[k]))
+            c_jk = coeffs(plain, [j, k, li, pf6], [float(sub[0]) * (1 - 2 * f), float(sub[1]) * (1 - 2 * f), f, f])
+            expected, total = expected + s[j] * s[k] * c_jk, total + s[j] * s[k]
+        ternary = coeffs(m, [0, 1, 2, li, pf6], x)
+        assert torch.allclose(ternary, expected / total, rtol=1e-12, atol=1e-12)
+        assert not torch.allclose(ternary, coeffs(plain, [0, 1, 2, li, pf6], x), atol=1e-6)
+        # every coefficient lies within its three binaries' range
+        binaries = torch.stack([coeffs(plain, [j, k, li, pf6], [0.44, 0.44, f, f]) for j, k in ((0, 1), (0, 2), (1, 2))])
+        even = coeffs(m, [0, 1, 2, li, pf6], [(1 - 2 * f) / 3] * 3 + [f, f])
+        assert torch.all(even >= binaries.amin(0) - 1e-9) and torch.all(even <= binaries.amax(0) + 1e-9)
+        # the third solvent vanishing: continuous to the binary 0:1
+        eps = 1e-9
+        near = coeffs(m, [0, 1, 2, li, pf6], [0.4 * (1 - 2 * f), 0.6 * (1 - 2 * f) - eps, eps, f, f])
+        assert torch.allclose(near, coeffs(plain, [0, 1, li, pf6], [0.4 * (1 - 2 * f), 0.6 * (1 - 2 * f), f, f]),
+                              atol=1e-6)
+    with pytest.raises(ValueError, match="two blend laws"):
+        make("diffmix", "ionic_conductivity", binary_blend=True, blend_order=1)
 
 
 def test_nernst_einstein_prefactor_divides_the_vft_law_by_temperature():
@@ -363,20 +405,23 @@ def test_pair_pool_is_the_sum_over_distinct_species_pairs(V, H):
     assert torch.allclose(pair_pool(table, idx, x), expected, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("kind,prop", INVARIANT + [("fingerprint", "excess_molar_enthalpy"), ("blend", "ionic_conductivity")])
+@pytest.mark.parametrize("kind,prop", INVARIANT + [("fingerprint", "excess_molar_enthalpy"), ("blend", "ionic_conductivity"),
+                                                   ("from_binaries", "ionic_conductivity")])
 def test_vectorised_members_match_the_member_loop(kind, prop, monkeypatch):
     import model.ensemble as ensemble_module
 
     p = get_property(prop)
     members = []
-    extra = {"max_components": 3} if kind == "fingerprint" else BLEND if kind == "blend" else {}
-    kind = "diffmix" if kind == "blend" else kind
+    extra = {"fingerprint": {"max_components": 6}, "blend": BLEND, "from_binaries": FROM_BINARIES}.get(kind, {})
+    kind = "diffmix" if kind in ("blend", "from_binaries") else kind
     for seed in range(3):
         torch.manual_seed(seed)
         members.append(build(kind, p.law, log_scale=p.log_scale, target_scale=500.0, **extra).double())
     ens = Ensemble(members, p, kind, {}).to(torch.float64)
     mixtures = [Mixture((SOLVENTS[0], SOLVENTS[1], SOLVENTS[2]), (0.2, 0.5, 0.3), 300.0),
-                Mixture((SOLVENTS[1], SOLVENTS[3]), (0.35, 0.65), 280.0)]
+                Mixture((SOLVENTS[1], SOLVENTS[3]), (0.35, 0.65), 280.0),
+                Mixture((IONS[0], SOLVENTS[4], SOLVENTS[0], IONS[1], SOLVENTS[2], SOLVENTS[1]),
+                        (0.05, 0.2, 0.3, 0.05, 0.1, 0.3), 310.0)]
     fast = ens.predict(mixtures, gradient=True)
     monkeypatch.setattr(ensemble_module, "VECTORISED_MAX_BATCH", 0)
     slow = ens.predict(mixtures, gradient=True)
