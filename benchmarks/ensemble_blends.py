@@ -1,6 +1,8 @@
 """The ensemble mean on the blends split: the mean of a run's members on their common test rows (what `predict`
-returns), overall and by what the binaries taught every member (model.evaluate.ensemble_novelty). `diffmix evaluate` scores each
-member on its own test rows; this scores the ensemble the product serves.
+returns), overall and by what the binaries taught every member (model.evaluate.ensemble_novelty); and how often
+±2σ covers the measurement, with the members' spread as it is and scaled by the shipped model's std factor (fitted
+on unseen publications, benchmarks/calibrate_std.py). `diffmix evaluate` scores each member on its own test rows;
+this scores the ensemble the product serves.
 
     .venv/bin/python -m benchmarks.ensemble_blends RUN_DIR [RUN_DIR ...]
 """
@@ -17,24 +19,34 @@ from model.data.dataset import Batcher
 from model.data.loaders import load_table
 from model.ensemble import Ensemble
 from model.evaluate import NOVELTY, ensemble_novelty, load_splits
+from model.predict import model_dir
 from model.train import predict_rows
 
 
-def ensemble_mae(run: Path, table, batcher: Batcher) -> dict[str, float]:
-    """MAE of the members' mean on the test rows every member shares, overall and per novelty class."""
+def ensemble_mae(run: Path, table, batcher: Batcher, std_scale: float = 1.0) -> dict[str, float]:
+    """MAE of the members' mean on the test rows every member shares, overall and per novelty class, and the share
+    of rows within ±2σ (σ the members' spread, ddof 1 as Ensemble.predict; × std_scale for "coverage calibrated")."""
     ens, splits = Ensemble.load(run), load_splits(run)
     rows = np.array(sorted(set.intersection(*(set(s.test.tolist()) for s in splits))))
-    err = np.abs(np.mean([predict_rows(m, batcher, rows) for m in ens.members], axis=0) - table.y[rows])
+    members = np.array([predict_rows(m, batcher, rows) for m in ens.members])
+    err = np.abs(members.mean(axis=0) - table.y[rows])
+    spread = members.std(axis=0, ddof=1) if len(members) > 1 else np.zeros(len(rows))
     by = ensemble_novelty(table, splits, rows)
-    return {"rows": float(len(rows)), "all": float(err.mean())} | {c: float(err[by == c].mean()) for c in NOVELTY
-                                                                   if (by == c).any()}
+    return ({"rows": float(len(rows)), "all": float(err.mean())}
+            | {c: float(err[by == c].mean()) for c in NOVELTY if (by == c).any()}
+            | {"coverage": float(np.mean(err <= 2 * spread)),
+               "coverage calibrated": float(np.mean(err <= 2 * std_scale * spread))}
+            | {f"coverage calibrated, {c}": float(np.mean(err[by == c] <= 2 * std_scale * spread[by == c]))
+               for c in NOVELTY if (by == c).any()})
 
 
 def main() -> None:
     table = load_table("ionic_conductivity", Settings().data_dir)[0]
     batcher = Batcher(table)
+    std_scale = Ensemble.load(model_dir("ionic_conductivity")).std_scale
+    print("std factor of the shipped model:", round(std_scale, 3))
     for run in sys.argv[1:]:
-        print(run, {k: round(v, 3) for k, v in ensemble_mae(Path(run), table, batcher).items()})
+        print(run, {k: round(v, 3) for k, v in ensemble_mae(Path(run), table, batcher, std_scale).items()})
 
 
 if __name__ == "__main__":
