@@ -99,13 +99,16 @@ class RunMetrics:
     # ln(predicted / measured) within each test publication spanning ≥ SLOPE_MIN_SPAN_K: its level and its slope
     # per 10 °C, summarised per member (PUBLICATION_STATS); empty without publication labels
     publication_slope: dict[str, list[float]] = field(default_factory=dict)
+    # publication split: the signed bias per bucket once each test publication's level is known from one of its rows
+    # (``one_point_levels``: what a lab's first measurement tells the loop), its anchor rows left out
+    bucket_bias_levelled: dict[str, list[float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {"label": self.label, "property": self.property, "split": self.split, "unit": self.unit,
                 "test_mae": self.test_mae, "permuted_mae": self.permuted_mae, "bucket_mae": self.bucket_mae,
                 "bucket_mae_seen": self.bucket_mae_seen, "bucket_bias": self.bucket_bias,
                 "domain_mae": self.domain_mae, "novelty_mae": self.novelty_mae,
-                "publication_slope": self.publication_slope}
+                "publication_slope": self.publication_slope, "bucket_bias_levelled": self.bucket_bias_levelled}
 
 
 def bucket_of(t_K: np.ndarray) -> np.ndarray:
@@ -218,6 +221,24 @@ def publication_slopes(labels: np.ndarray, T: np.ndarray, log_ratio: np.ndarray)
     return out
 
 
+ANCHOR_T_K = zero_Celsius + 25.0  # where a lab measures first
+
+
+def one_point_levels(labels: np.ndarray, T: np.ndarray, log_ratio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's publication level ln(predicted / measured) as one measurement of that publication shows it, and
+    which rows are those measurements: per publication, its row nearest 25 °C (the first in row order on a tie).
+    ``predicted · exp(−level)`` is then the prediction with the lab's level taken out, as the loop's posterior does
+    after a lab's first batch; scoring it on the other rows says how much of a publication's error is its level."""
+    level = np.zeros(len(labels))
+    anchor = np.zeros(len(labels), dtype=bool)
+    for g in np.unique(labels):
+        rows = np.flatnonzero(labels == g)
+        first = rows[np.argmin(np.abs(T[rows] - ANCHOR_T_K))]
+        level[rows] = log_ratio[first]
+        anchor[first] = True
+    return level, anchor
+
+
 def _slope_summary(found: list[tuple[str, float, float]], into: dict[str, list[float]]) -> None:
     level = np.array([f[1] for f in found]) if found else np.full(1, np.nan)
     slope = np.array([f[2] for f in found]) if found else np.full(1, np.nan)
@@ -242,6 +263,7 @@ def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345
     in_out: dict[str, list[float]] = {}
     novelty: dict[str, list[float]] = {}
     slopes: dict[str, list[float]] = {}
+    levelled: dict[str, list[float]] = {}
     blends_split = ens.info.get("split") == "blends"
     publications = table.groups.get("doi")
     temperature_split = ens.info.get("split") == "temperature"
@@ -265,15 +287,20 @@ def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345
                 novelty.setdefault(c, []).append(float(err[kind == c].mean()) if (kind == c).any() else float("nan"))
                 novelty.setdefault(f"n {c}", []).append(float((kind == c).sum()))
         if publications is not None and ens.property.log_scale:
-            _slope_summary(publication_slopes(np.asarray(publications)[split.test], table.T[split.test],
-                                              np.log(pred / y)), slopes)
+            labels, t_test = np.asarray(publications)[split.test], table.T[split.test]
+            _slope_summary(publication_slopes(labels, t_test, np.log(pred / y)), slopes)
+            if ens.info.get("split") == "publication":
+                level, anchor = one_point_levels(labels, t_test, np.log(pred / y))
+                rest = ~anchor
+                _bucket_means((pred * np.exp(-level) - y)[rest], bucket_of(t_test[rest]), levelled)
         if temperature_split:
             b = bucket_of(table.T[split.test])
             _bucket_means(err, b, buckets)
             seen = seen_in_training(keys, split)
             _bucket_means(err[seen], b[seen], buckets_seen)
     return RunMetrics(label(ens), ens.property.name, ens.info.get("split", "?"), ens.property.unit,
-                      test, permuted, buckets, buckets_seen, parity, rk_order(ens), bias, in_out, novelty, slopes)
+                      test, permuted, buckets, buckets_seen, parity, rk_order(ens), bias, in_out, novelty, slopes,
+                      levelled)
 
 
 def find_runs(root: Path) -> list[Path]:
@@ -319,9 +346,13 @@ def bias_table(metrics: list[RunMetrics]) -> str:
     lines = ["| model | split | " + " | ".join(f"{c} °C" for c in BIAS_BUCKETS_C) + " |",
              "|---|---|" + "---|" * len(BIAS_BUCKETS_C)]
     for m in sorted(rows, key=lambda m: (m.split, m.label)):
-        cells = [f"{np.mean(m.bucket_bias[str(c)]):+.3f}" if str(c) in m.bucket_bias else "–" for c in BIAS_BUCKETS_C]
-        lines.append(f"| {m.label} | {m.split} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + f"\n\n(mean over members of each member's mean signed error on its own test rows, {rows[0].unit})"
+        for name, bias in (("", m.bucket_bias), (", each publication's level from one row", m.bucket_bias_levelled)):
+            if bias:
+                cells = [f"{np.mean(bias[str(c)]):+.3f}" if str(c) in bias else "–" for c in BIAS_BUCKETS_C]
+                lines.append(f"| {m.label} | {m.split}{name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + (f"\n\n(mean over members of each member's mean signed error on its own test rows, "
+                               f"{rows[0].unit}; \"level from one row\": predictions divided by the ratio at each "
+                               "publication's row nearest 25 °C, that row left out)")
 
 
 def domain_table(metrics: list[RunMetrics]) -> str:

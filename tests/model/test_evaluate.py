@@ -132,6 +132,42 @@ def test_publication_slopes_separate_an_offset_from_a_temperature_slope():
     assert np.allclose(found["slope"], (0.0, 0.1), atol=1e-9)
 
 
+def test_one_point_levels_take_each_publications_ratio_at_its_row_nearest_25_c():
+    from model.evaluate import one_point_levels
+
+    labels = np.array(["a", "a", "a", "b", "b", "b"])
+    T = np.array([263.15, 299.15, 297.15, 330.0, 320.0, 318.15 + 0.0])  # a: 26 and 24 °C tie, the first wins
+    log_ratio = np.array([-0.5, -0.3, -0.2, 0.1, 0.2, 0.4])
+    level, anchor = one_point_levels(labels, T, log_ratio)
+    assert anchor.tolist() == [False, True, False, False, False, True]
+    assert level.tolist() == [-0.3, -0.3, -0.3, 0.4, 0.4, 0.4]
+    # a publication whose ratio is one constant is exact after its level is taken out
+    pred, y = np.exp(np.full(6, -0.3)) * 5.0, np.full(6, 5.0)
+    level, _ = one_point_levels(labels, T, np.log(pred / y))
+    assert np.allclose(pred * np.exp(-level), y, rtol=1e-12)
+
+
+def test_the_publication_split_reports_the_bias_once_each_publications_level_is_known(tmp_path):
+    rng = np.random.default_rng(1)
+    systems = [(EC, DMC), (EC, PC), (PC, DMC)]
+    rows, y, doi = [], [], []
+    for k in range(240):
+        t = rng.uniform(250.0, 330.0)
+        rows.append(_electrolyte(systems[k % 3], t))
+        lab = k % 8
+        y.append(20.0 * np.exp(-600.0 / (t - 160.0)) * (0.5 + 0.2 * lab))  # each lab its own level
+        doi.append(f"paper {lab}")
+    table = MixtureTable.from_mixtures(rows, y, {"doi": doi})
+    runs = tmp_path / "runs"
+    _train(runs, "kp", table, "ionic_conductivity", "diffmix", "publication")
+    m = evaluate_run(runs / "kp", table)
+    assert m.split == "publication" and m.bucket_bias_levelled
+    assert set(m.bucket_bias_levelled) <= set(m.bucket_bias)
+    assert all(len(v) == 2 for v in m.bucket_bias_levelled.values())  # one per member
+    text = report(runs, {"ionic_conductivity": table}, tmp_path / "plots")
+    assert "| publication, each publication's level from one row |" in text
+
+
 def test_the_blends_split_report_breaks_the_error_down_by_what_the_binaries_taught(tmp_path):
     rng = np.random.default_rng(0)
     systems = [(EC, DMC), (EC, PC), (PC, DMC), (EC, PC, DMC)]
