@@ -99,9 +99,10 @@ class RunMetrics:
     # ln(predicted / measured) within each test publication spanning ≥ SLOPE_MIN_SPAN_K: its level and its slope
     # per 10 °C, summarised per member (PUBLICATION_STATS); empty without publication labels
     publication_slope: dict[str, list[float]] = field(default_factory=dict)
-    # publication split: the signed bias per bucket once each test publication's level is known from one of its rows
-    # (``one_point_levels``: what a lab's first measurement tells the loop), its anchor rows left out
-    bucket_bias_levelled: dict[str, list[float]] = field(default_factory=dict)
+    # publication split: the signed bias per bucket once a level is known from one row of each test publication, or
+    # of each system (salt and solvents) in each test publication (``one_point_levels``: what a lab's first
+    # measurement tells the loop), the anchor rows left out; {"publication": {bucket: [per member]}, ...}
+    bucket_bias_levelled: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {"label": self.label, "property": self.property, "split": self.split, "unit": self.unit,
@@ -263,7 +264,7 @@ def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345
     in_out: dict[str, list[float]] = {}
     novelty: dict[str, list[float]] = {}
     slopes: dict[str, list[float]] = {}
-    levelled: dict[str, list[float]] = {}
+    levelled: dict[str, dict[str, list[float]]] = {}
     blends_split = ens.info.get("split") == "blends"
     publications = table.groups.get("doi")
     temperature_split = ens.info.get("split") == "temperature"
@@ -290,9 +291,14 @@ def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345
             labels, t_test = np.asarray(publications)[split.test], table.T[split.test]
             _slope_summary(publication_slopes(labels, t_test, np.log(pred / y)), slopes)
             if ens.info.get("split") == "publication":
-                level, anchor = one_point_levels(labels, t_test, np.log(pred / y))
-                rest = ~anchor
-                _bucket_means((pred * np.exp(-level) - y)[rest], bucket_of(t_test[rest]), levelled)
+                groups = {"publication": labels}
+                if "system" in table.groups:
+                    groups["publication and system"] = np.char.add(np.char.add(labels.astype(str), " | "),
+                                                                   np.asarray(table.groups["system"])[split.test].astype(str))
+                for name, g in groups.items():
+                    level, anchor = one_point_levels(g, t_test, np.log(pred / y))
+                    rest = ~anchor
+                    _bucket_means((pred * np.exp(-level) - y)[rest], bucket_of(t_test[rest]), levelled.setdefault(name, {}))
         if temperature_split:
             b = bucket_of(table.T[split.test])
             _bucket_means(err, b, buckets)
@@ -346,13 +352,14 @@ def bias_table(metrics: list[RunMetrics]) -> str:
     lines = ["| model | split | " + " | ".join(f"{c} °C" for c in BIAS_BUCKETS_C) + " |",
              "|---|---|" + "---|" * len(BIAS_BUCKETS_C)]
     for m in sorted(rows, key=lambda m: (m.split, m.label)):
-        for name, bias in (("", m.bucket_bias), (", each publication's level from one row", m.bucket_bias_levelled)):
+        levelled = [(f", the level of each {g} from one row", b) for g, b in m.bucket_bias_levelled.items()]
+        for name, bias in [("", m.bucket_bias), *levelled]:
             if bias:
                 cells = [f"{np.mean(bias[str(c)]):+.3f}" if str(c) in bias else "–" for c in BIAS_BUCKETS_C]
                 lines.append(f"| {m.label} | {m.split}{name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + (f"\n\n(mean over members of each member's mean signed error on its own test rows, "
-                               f"{rows[0].unit}; \"level from one row\": predictions divided by the ratio at each "
-                               "publication's row nearest 25 °C, that row left out)")
+                               f"{rows[0].unit}; \"level … from one row\": predictions divided by the ratio at the row "
+                               "nearest 25 °C of each test publication, or of each system in it, those rows left out)")
 
 
 def domain_table(metrics: list[RunMetrics]) -> str:

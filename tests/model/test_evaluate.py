@@ -157,15 +157,16 @@ def test_the_publication_split_reports_the_bias_once_each_publications_level_is_
         lab = k % 8
         y.append(20.0 * np.exp(-600.0 / (t - 160.0)) * (0.5 + 0.2 * lab))  # each lab its own level
         doi.append(f"paper {lab}")
-    table = MixtureTable.from_mixtures(rows, y, {"doi": doi})
+    table = MixtureTable.from_mixtures(rows, y, {"doi": doi, "system": ["-".join(systems[k % 3]) for k in range(240)]})
     runs = tmp_path / "runs"
     _train(runs, "kp", table, "ionic_conductivity", "diffmix", "publication")
     m = evaluate_run(runs / "kp", table)
-    assert m.split == "publication" and m.bucket_bias_levelled
-    assert set(m.bucket_bias_levelled) <= set(m.bucket_bias)
-    assert all(len(v) == 2 for v in m.bucket_bias_levelled.values())  # one per member
+    assert m.split == "publication" and set(m.bucket_bias_levelled) == {"publication", "publication and system"}
+    for bias in m.bucket_bias_levelled.values():
+        assert set(bias) <= set(m.bucket_bias) and all(len(v) == 2 for v in bias.values())  # one per member
     text = report(runs, {"ionic_conductivity": table}, tmp_path / "plots")
-    assert "| publication, each publication's level from one row |" in text
+    assert "| publication, the level of each publication from one row |" in text
+    assert "| publication, the level of each publication and system from one row |" in text
 
 
 def test_the_blends_split_report_breaks_the_error_down_by_what_the_binaries_taught(tmp_path):
