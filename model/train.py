@@ -171,8 +171,11 @@ def resolve_config(table: MixtureTable, prop: Property, kind: str, cfg: TrainCon
     if cfg.blend_consistency and not prop.log_scale:
         raise ValueError(f"blend consistency is a term for conductivity (a log-scale property), not {prop.name}")
     # the model's own checks (e.g. blend_order) and the head modules' names, on a model that is built and dropped
+    # (its initialisation draws from a forked generator: the caller's random state is as it was)
     rows = np.arange(len(table.y))
-    parameter_groups(build(kind, prop.law, log_scale=prop.log_scale, **hyperparameters(kind, prop, table, rows, cfg)), cfg)
+    with torch.random.fork_rng(devices=[]):
+        parameter_groups(build(kind, prop.law, log_scale=prop.log_scale, **hyperparameters(kind, prop, table, rows, cfg)),
+                         cfg)
     return cfg
 
 

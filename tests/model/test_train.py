@@ -119,3 +119,15 @@ def test_a_weight_average_is_what_the_member_keeps():
     assert info["epochs"] == QUICK.max_epochs and np.isfinite(info["best_val_mae"])
     with pytest.raises(ValueError, match="weight_ema must lie strictly between 0 and 1"):
         fit_members(table, prop, "diffmix", dataclasses.replace(QUICK, weight_ema=1.0), [split], [0], progress=False)
+
+
+def test_checking_a_config_leaves_the_callers_random_state_alone():
+    from model.train import resolve_config
+
+    table = synthetic_excess_table(60)
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    cfg = resolve_config(table, get_property("excess_molar_enthalpy"), "diffmix", TrainConfig(hidden=8))
+    assert torch.equal(torch.rand(4), expected)
+    assert cfg.huber_beta == get_property("excess_molar_enthalpy").huber_beta  # the property's default, filled in
