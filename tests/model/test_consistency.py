@@ -10,7 +10,7 @@ from model.mixture import Mixture
 from model.nn.models import build
 from model.properties import get_property
 from model.splits import make_split, neutral_species
-from model.train import TrainConfig, fit_member
+from model.train import TrainConfig, fit_member, fit_members
 from tests.helpers import IONS, SOLVENTS, synthetic_conductivity_table, synthetic_excess_table
 
 
@@ -111,7 +111,7 @@ def test_training_with_the_term_holds_blends_between_their_binaries():
 def test_the_term_is_refused_for_an_excess_property():
     table = synthetic_excess_table(60)
     split = make_split(table, "random", 0)
-    with pytest.raises(ValueError, match="conductivity"):
-        fit_member(table, split, get_property("excess_molar_enthalpy"), "diffmix", TrainConfig(blend_consistency=1.0),
-                   seed=0, progress=False)
+    with pytest.raises(ValueError, match="a term for conductivity"):  # before any member trains
+        fit_members(table, get_property("excess_molar_enthalpy"), "diffmix", TrainConfig(blend_consistency=1.0),
+                    [split], [0], progress=False)
 
