@@ -226,10 +226,10 @@ ANCHOR_T_K = zero_Celsius + 25.0  # where a lab measures first
 
 
 def one_point_levels(labels: np.ndarray, T: np.ndarray, log_ratio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's publication level ln(predicted / measured) as one measurement of that publication shows it, and
-    which rows are those measurements: per publication, its row nearest 25 °C (the first in row order on a tie).
-    ``predicted · exp(−level)`` is then the prediction with the lab's level taken out, as the loop's posterior does
-    after a lab's first batch; scoring it on the other rows says how much of a publication's error is its level."""
+    """Each row's level ln(predicted / measured) as one measurement of its group (a publication, or a system within
+    one) shows it, and which rows are those measurements: per group, its row nearest 25 °C (the first in row order on
+    a tie). ``predicted · exp(−level)`` is then the prediction with the lab's level taken out, as the loop's
+    posterior does after a lab's first batch; scoring it on the other rows says how much of the error is that level."""
     level = np.zeros(len(labels))
     anchor = np.zeros(len(labels), dtype=bool)
     for g in np.unique(labels):
@@ -238,6 +238,21 @@ def one_point_levels(labels: np.ndarray, T: np.ndarray, log_ratio: np.ndarray) -
         level[rows] = log_ratio[first]
         anchor[first] = True
     return level, anchor
+
+
+def _levelled_bias(table: MixtureTable, split: Split, pred: np.ndarray, y: np.ndarray,
+                   into: dict[str, dict[str, list[float]]]) -> None:
+    """One member's signed bias per bucket on its test rows once a level is known from one row of each test
+    publication, and of each system within each publication (``one_point_levels``; the anchor rows left out)."""
+    labels, t_test = np.asarray(table.groups["doi"])[split.test].astype(str), table.T[split.test]
+    groups = {"publication": labels}
+    if "system" in table.groups:
+        systems = np.asarray(table.groups["system"])[split.test].astype(str)
+        groups["publication and system"] = np.char.add(np.char.add(labels, " | "), systems)
+    for name, g in groups.items():
+        level, anchor = one_point_levels(g, t_test, np.log(pred / y))
+        rest = ~anchor
+        _bucket_means((pred * np.exp(-level) - y)[rest], bucket_of(t_test[rest]), into.setdefault(name, {}))
 
 
 def _slope_summary(found: list[tuple[str, float, float]], into: dict[str, list[float]]) -> None:
@@ -288,17 +303,10 @@ def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345
                 novelty.setdefault(c, []).append(float(err[kind == c].mean()) if (kind == c).any() else float("nan"))
                 novelty.setdefault(f"n {c}", []).append(float((kind == c).sum()))
         if publications is not None and ens.property.log_scale:
-            labels, t_test = np.asarray(publications)[split.test], table.T[split.test]
-            _slope_summary(publication_slopes(labels, t_test, np.log(pred / y)), slopes)
+            _slope_summary(publication_slopes(np.asarray(publications)[split.test], table.T[split.test],
+                                              np.log(pred / y)), slopes)
             if ens.info.get("split") == "publication":
-                groups = {"publication": labels}
-                if "system" in table.groups:
-                    groups["publication and system"] = np.char.add(np.char.add(labels.astype(str), " | "),
-                                                                   np.asarray(table.groups["system"])[split.test].astype(str))
-                for name, g in groups.items():
-                    level, anchor = one_point_levels(g, t_test, np.log(pred / y))
-                    rest = ~anchor
-                    _bucket_means((pred * np.exp(-level) - y)[rest], bucket_of(t_test[rest]), levelled.setdefault(name, {}))
+                _levelled_bias(table, split, pred, y, levelled)
         if temperature_split:
             b = bucket_of(table.T[split.test])
             _bucket_means(err, b, buckets)
