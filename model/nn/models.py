@@ -43,6 +43,13 @@ def gather(emb: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     return h * (idx >= 0).unsqueeze(-1).to(h.dtype)
 
 
+def ion_and_solvent_slots(charged: torch.Tensor, idx: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """[V, 1] charge flags (1 for an ion), [B, C] indices → which slots hold an ion and which a solvent, [B, C] each
+    (empty slots are neither)."""
+    ion = gather(charged, idx).squeeze(-1).to(dtype)
+    return ion, (idx >= 0).to(dtype) * (1.0 - ion)
+
+
 def pair_pool(table: torch.Tensor, idx: torch.Tensor, x: torch.Tensor, include_self: bool = False) -> torch.Tensor:
     """Σ_{a≠b} x_a x_b ψ(a, b) for every mixture: [V, V, H] pair table, [B, C] indices and fractions → [B, H]
     (``include_self``: Σ over a = b as well, each molecule paired with itself).
@@ -251,8 +258,7 @@ class DiffMixVFT(MixtureModel):
         """Raw coefficients [B, 3] of each mixture by the blend law (see ``blend_order``): the head on the salt in
         each solvent alone (same ion fractions, that solvent making up the rest), mixed by the solvent shares."""
         B, C = idx.shape
-        ion = gather(charged, idx).squeeze(-1)  # [B, C] 1 for an ion
-        solvent = (idx >= 0).to(x.dtype) * (1.0 - ion)
+        ion, solvent = ion_and_solvent_slots(charged, idx, x.dtype)
         x_ions = x * ion
         ion_total = x_ions.sum(1)  # [B]
         x_solvents = x * solvent
@@ -282,8 +288,7 @@ class DiffMixVFT(MixtureModel):
         """``coeffs`` [B, 3] with the rows of three or more solvents replaced by the mean of their binary sub-blends'
         coefficients (see ``binary_blend``): the sub-blend of solvents j and k has the ions as they are and j, k in
         the proportion s_j : s_k making up the rest."""
-        ion = gather(charged, idx).squeeze(-1)  # [B, C] 1 for an ion
-        solvent = (idx >= 0).to(x.dtype) * (1.0 - ion)
+        ion, solvent = ion_and_solvent_slots(charged, idx, x.dtype)
         multi = solvent.sum(1) >= 3
         B, C = idx.shape
         pairs = torch.triu_indices(C, C, offset=1, device=idx.device).T  # [P, 2] slot pairs j < k
@@ -317,7 +322,7 @@ class DiffMixVFT(MixtureModel):
         if self._flags_charge:
             emb, charged = emb[:, :-1], emb[:, -1:]
         if self.carrier_density:
-            x_ions = (x * gather(charged, idx).squeeze(-1)).sum(1)
+            x_ions = (x * ion_and_solvent_slots(charged, idx, x.dtype)[0]).sum(1)
             log_carriers = torch.log(x_ions.clamp_min(MIN_ION_FRACTION))
         if self.blend_order is None:
             o = self._raw_coefficients(emb, idx, x, T, P, charged)
