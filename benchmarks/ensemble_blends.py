@@ -26,7 +26,7 @@ from model.train import predict_rows
 def ensemble_mae(run: Path, table, batcher: Batcher, std_scale: float = 1.0) -> dict[str, float]:
     """MAE of the members' mean on the test rows every member shares, overall and per novelty class, and the share
     of rows within ±2σ (σ the members' spread, ddof 1 as Ensemble.predict; × std_scale for "coverage calibrated")."""
-    ens, splits = Ensemble.load(run), load_splits(run)
+    ens, splits = Ensemble.load(run), load_splits(run, table)
     rows = np.array(sorted(set.intersection(*(set(s.test.tolist()) for s in splits))))
     members = np.array([predict_rows(m, batcher, rows) for m in ens.members])
     err = np.abs(members.mean(axis=0) - table.y[rows])

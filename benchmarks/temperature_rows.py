@@ -28,7 +28,7 @@ MIN_ROWS = 20  # publications / salts with fewer rows in the bucket are not list
 
 def member_predictions(run: Path, batcher: Batcher) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The run's shared test rows, its members' predictions on them [members, rows], and its training rows."""
-    ens, splits = Ensemble.load(run), load_splits(run)
+    ens, splits = Ensemble.load(run), load_splits(run, batcher.table)
     test = splits[0].test
     if any(not np.array_equal(s.test, test) for s in splits):
         raise SystemExit(f"{run}: members have different test rows; this needs a temperature-split run")

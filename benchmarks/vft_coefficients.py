@@ -37,7 +37,7 @@ def series_fits(table) -> np.ndarray:
     """(ln A, B, T0) of every series with ≥ MIN_TEMPERATURES distinct temperatures, [series, 3]."""
     fits = []
     for rows in composition_series(table).values():
-        rows = np.asarray(rows)
+        rows = table.usable(np.asarray(rows))
         if len(np.unique(table.T[rows])) >= MIN_TEMPERATURES:
             fits.append(fit_vft(table.T[rows], table.y[rows], VOGEL_T_MAX_K, 0.0)[1])
     return np.array(fits)
@@ -64,7 +64,7 @@ def main() -> None:
           f"percentiles {'/'.join(map(str, PERCENTILES))}:")
     for j, name in enumerate(NAMES):
         print(f"  {name:18s} {spread(fits[:, j])}")
-    ens, splits = Ensemble.load(args.run), load_splits(args.run)
+    ens, splits = Ensemble.load(args.run), load_splits(args.run, table)
     if ens.kind != "diffmix" or ens.property.name != "ionic_conductivity":
         raise SystemExit(f"{args.run} is not a DiffMix conductivity run")
     batcher = Batcher(table)

@@ -16,6 +16,12 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 data_app = typer.Typer(no_args_is_help=True, help="The public data sets: where they are, fetching them.")
 
 
+# train and evaluate: the rows of a publication listed as wrong (model.data.errata) are kept in the table but used by
+# no split; this takes them back in
+KEEP_ERRATA = typer.Option(False, "--keep-errata", help="Also use the rows of publications listed as wrong "
+                           "(model.data.errata; `diffmix data info` lists them): reproduces runs made before the listing")
+
+
 def data_dir_option(given: Path | None) -> Path:
     """--data-dir, else the configured DIFFMIX_DATA_DIR, else the folder found beside the project."""
     from diffmix.settings import Settings
@@ -130,6 +136,7 @@ def train(
     log_offset: float | None = typer.Option(
         None, min=0.0, help=f"Conductivity is fitted in ln(κ + this), mS/cm (default {KAPPA_FIT_OFFSET:g}; 0 fits ln κ)"),
     data_dir: Path | None = typer.Option(None, help="Folder with the CSVs (default: $DIFFMIX_DATA_DIR or ../shared/data)"),
+    keep_errata: bool = KEEP_ERRATA,
     progress: bool = typer.Option(True, help="Show progress bars"),
     lab_results: str | None = typer.Option(
         None, "--lab-results", help="Fine-tune the base model (--base-model, default: the shipped one) on every measured "
@@ -153,7 +160,7 @@ def train(
             fail(f"unknown model {model!r}; choose one of {', '.join(MODEL_KINDS)}")
         if split not in SPLITS:
             fail(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-        table, info = load_table(property, data_dir_option(data_dir))
+        table, info = load_table(property, data_dir_option(data_dir), errata=not keep_errata)
     except (DiffMixInputError, FileNotFoundError) as e:
         fail(str(e))
     try:
@@ -205,6 +212,7 @@ def evaluate(
     runs: Path = typer.Option(..., help="Folder holding run directories written by `diffmix train --out`"),
     plots: Path = typer.Option(Path("plots"), help="Where to write the PNG plots"),
     data_dir: Path | None = typer.Option(None, help="Folder with the CSVs (default: $DIFFMIX_DATA_DIR or ../shared/data)"),
+    keep_errata: bool = KEEP_ERRATA,
 ):
     """Print Table 1, the order study and the temperature buckets for every run found; save plots."""
     from model.data.loaders import load_table
@@ -215,7 +223,7 @@ def evaluate(
         fail(f"no trained runs under {runs} (train some with `diffmix train --out {runs}/NAME`)")
     props = {json.loads((r / "config.json").read_text())["property"] for r in found}
     try:
-        tables = {p: load_table(p, data_dir_option(data_dir))[0] for p in props}
+        tables = {p: load_table(p, data_dir_option(data_dir), errata=not keep_errata)[0] for p in props}
         typer.echo(report(runs, tables, plots))
     except (DiffMixInputError, FileNotFoundError) as e:
         fail(str(e))

@@ -40,10 +40,16 @@ def save_splits(directory: Path, splits: list[Split]) -> None:
     np.savez_compressed(directory / SPLITS_FILE, **arrays)
 
 
-def load_splits(directory: Path) -> list[Split]:
+def load_splits(directory: Path, table: MixtureTable | None = None) -> list[Split]:
+    """Each member's stored split. With ``table``, the test rows it excludes (``model.data.errata``) are left out, so
+    a run trained before an erratum was listed is scored like one trained after; its train and validation rows stay
+    what the member learnt from."""
     z = np.load(directory / SPLITS_FILE)
     n = len([k for k in z.files if k.startswith("test_")])
-    return [Split(z[f"train_{k}"], z[f"val_{k}"], z[f"test_{k}"]) for k in range(n)]
+    splits = [Split(z[f"train_{k}"], z[f"val_{k}"], z[f"test_{k}"]) for k in range(n)]
+    if table is None:
+        return splits
+    return [Split(s.train, s.val, table.usable(s.test)) for s in splits]
 
 
 def rk_order(ens: Ensemble) -> int | None:
@@ -272,7 +278,7 @@ def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345
         raise DiffMixInputError(
             f"{directory} was trained on {trained_on['rows_kept']} rows of {trained_on.get('file', 'its data')}, but "
             f"the data loaded now has {len(table)}; evaluate with the data folder it was trained on (--data-dir)")
-    splits = load_splits(directory)
+    splits = load_splits(directory, table)
     batcher = Batcher(table)
     perm_batcher = Batcher(table.permuted(permute_seed))
     test, permuted, buckets, buckets_seen, bias = [], [], {}, {}, {}

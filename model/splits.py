@@ -24,6 +24,11 @@ class Split:
     val: np.ndarray
     test: np.ndarray
 
+    def usable(self, table: MixtureTable) -> Split:
+        """This split without the table's excluded rows (``MixtureTable.excluded``); every other row stays where
+        it was."""
+        return Split(table.usable(self.train), table.usable(self.val), table.usable(self.test))
+
 
 def _fractions(n: int, rng: np.random.Generator, frac=(0.8, 0.1, 0.1)):
     perm = rng.permutation(n)
@@ -59,8 +64,12 @@ def solvent_counts(table: MixtureTable) -> np.ndarray:
 
 
 def make_split(table: MixtureTable, kind: str, seed: int) -> Split:
-    """A different seed gives a different split (one per ensemble member, as in the paper)."""
-    rng = np.random.default_rng(seed)
+    """A different seed gives a different split (one per ensemble member, as in the paper). Rows are assigned as if
+    none were excluded, then the excluded ones are left out, so listing an erratum moves no other row."""
+    return _assign(table, kind, np.random.default_rng(seed)).usable(table)
+
+
+def _assign(table: MixtureTable, kind: str, rng: np.random.Generator) -> Split:
     n = len(table)
     if kind == "random":
         return Split(*_fractions(n, rng))

@@ -42,7 +42,11 @@ class MoleculeSet:
 
 @dataclass
 class MixtureTable:
-    """N mixtures over a vocabulary: idx [N, C] (−1 = empty slot), x [N, C], T, P, y [N] and group labels."""
+    """N mixtures over a vocabulary: idx [N, C] (−1 = empty slot), x [N, C], T, P, y [N] and group labels.
+
+    ``excluded`` [N] marks rows kept only for their row number (a published erratum, ``model.data.errata``): no split
+    trains, validates or scores on them. None: every row counts.
+    """
 
     vocab: list[str]
     idx: np.ndarray
@@ -51,16 +55,24 @@ class MixtureTable:
     P: np.ndarray
     y: np.ndarray
     groups: dict[str, np.ndarray] = field(default_factory=dict)
+    excluded: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
 
     @classmethod
-    def from_mixtures(cls, mixtures: list[Mixture], y, groups: dict | None = None) -> MixtureTable:
+    def from_mixtures(cls, mixtures: list[Mixture], y, groups: dict | None = None,
+                      excluded: np.ndarray | None = None) -> MixtureTable:
         vocab = sorted({s for m in mixtures for s in m.species})
         idx, x, t, p = pad(mixtures, {s: i for i, s in enumerate(vocab)})
         return cls(vocab, idx, x, t, p, np.asarray(y, dtype=np.float64),
-                   {k: np.asarray(v) for k, v in (groups or {}).items()})
+                   {k: np.asarray(v) for k, v in (groups or {}).items()},
+                   None if excluded is None else np.asarray(excluded, dtype=bool))
+
+    def usable(self, rows: np.ndarray) -> np.ndarray:
+        """``rows`` without the excluded ones, in their order."""
+        rows = np.asarray(rows)
+        return rows if self.excluded is None else rows[~self.excluded[rows]]
 
     @property
     def width(self) -> int:
@@ -79,7 +91,7 @@ class MixtureTable:
         rng = np.random.default_rng(seed)
         order = np.argsort(rng.random(self.idx.shape), axis=1)
         take = lambda a: np.take_along_axis(a, order, axis=1)
-        return MixtureTable(self.vocab, take(self.idx), take(self.x), self.T, self.P, self.y, self.groups)
+        return MixtureTable(self.vocab, take(self.idx), take(self.x), self.T, self.P, self.y, self.groups, self.excluded)
 
 
 @dataclass

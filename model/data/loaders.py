@@ -6,6 +6,7 @@ from pathlib import Path
 
 from model.data import calisol, thermoml
 from model.data.dataset import MixtureTable
+from model.data.errata import excluded_rows
 from model.properties import get_property
 
 ENV_VAR = "DIFFMIX_DATA_DIR"  # where users configure it (diffmix.settings reads it; this module never does)
@@ -27,8 +28,11 @@ def file_for(prop: str) -> str:
     return calisol.FILE if prop == "ionic_conductivity" else thermoml.FILES[prop].file
 
 
-def load_table(prop: str, directory: str | Path | None = None) -> tuple[MixtureTable, dict]:
-    """The property's data as a table, and a dict describing what was read (file, rows, drops)."""
+def load_table(prop: str, directory: str | Path | None = None, errata: bool = True) -> tuple[MixtureTable, dict]:
+    """The property's data as a table, and a dict describing what was read (file, rows, drops, errata).
+
+    The rows of a publication in ``model.data.errata`` stay in the table, marked ``excluded`` (no split uses them);
+    ``errata=False`` counts them like any other row (to reproduce a run from before the erratum was listed)."""
     d = data_dir(directory)
     path = d / file_for(prop)
     if not path.exists():
@@ -37,8 +41,10 @@ def load_table(prop: str, directory: str | Path | None = None) -> tuple[MixtureT
         )
     if prop == "ionic_conductivity":
         df, mixtures, rep = calisol.load(path)
-        table = MixtureTable.from_mixtures(mixtures, df["kappa"], {"doi": df["doi"], "system": df["system"]})
-        return table, {"file": path.name, **rep.as_dict()}
-    df, mixtures, rep = thermoml.load(path, prop)
-    table = MixtureTable.from_mixtures(mixtures, df["target"], {"doi": df["doi"], "system": df["system"]})
-    return table, {"file": path.name, **rep}
+        y, info = df["kappa"], rep.as_dict()
+    else:
+        df, mixtures, info = thermoml.load(path, prop)
+        y = df["target"]
+    excluded, listed = excluded_rows(path.name, df["doi"].to_numpy()) if errata else (None, {})
+    table = MixtureTable.from_mixtures(mixtures, y, {"doi": df["doi"], "system": df["system"]}, excluded)
+    return table, {"file": path.name, **info, "errata": listed}

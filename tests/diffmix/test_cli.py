@@ -177,7 +177,7 @@ def test_data_info_reports_each_file_present_with_what_was_kept_dropped_or_corre
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["eme_bin"] == {"file": "eme_bin.csv", "rows_read": 91, "rows_kept": 90,
-                              "rows_dropped": {"no Mole fraction": 1}, "rows_mirrored": 0}
+                              "rows_dropped": {"no Mole fraction": 1}, "rows_mirrored": 0, "errata": {}}
     assert "calisol23" not in out and "emv_bin" not in out
 
 
