@@ -61,7 +61,7 @@ def rk_order(ens: Ensemble) -> int | None:
 
 def label(ens: Ensemble) -> str:
     """The model's name in tables: the kind, and for DiffMix conductivity each way it differs from the shipped design
-    (like pairs, no blend law, no consistency term)."""
+    (like pairs, no blend law, no consistency term, no separate head decay, no weight average)."""
     order = rk_order(ens)
     if order is not None:
         return f"diffmix (N={order})"
@@ -74,9 +74,14 @@ def label(ens: Ensemble) -> str:
         parts.append("no solvent–solvent pairs")
     elif not ens.hyper.get("like_pairs"):
         parts.append("pairs a ≠ b")  # the design shipped until 2026-12-02
-    weight = ens.info.get("train_config", {}).get("blend_consistency")
-    if weight:
-        parts.append(f"blend consistency {weight:g}")
+    cfg = ens.info.get("train_config", {})
+    if cfg.get("blend_consistency"):
+        parts.append(f"blend consistency {cfg['blend_consistency']:g}")
+    if cfg.get("head_weight_decay") is not None:
+        parts.append(f"head decay {cfg['head_weight_decay']:g}" + (f" ({cfg['head_decay_modules']})"
+                                                                   if cfg.get("head_decay_modules") else ""))
+    if cfg.get("weight_ema") is not None:
+        parts.append(f"weight average {cfg['weight_ema']:g}")
     return ", ".join(parts)
 
 

@@ -45,9 +45,10 @@ def test_the_commercial_example_and_the_members_disagreement_are_reported(shippe
     model gets the binaries right (published EC:DMC and EC:EMC 30:70 with 1 mol/kg LiPF6: about 10–12 and 8–9
     mS/cm) and is unsure of the ternary: its spread there is far wider than on either binary."""
     ex = commercial_example(shipped)
-    assert set(ex) == {"EC:DMC:EMC 30:35:35", "EC:DMC 30:70", "EC:EMC 30:70"}
+    assert set(ex) == {"EC:DMC:EMC 30:35:35", "EC:DMC 30:70", "EC:EMC 30:70", "EC:DMC:DEC 1:1:1"}
     assert 9.0 < ex["EC:DMC 30:70"]["mean"] < 14.0 and 7.0 < ex["EC:EMC 30:70"]["mean"] < 11.0
     ternary = ex["EC:DMC:EMC 30:35:35"]
     assert ternary["std"] > 3 * max(ex["EC:DMC 30:70"]["std"], ex["EC:EMC 30:70"]["std"])
     out = check(shipped, 50, seed=0)
     assert 0.0 < out["median_relative_std"] <= out["max_relative_std"]
+

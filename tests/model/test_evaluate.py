@@ -214,5 +214,10 @@ def test_a_runs_label_names_each_way_it_differs_from_the_shipped_conductivity_de
     assert label(ens(k, "diffmix", {"solvent_pairs": False})) == "diffmix, no solvent–solvent pairs"
     assert label(ens(k, "diffmix", {"like_pairs": True}, {"blend_consistency": 1.0})) == "diffmix, blend consistency 1"
     assert label(ens(k, "diffmix", {"blend_order": 2})) == "diffmix, blend law (n=2), pairs a ≠ b"
+    assert label(ens(k, "diffmix", {"like_pairs": True}, {"head_weight_decay": 3e-4, "head_decay_modules": "pair",
+                                                          "weight_ema": 0.997, "blend_consistency": 0.0})) == \
+        "diffmix, head decay 0.0003 (pair), weight average 0.997"
+    assert label(ens(k, "diffmix", {"like_pairs": True}, {"head_weight_decay": 1e-4, "weight_ema": None})) == \
+        "diffmix, head decay 0.0001"
     assert label(ens(k, "gnn_only", {})) == "gnn_only"
     assert label(ens(h, "diffmix", {"order": 4, "target_scale": 1.0})) == "diffmix (N=4)"
