@@ -2,7 +2,7 @@
 
 import pytest
 
-from model.blends import blends, check, commercial_example, mixture
+from model.blends import EC_LINEAR_CARBONATE_BAND, blends, check, commercial_example, mixture
 from model.predict import Predictor
 
 
@@ -40,15 +40,26 @@ def test_the_check_catches_an_implausible_model(shipped, monkeypatch):
     assert mixture({"EC": 0.5, "DMC": 0.5}, 1.0, 298.15).n == 4
 
 
-def test_the_commercial_example_and_the_members_disagreement_are_reported(shipped):
-    """Issue 19's example beside its binaries, and the members' relative spread on the 200 blends. The shipped
-    model gets the binaries right (published EC:DMC and EC:EMC 30:70 with 1 mol/kg LiPF6: about 10–12 and 8–9
-    mS/cm) and is unsure of the ternary: its spread there is far wider than on either binary."""
+def test_the_commercial_example_lies_between_its_binaries_and_the_members_agree(shipped):
+    """Issue 19's example beside its binaries. Published EC:DMC and EC:EMC 30:70 with 1 mol/kg LiPF6 conduct about
+    10–12 and 8–9 mS/cm; replacing half of the DMC by EMC, a similar linear carbonate, lands between the two. The
+    model shipped until 2026-12-03, trained on the wrong rows model.data.errata lists, put the ternary below both
+    (8.5 mS/cm) with its members 6.8–9.6 apart."""
     ex = commercial_example(shipped)
     assert set(ex) == {"EC:DMC:EMC 30:35:35", "EC:DMC 30:70", "EC:EMC 30:70", "EC:DMC:DEC 1:1:1"}
     assert 9.0 < ex["EC:DMC 30:70"]["mean"] < 14.0 and 7.0 < ex["EC:EMC 30:70"]["mean"] < 11.0
     ternary = ex["EC:DMC:EMC 30:35:35"]
-    assert ternary["std"] > 3 * max(ex["EC:DMC 30:70"]["std"], ex["EC:EMC 30:70"]["std"])
+    assert ex["EC:EMC 30:70"]["mean"] < ternary["mean"] < ex["EC:DMC 30:70"]["mean"]
+    # the members are about as sure of the ternary as of its binaries (before: 1.27 against 0.26 and 0.03)
+    assert ternary["std"] < 2 * max(ex["EC:DMC 30:70"]["std"], ex["EC:EMC 30:70"]["std"])
     out = check(shipped, 50, seed=0)
     assert 0.0 < out["median_relative_std"] <= out["max_relative_std"]
 
+def test_carbonate_ternaries_conduct_like_their_family_measured(shipped):
+    """1 mol/kg LiPF6 in EC with two linear carbonates at 25 °C: inside the band CALiSol-23 measured for the family
+    (7.2–11.1 mS/cm at 20–25 °C, with a margin). EC:DMC:DEC 1:1:1 is the blend of the publication listed as wrong
+    (model.data.errata, ~0.1 mS/cm): a model trained on those rows put it at 2.7 mS/cm (std 36)."""
+    ex = commercial_example(shipped)
+    lo, hi = EC_LINEAR_CARBONATE_BAND
+    for name in ("EC:DMC:EMC 30:35:35", "EC:DMC:DEC 1:1:1"):
+        assert lo < ex[name]["mean"] < hi, (name, ex[name])
