@@ -64,8 +64,9 @@ def main() -> None:
             break
         held.append(p)
     # rows of a published erratum (model.data.errata) are neither trained nor scored on
-    test = table.usable(np.flatnonzero(np.isin(doi, held)))
-    rest = table.usable(np.flatnonzero(~np.isin(doi, held)))
+    in_held = np.isin(doi, held)
+    test = table.usable(np.flatnonzero(in_held))
+    rest = table.usable(np.flatnonzero(~in_held))
     t0 = time.time()
     splits = []
     for k in range(args.members):

@@ -55,6 +55,7 @@ def test_the_commercial_example_lies_between_its_binaries_and_the_members_agree(
     out = check(shipped, 50, seed=0)
     assert 0.0 < out["median_relative_std"] <= out["max_relative_std"]
 
+
 def test_carbonate_ternaries_conduct_like_their_family_measured(shipped):
     """1 mol/kg LiPF6 in EC with two linear carbonates at 25 °C: inside the band CALiSol-23 measured for the family
     (7.2–11.1 mS/cm at 20–25 °C, with a margin). EC:DMC:DEC 1:1:1 is the blend of the publication listed as wrong
