@@ -234,18 +234,25 @@ def publication_slopes(labels: np.ndarray, T: np.ndarray, log_ratio: np.ndarray)
 
 
 ANCHOR_T_K = zero_Celsius + 25.0  # where a lab measures first
+LEVEL_MIN_KAPPA = 0.1  # mS/cm: below it a ratio of predicted to measured says nothing about a lab's level
 
 
-def one_point_levels(labels: np.ndarray, T: np.ndarray, log_ratio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def one_point_levels(labels: np.ndarray, T: np.ndarray, log_ratio: np.ndarray,
+                     usable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each row's level ln(predicted / measured) as one measurement of its group (a publication, or a system within
     one) shows it, and which rows are those measurements: per group, its row nearest 25 °C (the first in row order on
-    a tie). ``predicted · exp(−level)`` is then the prediction with the lab's level taken out, as the loop's
-    posterior does after a lab's first batch; scoring it on the other rows says how much of the error is that level."""
+    a tie) among the ``usable`` ones. ``predicted · exp(−level)`` is then the prediction with the lab's level taken
+    out, as the loop's posterior does after a lab's first batch; scoring it on the other rows says how much of the
+    error is that level. A group with no usable row keeps level 0 and no anchor (it is scored as predicted)."""
     level = np.zeros(len(labels))
     anchor = np.zeros(len(labels), dtype=bool)
+    ok = np.ones(len(labels), dtype=bool) if usable is None else np.asarray(usable, dtype=bool)
     for g in np.unique(labels):
         rows = np.flatnonzero(labels == g)
-        first = rows[np.argmin(np.abs(T[rows] - ANCHOR_T_K))]
+        candidates = rows[ok[rows]]
+        if len(candidates) == 0:
+            continue
+        first = candidates[np.argmin(np.abs(T[candidates] - ANCHOR_T_K))]
         level[rows] = log_ratio[first]
         anchor[first] = True
     return level, anchor
@@ -261,7 +268,10 @@ def _levelled_bias(table: MixtureTable, split: Split, pred: np.ndarray, y: np.nd
         systems = np.asarray(table.groups["system"])[split.test].astype(str)
         groups["publication and system"] = np.char.add(np.char.add(labels, " | "), systems)
     for name, g in groups.items():
-        level, anchor = one_point_levels(g, t_test, np.log(pred / y))
+        # a ratio of two conductivities near zero is no level: one row at 0.001 against 0.01 mS/cm would scale the
+        # publication's every other row tenfold, so only rows where both are at least LEVEL_MIN_KAPPA anchor
+        usable = (pred >= LEVEL_MIN_KAPPA) & (y >= LEVEL_MIN_KAPPA)
+        level, anchor = one_point_levels(g, t_test, np.log(np.clip(pred, 1e-300, None) / y), usable)
         rest = ~anchor
         _bucket_means((pred * np.exp(-level) - y)[rest], bucket_of(t_test[rest]), into.setdefault(name, {}))
 

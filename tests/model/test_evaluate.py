@@ -147,6 +147,21 @@ def test_one_point_levels_take_each_publications_ratio_at_its_row_nearest_25_c()
     assert np.allclose(pred * np.exp(-level), y, rtol=1e-12)
 
 
+def test_a_level_is_taken_only_from_a_row_where_both_conductivities_are_measurable():
+    from model.evaluate import one_point_levels
+
+    labels = np.array(["a", "a", "a", "b", "b"])
+    T = np.array([298.15, 308.15, 318.15, 298.15, 308.15])
+    pred = np.array([1e-9, 6.0, 7.0, 1e-4, 2e-4])  # a's row at 25 °C predicted near zero; b has no usable row
+    y = np.array([0.5, 5.0, 6.0, 0.02, 0.03])
+    level, anchor = one_point_levels(labels, T, np.log(pred / y), (pred >= 0.1) & (y >= 0.1))
+    assert anchor.tolist() == [False, True, False, False, False]  # the nearest usable row, 35 °C
+    assert np.allclose(level, [np.log(1.2)] * 3 + [0.0, 0.0])  # b keeps its prediction as it is
+    # without the floor a's level would multiply its other rows by 5e8
+    unguarded, _ = one_point_levels(labels, T, np.log(pred / y))
+    assert np.exp(-unguarded[1]) > 1e8
+
+
 def test_the_publication_split_reports_the_bias_once_each_publications_level_is_known(tmp_path):
     rng = np.random.default_rng(1)
     systems = [(EC, DMC), (EC, PC), (PC, DMC)]
