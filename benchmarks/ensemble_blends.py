@@ -5,6 +5,8 @@ on unseen publications, benchmarks/calibrate_std.py). `diffmix evaluate` scores 
 this scores the ensemble the product serves.
 
     .venv/bin/python -m benchmarks.ensemble_blends RUN_DIR [RUN_DIR ...]
+    .venv/bin/python -m benchmarks.ensemble_blends --by-publication RUN_DIR [RUN_DIR ...]   (also MAE and signed
+                                                                                          bias per test publication)
 """
 
 from __future__ import annotations
@@ -23,11 +25,25 @@ from model.predict import model_dir
 from model.train import predict_rows
 
 
+def common_test_rows(run: Path, table) -> tuple[Ensemble, list, np.ndarray]:
+    """A run's ensemble, its splits, and the test rows every member shares."""
+    ens, splits = Ensemble.load(run), load_splits(run, table)
+    return ens, splits, np.array(sorted(set.intersection(*(set(s.test.tolist()) for s in splits))))
+
+
+def by_publication(run: Path, table, batcher: Batcher) -> dict[str, dict[str, float]]:
+    """The ensemble mean's rows, MAE and signed bias (predicted − measured, mS/cm) per test publication."""
+    ens, _, rows = common_test_rows(run, table)
+    err = np.mean([predict_rows(m, batcher, rows) for m in ens.members], axis=0) - table.y[rows]
+    doi = np.asarray(table.groups["doi"])[rows].astype(str)
+    return {d: {"rows": float((doi == d).sum()), "mae": float(np.abs(err[doi == d]).mean()),
+                "bias": float(err[doi == d].mean())} for d in np.unique(doi)}
+
+
 def ensemble_mae(run: Path, table, batcher: Batcher, std_scale: float = 1.0) -> dict[str, float]:
     """MAE of the members' mean on the test rows every member shares, overall and per novelty class, and the share
     of rows within ±2σ (σ the members' spread, ddof 1 as Ensemble.predict; × std_scale for "coverage calibrated")."""
-    ens, splits = Ensemble.load(run), load_splits(run, table)
-    rows = np.array(sorted(set.intersection(*(set(s.test.tolist()) for s in splits))))
+    ens, splits, rows = common_test_rows(run, table)
     members = np.array([predict_rows(m, batcher, rows) for m in ens.members])
     err = np.abs(members.mean(axis=0) - table.y[rows])
     spread = members.std(axis=0, ddof=1) if len(members) > 1 else np.zeros(len(rows))
@@ -45,8 +61,13 @@ def main() -> None:
     batcher = Batcher(table)
     std_scale = Ensemble.load(model_dir("ionic_conductivity")).std_scale
     print("std factor of the shipped model:", round(std_scale, 3))
-    for run in sys.argv[1:]:
+    args = sys.argv[1:]
+    per_publication = "--by-publication" in args
+    for run in [a for a in args if a != "--by-publication"]:
         print(run, {k: round(v, 3) for k, v in ensemble_mae(Path(run), table, batcher, std_scale).items()})
+        if per_publication:
+            for doi, r in by_publication(Path(run), table, batcher).items():
+                print(f"  {doi:40s} rows {r['rows']:5.0f}  MAE {r['mae']:.3f}  bias {r['bias']:+.3f}")
 
 
 if __name__ == "__main__":
