@@ -179,7 +179,10 @@ def train(
     save_splits(out, splits)
     m = evaluate_run(out, table)
     summary = {"out": str(out), "model": m.label, "split": split, "test_mae": fmt(m.test_mae),
-               "permuted_mae": fmt(m.permuted_mae), "unit": prop.unit, "train_seconds": ens.info["train_seconds"]}
+               "permuted_mae": fmt(m.permuted_mae), "unit": prop.unit, "train_seconds": ens.info["train_seconds"],
+               # a log that names each member's score and the process count reproduces without the run directory
+               # (a member's weights depend on its seed and its thread count, which follows from the workers)
+               "member_test_mae": [round(v, 4) for v in m.test_mae], "workers": ens.info["workers"]}
     typer.echo(json.dumps(summary))
 
 

@@ -129,6 +129,9 @@ def test_train_then_evaluate_from_the_command_line(tmp_path):
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert summary["unit"] == "J/mol" and summary["test_mae"] == summary["permuted_mae"]
+    assert summary["workers"] == 2 and len(summary["member_test_mae"]) == 2
+    members = np.array(summary["member_test_mae"])  # the printed mean ± std is of these
+    assert float(summary["test_mae"].split(" ± ")[0]) == pytest.approx(members.mean(), rel=1e-3, abs=1e-4)
     config = json.loads((out / "config.json").read_text())
     assert config["members"] == 2 and config["workers"] == 2 and config["hyper"]["order"] == 2
     assert config["train_config"]["huber_beta"] == 0.01 and config["train_config"]["weight_decay"] == 1e-4
