@@ -118,6 +118,28 @@ def _write_enthalpy_file(directory):
     (directory / "eme_bin.csv").write_text("\n".join(lines) + "\n")
 
 
+def test_training_in_worker_processes_gives_the_same_weights_every_time(tmp_path):
+    """Members trained in spawned worker processes depend only on their seeds, split and thread count: the same
+    command twice gives the same weights, and another seed does not."""
+    from safetensors.torch import load_file
+
+    _write_enthalpy_file(tmp_path)
+
+    def run(name, seed):
+        out = tmp_path / name
+        r = CliRunner().invoke(app, ["train", "--property", "excess_molar_enthalpy", "--model", "diffmix", "--order", "2",
+                                     "--ensemble", "2", "--workers", "2", "--max-epochs", "5", "--hidden", "8",
+                                     "--seed", str(seed), "--data-dir", str(tmp_path), "--out", str(out),
+                                     "--no-progress"])
+        assert r.exit_code == 0, r.output
+        return [load_file(out / f"member_{m}.safetensors") for m in range(2)]
+
+    first, again, other = run("a", 0), run("b", 0), run("c", 1)
+    for a, b in zip(first, again):
+        assert a.keys() == b.keys() and all(bool((a[k] == b[k]).all()) for k in a)
+    assert any(not bool((first[0][k] == other[0][k]).all()) for k in first[0])
+
+
 def test_train_then_evaluate_from_the_command_line(tmp_path):
     _write_enthalpy_file(tmp_path)
     out = tmp_path / "runs" / "h"
