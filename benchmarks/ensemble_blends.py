@@ -25,26 +25,25 @@ from model.predict import model_dir
 from model.train import predict_rows
 
 
-def common_test_rows(run: Path, table) -> tuple[Ensemble, list, np.ndarray]:
-    """A run's ensemble, its splits, and the test rows every member shares."""
+def member_predictions(run: Path, table, batcher: Batcher) -> tuple[list, np.ndarray, np.ndarray]:
+    """A run's splits, the test rows every member shares, and each member's predictions on them [members, rows]."""
     ens, splits = Ensemble.load(run), load_splits(run, table)
-    return ens, splits, np.array(sorted(set.intersection(*(set(s.test.tolist()) for s in splits))))
+    rows = np.array(sorted(set.intersection(*(set(s.test.tolist()) for s in splits))))
+    return splits, rows, np.array([predict_rows(m, batcher, rows) for m in ens.members])
 
 
-def by_publication(run: Path, table, batcher: Batcher) -> dict[str, dict[str, float]]:
+def by_publication(table, rows: np.ndarray, members: np.ndarray) -> dict[str, dict[str, float]]:
     """The ensemble mean's rows, MAE and signed bias (predicted − measured, mS/cm) per test publication."""
-    ens, _, rows = common_test_rows(run, table)
-    err = np.mean([predict_rows(m, batcher, rows) for m in ens.members], axis=0) - table.y[rows]
+    err = members.mean(axis=0) - table.y[rows]
     doi = np.asarray(table.groups["doi"])[rows].astype(str)
     return {d: {"rows": float((doi == d).sum()), "mae": float(np.abs(err[doi == d]).mean()),
                 "bias": float(err[doi == d].mean())} for d in np.unique(doi)}
 
 
-def ensemble_mae(run: Path, table, batcher: Batcher, std_scale: float = 1.0) -> dict[str, float]:
+def ensemble_mae(table, splits: list, rows: np.ndarray, members: np.ndarray,
+                 std_scale: float = 1.0) -> dict[str, float]:
     """MAE of the members' mean on the test rows every member shares, overall and per novelty class, and the share
     of rows within ±2σ (σ the members' spread, ddof 1 as Ensemble.predict; × std_scale for "coverage calibrated")."""
-    ens, splits, rows = common_test_rows(run, table)
-    members = np.array([predict_rows(m, batcher, rows) for m in ens.members])
     err = np.abs(members.mean(axis=0) - table.y[rows])
     spread = members.std(axis=0, ddof=1) if len(members) > 1 else np.zeros(len(rows))
     by = ensemble_novelty(table, splits, rows)
@@ -64,9 +63,10 @@ def main() -> None:
     args = sys.argv[1:]
     per_publication = "--by-publication" in args
     for run in [a for a in args if a != "--by-publication"]:
-        print(run, {k: round(v, 3) for k, v in ensemble_mae(Path(run), table, batcher, std_scale).items()})
+        splits, rows, members = member_predictions(Path(run), table, batcher)
+        print(run, {k: round(v, 3) for k, v in ensemble_mae(table, splits, rows, members, std_scale).items()})
         if per_publication:
-            for doi, r in by_publication(Path(run), table, batcher).items():
+            for doi, r in by_publication(table, rows, members).items():
                 print(f"  {doi:40s} rows {r['rows']:5.0f}  MAE {r['mae']:.3f}  bias {r['bias']:+.3f}")
 
 
