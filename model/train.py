@@ -7,6 +7,7 @@ import dataclasses
 import math
 import multiprocessing
 import os
+import platform
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -238,6 +239,32 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+# the packages whose versions can change a member's weights (kernels, featurisation, random streams)
+WEIGHT_PACKAGES = ("torch", "torch_geometric", "rdkit", "numpy")
+
+
+def member_threads(workers: int) -> int:
+    """Threads each member trains on: the cores shared out between the worker processes (1 worker: all of them)."""
+    return max(1, available_cores() // max(1, workers))
+
+
+def training_environment(workers: int) -> dict:
+    """What a member's weights depend on besides the code, the data and its seed: the thread count it trained on and
+    the installed versions of the numerical packages. Stored with every run, so that two runs that differ can be
+    told apart by a difference here or not at all."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for name in WEIGHT_PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    threads = member_threads(workers) if workers > 1 else torch.get_num_threads()  # one worker: this process's
+    return {"python": platform.python_version(), "packages": versions, "cores": available_cores(),
+            "threads_per_member": threads}
+
+
 def _fit_member_in_worker(table: MixtureTable, prop_name: str, kind: str, split: Split, cfg: TrainConfig,
                           member_seed: int, threads: int):
     """One ensemble member in its own process. Members are independent (own split, own seed), so they train in
@@ -275,7 +302,7 @@ def fit_members(table: MixtureTable, prop: Property, kind: str, cfg: TrainConfig
             outer.update()
             outer.set_postfix(val_mae=f"{results[k][2]['best_val_mae']:.4g}")
     else:
-        threads = max(1, available_cores() // workers)
+        threads = member_threads(workers)
         ctx = multiprocessing.get_context("spawn")  # fork after torch has started its thread pool can deadlock
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures = {pool.submit(_fit_member_in_worker, table, prop.name, kind, split, cfg, seed, threads): k
@@ -309,6 +336,7 @@ def train_ensemble(table: MixtureTable, prop: Property, kind: str, split_kind: s
         "train_config": asdict(cfg),
         "train_seconds": round(time.perf_counter() - t0, 1),
         "workers": min(workers, members),
+        "environment": training_environment(min(workers, members)),
         "member_info": infos,
         "data": data_info or {},
     }

@@ -156,6 +156,7 @@ def test_train_then_evaluate_from_the_command_line(tmp_path):
     assert float(summary["test_mae"].split(" ± ")[0]) == pytest.approx(members.mean(), rel=1e-3, abs=1e-4)
     config = json.loads((out / "config.json").read_text())
     assert config["members"] == 2 and config["workers"] == 2 and config["hyper"]["order"] == 2
+    assert config["environment"]["threads_per_member"] >= 1 and config["environment"]["packages"]["torch"]
     assert config["train_config"]["huber_beta"] == 0.01 and config["train_config"]["weight_decay"] == 1e-4
     assert config["train_config"]["head_weight_decay"] == 1e-3
     r = CliRunner().invoke(app, ["evaluate", "--runs", str(tmp_path / "runs"), "--plots", str(tmp_path / "plots"),

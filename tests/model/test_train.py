@@ -24,6 +24,12 @@ def test_parallel_members_match_sequential_members_bit_for_bit():
         torch.set_num_threads(before)
     par, par_splits = train_ensemble(table, prop, "diffmix", "random", 3, 7, QUICK, progress=False, workers=2)
     assert par.info["workers"] == 2 and seq.info["workers"] == 1
+    # what the weights depend on besides code, data and seed is recorded with the run
+    env = par.info["environment"]
+    assert env["packages"]["torch"] == torch.__version__
+    assert env["packages"]["numpy"] == np.__version__ and env["packages"]["rdkit"]
+    assert env["threads_per_member"] == max(1, available_cores() // 2)
+    assert seq.info["environment"]["threads_per_member"] == max(1, available_cores() // 2)  # the count set above
     # members come back in seed order, not completion order, each with its own split
     for a, b in zip(seq_splits, par_splits):
         assert np.array_equal(a.train, b.train) and np.array_equal(a.test, b.test)
