@@ -87,7 +87,9 @@ def train(
     property: str = typer.Option(..., "--property", help="ionic_conductivity | excess_molar_enthalpy | excess_molar_volume"),
     model: str = typer.Option("diffmix", help="diffmix | gnn_only | fingerprint | linear_mixing"),
     order: int = typer.Option(4, help="Redlich–Kister order N (excess properties)"),
-    split: str = typer.Option("random", help="random | temperature | components | publication"),
+    split: str = typer.Option("random", help="random | temperature | components | publication | blends | "
+                              "publication_folds | components_folds (member k of K tests on fold k: every "
+                              "publication or system held out once)"),
     ensemble: int = typer.Option(5, min=1, help="Ensemble members (one split each)"),
     seed: int = typer.Option(0, help="Seed of the splits and of the first member (member k uses seed + k)"),
     workers: int = typer.Option(0, min=0, help="Members trained at once in separate processes (0: one per core)"),
@@ -151,7 +153,7 @@ def train(
     from model.evaluate import evaluate_run, fmt, save_splits
     from model.nn.models import MODEL_KINDS
     from model.properties import get_property
-    from model.splits import SPLITS
+    from model.splits import SPLITS, member_splits
     from model.train import TrainConfig, available_cores, resolve_config, train_ensemble
 
     try:
@@ -171,6 +173,7 @@ def train(
                           prefactor_power=prefactor_power, pair_pool=pair_pool, blend_order=blend_order,
                           binary_blend=binary_blend, solvent_pairs=solvent_pairs, like_pairs=like_pairs, blend_consistency=blend_consistency, log_offset=log_offset, huber_beta=huber_beta)
         cfg = resolve_config(table, prop, model, cfg)
+        member_splits(table, split, seed, ensemble)  # e.g. more folds than publications
     except ValueError as e:  # a setting the property or the model cannot take, before any training
         fail(str(e))
     ens, splits = train_ensemble(table, prop, model, split, ensemble, seed, cfg, progress=progress, data_info=info,

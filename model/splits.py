@@ -1,5 +1,7 @@
 """Train / validation / test splits: random 8:1:1, temperature extrapolation, unseen systems, unseen publications,
-and blends (train on one- and two-solvent mixtures, test on three or more solvents)."""
+and blends (train on one- and two-solvent mixtures, test on three or more solvents); and the cross-validated forms
+of the two group splits, in which member k of an ensemble of K tests on the k-th of K folds of the groups, so that
+every publication (or system) is held out exactly once."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ import numpy as np
 from model.chem import formal_charge
 from model.data.dataset import MixtureTable
 
-SPLITS = ("random", "temperature", "components", "publication", "blends")
+# the cross-validated group splits and the group each holds out
+FOLD_SPLITS = {"publication_folds": "doi", "components_folds": "system"}
+SPLITS = ("random", "temperature", "components", "publication", "blends", *FOLD_SPLITS)
 # The paper's extrapolation test: train on T ≤ 20 °C, test above.
 T_SPLIT_K = 293.15
 # The blends split: the model learns from mixtures of at most this many solvents and is tested on the rest (a lab's
@@ -67,6 +71,59 @@ def _by_groups(labels: np.ndarray, rng: np.random.Generator) -> Split:
     return Split(np.flatnonzero(train_mask), np.flatnonzero(val_mask), np.flatnonzero(test_mask))
 
 
+def group_folds(labels: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
+    """[N] the fold (0 … folds − 1) of each row; whole groups per fold, the folds as even in rows as the groups allow.
+    Groups go, largest first (ties in random order), each to the fold with the fewest rows so far: CALiSol-23's
+    publications hold 10 to 2,441 rows, and folds drawn at random by group count would differ several-fold."""
+    uniq, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+    if not 2 <= folds <= len(uniq):
+        raise ValueError(f"{folds} folds need between 2 and {len(uniq)} (the number of groups); "
+                         f"train an ensemble of that many members")
+    order = rng.permutation(len(uniq))
+    order = order[np.argsort(-sizes[order], kind="stable")]
+    fold_of_group = np.empty(len(uniq), dtype=int)
+    rows = np.zeros(folds, dtype=int)
+    for g in order:
+        f = int(np.argmin(rows))
+        fold_of_group[g] = f
+        rows[f] += sizes[g]
+    fold_of_row: np.ndarray = fold_of_group[inverse]
+    return fold_of_row
+
+
+def _fold(labels: np.ndarray, seed: int, fold: int, folds: int) -> Split:
+    """Test on fold ``fold`` of ``group_folds`` (drawn with ``seed``, the same for every member); validate on
+    further whole groups of the others, drawn in random order until they hold ``MIN_VAL_SHARE`` of the rows (passing
+    over a group that would take validation beyond ``MAX_VAL_SHARE``); train on the rest."""
+    if not 0 <= fold < folds:
+        raise ValueError(f"fold {fold} is not one of 0 … {folds - 1}")
+    test_mask = group_folds(labels, folds, np.random.default_rng(seed)) == fold
+    rest = np.unique(labels[~test_mask])
+    if len(rest) < 2:
+        raise ValueError(f"fold {fold} leaves {len(rest)} group outside it; a fold split needs one to train on and "
+                         f"one to validate on: use fewer folds")
+    val_mask = np.zeros(len(labels), dtype=bool)
+    order = np.random.default_rng([seed, fold]).permutation(len(rest))
+    for g in order[1:]:  # the first group drawn always trains
+        if val_mask.sum() >= MIN_VAL_SHARE * len(labels):
+            break
+        group = labels == rest[g]
+        if val_mask.sum() + group.sum() <= MAX_VAL_SHARE * len(labels):
+            val_mask |= group
+    if not val_mask.any():  # tiny data: one group validates
+        val_mask = labels == rest[order[-1]]
+    train_mask = ~(val_mask | test_mask)
+    return Split(np.flatnonzero(train_mask), np.flatnonzero(val_mask), np.flatnonzero(test_mask))
+
+
+def member_splits(table: MixtureTable, kind: str, seed: int, members: int) -> list[Split]:
+    """The split of each member of an ensemble: member k gets split seed + k, or for a cross-validated split
+    (``FOLD_SPLITS``) fold k of ``members`` folds drawn with ``seed``."""
+    if kind in FOLD_SPLITS:
+        return [make_split(table, kind, seed, fold=k, folds=members) for k in range(members)]
+    return [make_split(table, kind, seed + k) for k in range(members)]
+
+
 def neutral_species(table: MixtureTable) -> np.ndarray:
     """[V + 1] whether each vocabulary entry is neutral (a solvent, not an ion); the last entry stands for index −1,
     an empty slot, and is False, so ``neutral_species(table)[table.idx]`` marks the solvent slots of every row."""
@@ -79,9 +136,12 @@ def solvent_counts(table: MixtureTable) -> np.ndarray:
     return counts
 
 
-def make_split(table: MixtureTable, kind: str, seed: int) -> Split:
-    """A different seed gives a different split (one per ensemble member, as in the paper). Rows are assigned as if
-    none were excluded, then the excluded ones are left out, so listing an erratum moves no other row."""
+def make_split(table: MixtureTable, kind: str, seed: int, fold: int = 0, folds: int = 5) -> Split:
+    """A different seed gives a different split (one per ensemble member, as in the paper); a cross-validated split
+    (``FOLD_SPLITS``) tests on fold ``fold`` of ``folds``. Rows are assigned as if none were excluded, then the
+    excluded ones are left out, so listing an erratum moves no other row."""
+    if kind in FOLD_SPLITS:
+        return _fold(np.asarray(table.groups[FOLD_SPLITS[kind]]), seed, fold, folds).usable(table)
     return _assign(table, kind, np.random.default_rng(seed)).usable(table)
 
 

@@ -22,7 +22,7 @@ from model.domain import Domain
 from model.ensemble import Ensemble
 from model.nn.models import build
 from model.properties import Property
-from model.splits import Split, make_split
+from model.splits import Split, member_splits
 
 
 @dataclass
@@ -325,7 +325,7 @@ def train_ensemble(table: MixtureTable, prop: Property, kind: str, split_kind: s
     """Train `members` members, member k on split seed+k with seed seed+k (``fit_members``; ``workers`` processes)."""
     cfg = resolve_config(table, prop, kind, cfg)  # before any training; the run records the numbers it used
     t0 = time.perf_counter()
-    splits = [make_split(table, split_kind, seed + k) for k in range(members)]
+    splits = member_splits(table, split_kind, seed, members)
     results = fit_members(table, prop, kind, cfg, splits, [seed + k for k in range(members)], workers, progress,
                           desc=f"{prop.name} {kind} ({split_kind})")
     models = [r[0] for r in results]

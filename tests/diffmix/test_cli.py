@@ -367,3 +367,21 @@ def test_every_option_and_argument_of_every_command_is_described_and_choices_are
                     unlisted.append(f"{path} {p.opts[0]}")
     assert not undocumented, undocumented
     assert not unlisted, unlisted
+
+
+def test_a_cross_validated_split_trains_one_member_per_fold_and_refuses_more_folds_than_groups(tmp_path):
+    _write_enthalpy_file(tmp_path)  # three systems
+    base = ["train", "--property", "excess_molar_enthalpy", "--model", "diffmix", "--order", "2", "--split",
+            "components_folds", "--max-epochs", "2", "--hidden", "8", "--workers", "1", "--data-dir", str(tmp_path),
+            "--no-progress"]
+    r = CliRunner().invoke(app, [*base, "--ensemble", "4", "--out", str(tmp_path / "four")])
+    assert r.exit_code == 2 and "4 folds need between 2 and 3" in r.output
+    assert not (tmp_path / "four").exists()  # refused before any training
+    r = CliRunner().invoke(app, [*base, "--ensemble", "3", "--out", str(tmp_path / "three")])
+    assert r.exit_code == 0, r.output
+    from model.data.loaders import load_table
+    from model.evaluate import load_splits
+
+    table, _ = load_table("excess_molar_enthalpy", tmp_path)
+    systems = [set(np.asarray(table.groups["system"])[s.test]) for s in load_splits(tmp_path / "three", table)]
+    assert sorted(len(s) for s in systems) == [1, 1, 1] and len(set.union(*systems)) == 3  # each system tested once
