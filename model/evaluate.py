@@ -520,7 +520,8 @@ def plot_parity(m: RunMetrics, out: Path) -> Path:
     return out
 
 
-DOMAIN_SPLITS = ("components", "publication", "blends", "components_folds", "publication_folds")  # where the domain report is measured
+# where the domain report is measured
+DOMAIN_SPLITS = ("components", "publication", "blends", "components_folds", "publication_folds")
 
 
 def report(runs_root: Path, tables: dict[str, MixtureTable], plots_dir: Path) -> str:

@@ -60,15 +60,21 @@ def _by_groups(labels: np.ndarray, rng: np.random.Generator) -> Split:
         test_mask = labels == uniq[g_test[0] if len(g_test) else g_train[-1]]
         val_mask = (labels == uniq[g_val[0] if len(g_val) else g_train[-2]]) & ~test_mask
     taken = val_mask | test_mask
-    spare = [g for g in g_train if not taken[labels == uniq[g]].any()]
-    for g in spare[1:]:  # the first spare group always trains
-        if val_mask.sum() >= MIN_VAL_SHARE * len(labels):
-            break
-        group = labels == uniq[g]
-        if val_mask.sum() + group.sum() <= MAX_VAL_SHARE * len(labels):
-            val_mask |= group
+    spare = [uniq[g] for g in g_train if not taken[labels == uniq[g]].any()]
+    _grow_validation(labels, val_mask, spare[1:])  # the first spare group always trains
     train_mask = ~(val_mask | test_mask)
     return Split(np.flatnonzero(train_mask), np.flatnonzero(val_mask), np.flatnonzero(test_mask))
+
+
+def _grow_validation(labels: np.ndarray, val_mask: np.ndarray, groups) -> None:
+    """Add whole ``groups`` to ``val_mask``, in the order given, until it holds ``MIN_VAL_SHARE`` of the rows, passing
+    over any group that would take it beyond ``MAX_VAL_SHARE``."""
+    for g in groups:
+        if val_mask.sum() >= MIN_VAL_SHARE * len(labels):
+            break
+        group = labels == g
+        if val_mask.sum() + group.sum() <= MAX_VAL_SHARE * len(labels):
+            val_mask |= group
 
 
 def group_folds(labels: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
@@ -104,12 +110,7 @@ def _fold(labels: np.ndarray, seed: int, fold: int, folds: int) -> Split:
                          f"one to validate on: use fewer folds")
     val_mask = np.zeros(len(labels), dtype=bool)
     order = np.random.default_rng([seed, fold]).permutation(len(rest))
-    for g in order[1:]:  # the first group drawn always trains
-        if val_mask.sum() >= MIN_VAL_SHARE * len(labels):
-            break
-        group = labels == rest[g]
-        if val_mask.sum() + group.sum() <= MAX_VAL_SHARE * len(labels):
-            val_mask |= group
+    _grow_validation(labels, val_mask, rest[order[1:]])  # the first group drawn always trains
     if not val_mask.any():  # tiny data: one group validates
         val_mask = labels == rest[order[-1]]
     train_mask = ~(val_mask | test_mask)
