@@ -65,6 +65,11 @@ for s in components publication; do
   train h_diffmix4_$s --property excess_molar_enthalpy --model diffmix --split $s $H
   train h_gnn_$s      --property excess_molar_enthalpy --model gnn_only --split $s $H
 done
+# 6b. the same, cross-validated: member k tests on fold k, so every publication and system is held out once
+for s in publication_folds components_folds; do
+  train k_diffmix_$s --property ionic_conductivity --model diffmix  --split $s $K
+  train k_gnn_$s     --property ionic_conductivity --model gnn_only --split $s $K
+done
 $BIN/diffmix evaluate --runs "$RUNS" --plots benchmarks/plots | tee benchmarks/logs/evaluate.txt
 # 7. the excess-enthalpy order study at the longer budget (GNN-only given the same budget)
 for n in 0 4 9 14; do
