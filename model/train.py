@@ -322,7 +322,8 @@ def fit_members(table: MixtureTable, prop: Property, kind: str, cfg: TrainConfig
 def train_ensemble(table: MixtureTable, prop: Property, kind: str, split_kind: str, members: int, seed: int,
                    cfg: TrainConfig, progress: bool = True, data_info: dict | None = None,
                    workers: int = 1) -> tuple[Ensemble, list[Split]]:
-    """Train `members` members, member k on split seed+k with seed seed+k (``fit_members``; ``workers`` processes)."""
+    """Train `members` members, member k with seed seed+k on its split (``model.splits.member_splits``: split seed+k,
+    or fold k of a cross-validated split; ``fit_members``; ``workers`` processes)."""
     cfg = resolve_config(table, prop, kind, cfg)  # before any training; the run records the numbers it used
     t0 = time.perf_counter()
     splits = member_splits(table, split_kind, seed, members)
