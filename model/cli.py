@@ -117,6 +117,9 @@ def train(
         False, help="DiffMix conductivity: VFT prefactor proportional to the ions' mole fraction"),
     prefactor_power: float = typer.Option(
         0.0, min=0.0, max=3.0, help="DiffMix conductivity: VFT prefactor ∝ T^−n (1: Nernst–Einstein; 0: plain VFT)"),
+    max_prefactor: float | None = typer.Option(
+        None, min=1.0, help="DiffMix conductivity: a smooth upper bound on the VFT prefactor A, mS/cm (κ < A at every "
+        "temperature; default: unbounded)"),
     blend_order: int | None = typer.Option(
         None, min=0, max=4, help="DiffMix conductivity: the VFT coefficients of a blend mixed from the salt in each "
         "solvent alone by the solvent shares, with Redlich–Kister pair terms up to this order (default: one pooled head)"),
@@ -170,7 +173,7 @@ def train(
                           head_weight_decay=head_weight_decay, weight_ema=weight_ema,
                           head_decay_modules=head_decay_modules,
                           hidden=hidden, order=order, coeff_layers=coeff_layers, carrier_density=carrier_density,
-                          prefactor_power=prefactor_power, pair_pool=pair_pool, blend_order=blend_order,
+                          prefactor_power=prefactor_power, max_prefactor=max_prefactor, pair_pool=pair_pool, blend_order=blend_order,
                           binary_blend=binary_blend, solvent_pairs=solvent_pairs, like_pairs=like_pairs, blend_consistency=blend_consistency, log_offset=log_offset, huber_beta=huber_beta)
         cfg = resolve_config(table, prop, model, cfg)
         member_splits(table, split, seed, ensemble)  # e.g. more folds than publications

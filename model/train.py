@@ -45,6 +45,7 @@ class TrainConfig:
     coeff_layers: int = 2  # hidden layers of the VFT coefficient head (see DiffMixVFT)
     carrier_density: bool = False  # VFT prefactor ∝ the ions' mole fraction (see DiffMixVFT)
     prefactor_power: float = 0.0  # VFT prefactor ∝ T^−n (n = 1: Nernst–Einstein; see DiffMixVFT)
+    max_prefactor: float | None = None  # a smooth upper bound on the VFT prefactor A, mS/cm (see DiffMixVFT)
     pair_pool: bool = True  # VFT coefficients see the pairwise pooling Σ x_i x_j ψ(h_i, h_j) (see DiffMixVFT)
     blend_order: int | None = None  # VFT coefficients by the blend law of this Redlich–Kister order (see DiffMixVFT)
     binary_blend: bool = False  # a blend of ≥ 3 solvents has the mean coefficients of its binary sub-blends (DiffMixVFT)
@@ -126,6 +127,8 @@ def hyperparameters(kind: str, prop: Property, table: MixtureTable, train_rows: 
             hyper["carrier_density"] = True
         if cfg.prefactor_power:
             hyper["prefactor_power"] = cfg.prefactor_power
+        if cfg.max_prefactor is not None:
+            hyper["max_prefactor"] = cfg.max_prefactor
         if not cfg.pair_pool:
             hyper["pair_pool"] = False
         if cfg.blend_order is not None:

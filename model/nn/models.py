@@ -163,6 +163,12 @@ class DiffMixVFT(MixtureModel):
     composition (ion pairing, viscosity) instead of the carrier count as well. To know which molecules are ions,
     ``encode`` appends each molecule's |net charge| > 0 flag to its embedding; ``vft_coefficients`` splits it off.
 
+    ``max_prefactor=A_max`` (mS/cm) bounds the prefactor smoothly, ln A = ln A_max − softplus(ln A_max − a) for the
+    head's a: unchanged where a is well below (CALiSol-23's fitted A: median about 90 mS/cm, largest about 1,500), and
+    never above A_max. Since κ < A at every temperature, a mixture unlike any trained on cannot be answered with an
+    unbounded conductivity far above its trained temperatures (an unbounded head gave A ≈ 2·10⁹ and κ = 811 mS/cm for
+    LiBPFPB in PC at 204 °C, measured ≤ 10.3).
+
     ``prefactor_power=n`` writes κ = A (T_ref/T)^n exp(−B / (T − T0)): with n = 1 the Nernst–Einstein relation
     (κ = F² Σ c_i z_i² D_i / RT) applied to ions whose diffusivity follows VFT. The factor is fixed, not learned,
     so temperature still enters only through the law.
@@ -173,7 +179,7 @@ class DiffMixVFT(MixtureModel):
     def __init__(self, *, hidden: int = 64, log_prefactor_init: float = math.log(100.0), pair_pool: bool = True,
                  coeff_temperature: bool = False, coeff_layers: int = 1, carrier_density: bool = False,
                  prefactor_power: float = 0.0, blend_order: int | None = None, solvent_pairs: bool = True,
-                 like_pairs: bool = False, binary_blend: bool = False, **kw):
+                 like_pairs: bool = False, binary_blend: bool = False, max_prefactor: float | None = None, **kw):
         super().__init__(hidden=hidden, **kw)
         # solvent_pairs=False: the pairwise pooling keeps the pairs with an ion (ion–solvent, cation–anion) and
         # drops solvent–solvent pairs, so every term of a blend's representation is one its binaries (with that
@@ -200,6 +206,10 @@ class DiffMixVFT(MixtureModel):
             self.blend_pair = mlp([3 * hidden + 1, 2 * hidden, hidden, 3 * (blend_order + 1)])
         self.pair_pool = pair_pool
         self.prefactor_power = float(prefactor_power)
+        if max_prefactor is not None and not (math.isfinite(max_prefactor) and max_prefactor > 0):
+            raise ValueError(f"max_prefactor must be a positive number of mS/cm, got {max_prefactor}")
+        self.max_prefactor = max_prefactor
+        self.log_max_prefactor = None if max_prefactor is None else math.log(max_prefactor)
         self.carrier_density = carrier_density
         self.coeff_temperature = coeff_temperature
         self.component = mlp([hidden + 1, hidden, hidden], last_act=True)
@@ -280,7 +290,10 @@ class DiffMixVFT(MixtureModel):
 
     def _physical(self, o: torch.Tensor) -> torch.Tensor:
         """The head's raw outputs [.., 3] → (ln A without the carrier term, B, T0) [.., 3], within their bounds."""
-        return torch.stack([self.log_prefactor_init + o[..., 0],
+        log_a = self.log_prefactor_init + o[..., 0]
+        if self.log_max_prefactor is not None:
+            log_a = self.log_max_prefactor - torch.nn.functional.softplus(self.log_max_prefactor - log_a)
+        return torch.stack([log_a,
                             torch.nn.functional.softplus(o[..., 1] + 0.5) * B_SCALE_K,
                             torch.sigmoid(o[..., 2]) * VOGEL_T_MAX_K], dim=-1)
 

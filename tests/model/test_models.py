@@ -1,3 +1,4 @@
+import math
 from dataclasses import asdict
 
 import numpy as np
@@ -215,7 +216,7 @@ def test_like_pairs_is_the_trained_default_and_a_checkpoint_without_it_loads_the
 
 
 @pytest.mark.parametrize("option,value", [("pair_pool", False), ("carrier_density", True), ("prefactor_power", 1.0),
-                                          ("blend_order", 1), ("binary_blend", True)])
+                                          ("blend_order", 1), ("binary_blend", True), ("max_prefactor", 3000.0)])
 def test_vft_study_options_are_recorded_only_when_set_and_restored(tmp_path, option, value):
     # recorded only when they differ from the default, so checkpoints written before an option existed load unchanged
     prop = get_property("ionic_conductivity")
@@ -336,6 +337,26 @@ def test_nernst_einstein_prefactor_divides_the_vft_law_by_temperature():
         coeffs = [torch.equal(a, b) for a, b in zip(ne.vft_coefficients(emb, idx, x, t, p),
                                                     plain.vft_coefficients(emb, idx, x, t, p))]
     assert torch.allclose(ratio, 298.15 / t, rtol=1e-12, atol=0) and all(coeffs)
+
+
+def test_a_bounded_prefactor_never_exceeds_its_bound_and_leaves_ordinary_prefactors_nearly_alone():
+    bounded = make("diffmix", "ionic_conductivity", max_prefactor=3000.0)
+    raw_log_a = torch.tensor([-5.0, 0.0, 10.0, 30.0], dtype=torch.float64)  # the head's outputs, before the bound
+    o = torch.stack([raw_log_a, torch.zeros(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float64)], dim=-1)
+    log_a = bounded._physical(o)[:, 0]
+    unbounded = make("diffmix", "ionic_conductivity")._physical(o)[:, 0]
+    assert (log_a < math.log(3000.0)).all()  # κ < A ≤ 3,000 mS/cm however far from training an input is
+    assert log_a[-1] == pytest.approx(math.log(3000.0), abs=1e-6)  # an exploding head saturates at the bound
+    # a typical prefactor (about 100 mS/cm: raw output 0) moves by under 4 %
+    assert abs(float(log_a[1] - unbounded[1])) < 0.04 and bool((log_a <= unbounded).all())
+    # and κ follows: the bound holds at any temperature
+    idx, x, t, p = random_batch(5, 3)
+    with torch.no_grad():
+        emb = bounded.encode(MOLS).double()
+        kappa = bounded.mix(emb, idx, x, torch.full_like(t, 2000.0), p)
+    assert bool((kappa < 3000.0).all())
+    with pytest.raises(ValueError, match="positive number of mS/cm"):
+        make("diffmix", "ionic_conductivity", max_prefactor=0.0)
 
 
 def test_loss_is_finite_on_conductivity_batch():
