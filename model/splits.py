@@ -14,6 +14,8 @@ from model.data.dataset import MixtureTable
 
 # the cross-validated group splits and the group each holds out
 FOLD_SPLITS = {"publication_folds": "doi", "components_folds": "system"}
+# every split that holds out whole groups, and the group (a publication "doi" or a "system")
+HELD_OUT_GROUP = {"components": "system", "publication": "doi", **FOLD_SPLITS}
 SPLITS = ("random", "temperature", "components", "publication", "blends", *FOLD_SPLITS)
 # The paper's extrapolation test: train on T ≤ 20 °C, test above.
 T_SPLIT_K = 293.15
@@ -158,10 +160,8 @@ def _assign(table: MixtureTable, kind: str, rng: np.random.Generator) -> Split:
         perm = rng.permutation(cold)
         n_val = max(1, len(cold) // 9)
         return Split(np.sort(perm[n_val:]), np.sort(perm[:n_val]), hot)
-    if kind == "components":
-        return _by_groups(table.groups["system"], rng)
-    if kind == "publication":
-        return _by_groups(table.groups["doi"], rng)
+    if kind in ("components", "publication"):
+        return _by_groups(table.groups[HELD_OUT_GROUP[kind]], rng)
     if kind == "blends":
         n_solvents = solvent_counts(table)
         few = np.flatnonzero(n_solvents <= BLENDS_MAX_TRAIN_SOLVENTS)
