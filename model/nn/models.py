@@ -209,7 +209,6 @@ class DiffMixVFT(MixtureModel):
         if max_prefactor is not None and not (math.isfinite(max_prefactor) and max_prefactor > 0):
             raise ValueError(f"max_prefactor must be a positive number of mS/cm, got {max_prefactor}")
         self.max_prefactor = max_prefactor
-        self.log_max_prefactor = None if max_prefactor is None else math.log(max_prefactor)
         self.carrier_density = carrier_density
         self.coeff_temperature = coeff_temperature
         self.component = mlp([hidden + 1, hidden, hidden], last_act=True)
@@ -291,8 +290,9 @@ class DiffMixVFT(MixtureModel):
     def _physical(self, o: torch.Tensor) -> torch.Tensor:
         """The head's raw outputs [.., 3] → (ln A without the carrier term, B, T0) [.., 3], within their bounds."""
         log_a = self.log_prefactor_init + o[..., 0]
-        if self.log_max_prefactor is not None:
-            log_a = self.log_max_prefactor - torch.nn.functional.softplus(self.log_max_prefactor - log_a)
+        if self.max_prefactor is not None:
+            log_max = math.log(self.max_prefactor)
+            log_a = log_max - torch.nn.functional.softplus(log_max - log_a)
         return torch.stack([log_a,
                             torch.nn.functional.softplus(o[..., 1] + 0.5) * B_SCALE_K,
                             torch.sigmoid(o[..., 2]) * VOGEL_T_MAX_K], dim=-1)
