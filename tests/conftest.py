@@ -179,13 +179,13 @@ class LiveService:
         # about that long (for the agent, say) and then reuses the pooled connection can send its request just
         # as the server closes it, and read "connection reset by peer". A GET changes nothing, so it is sent
         # again on a fresh connection, as robot/client.py does for every call; other methods are not repeated.
-        for attempt in range(3):
+        for _ in range(2):
             try:
                 return self.http.request(method, path, headers=headers, **kw)
             except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError):
-                if method.upper() != "GET" or attempt == 2:
+                if method.upper() != "GET":
                     raise
-        raise AssertionError("unreachable")
+        return self.http.request(method, path, headers=headers, **kw)  # the third try's error is the test's
 
     def campaign(self, budget=4, n=None, **extra):
         body = {"name": "test", "space": {"salt": "[Li+].F[P-](F)(F)(F)(F)F",
