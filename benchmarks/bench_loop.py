@@ -255,6 +255,19 @@ def main() -> None:
     spaces = [list(SPACES)[int(i)] for i in args.spaces.split(",")]
     t0 = time.perf_counter()
     worlds = {s: choose_worlds(s, args.worlds, seed=17 + i) for i, s in enumerate(spaces)}
+    earlier = None
+    if args.merge:  # refused before any campaign runs
+        earlier = json.loads(Path(args.merge).read_text())
+        for key in ("worlds", "seeds", "budget", "batch"):
+            if earlier["args"][key] != vars(args)[key]:
+                raise SystemExit(f"--merge: {args.merge} was run with --{key} {earlier['args'][key]}, this run with "
+                                 f"{vars(args)[key]}")
+        # the worlds are chosen against the shipped model's optimum, so a new model can keep other worlds
+        differ = [s for s in spaces if s in earlier["worlds"] and [w["table"] for w in earlier["worlds"][s]]
+                  != [w["table"] for w in json.loads(json.dumps(worlds[s]))]]
+        if differ:
+            raise SystemExit(f"--merge: {args.merge} ran on other worlds for {', '.join(differ)} (chosen against "
+                             "another shipped model); run every strategy again instead")
     jobs = [(s, w, world, strategy, seed, args.budget, args.batch) for s in spaces for w, world in enumerate(worlds[s])
             for seed in range(args.seeds) for strategy in args.strategies.split(",")]
     results = []
@@ -262,12 +275,7 @@ def main() -> None:
         for r in tqdm(pool.map(campaign, jobs), total=len(jobs), desc="campaigns"):
             results.append(r)
     ran = set(args.strategies.split(","))
-    if args.merge:
-        earlier = json.loads(Path(args.merge).read_text())
-        for key in ("worlds", "seeds", "budget", "batch"):
-            if earlier["args"][key] != vars(args)[key]:
-                raise SystemExit(f"--merge: {args.merge} was run with --{key} {earlier['args'][key]}, this run with "
-                                 f"{vars(args)[key]}")
+    if earlier is not None:
         results += [r for r in earlier["results"] if r["strategy"] not in ran and r["space"] in spaces]
     suffix = f"_{args.tag}" if args.tag else ""
     (OUT / "results").mkdir(exist_ok=True)
