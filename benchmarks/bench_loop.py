@@ -80,6 +80,20 @@ def choose_worlds(space_name: str, k: int, seed: int) -> list[dict]:
     return out
 
 
+def merge_problem(earlier: dict, args: dict, worlds: dict) -> str | None:
+    """Why an earlier run's campaigns cannot join this run's tables (None: they can). Its arguments must match, and
+    so must its worlds: they are chosen against the shipped model's optimum, so a retrained model keeps other ones."""
+    for key in ("worlds", "seeds", "budget", "batch"):
+        if earlier["args"][key] != args[key]:
+            return f"was run with --{key} {earlier['args'][key]}, this run with {args[key]}"
+    differ = [s for s in worlds if s in earlier["worlds"]
+              and [w["table"] for w in earlier["worlds"][s]] != [w["table"] for w in json.loads(json.dumps(worlds[s]))]]
+    if differ:
+        return (f"ran on other worlds for {', '.join(differ)} (chosen against another shipped model); "
+                "run every strategy again instead")
+    return None
+
+
 _OPEN_LOOP: dict[tuple, dict] = {}  # per worker process: the batches of gradient and random, which no world changes
 
 
@@ -258,16 +272,9 @@ def main() -> None:
     earlier = None
     if args.merge:  # refused before any campaign runs
         earlier = json.loads(Path(args.merge).read_text())
-        for key in ("worlds", "seeds", "budget", "batch"):
-            if earlier["args"][key] != vars(args)[key]:
-                raise SystemExit(f"--merge: {args.merge} was run with --{key} {earlier['args'][key]}, this run with "
-                                 f"{vars(args)[key]}")
-        # the worlds are chosen against the shipped model's optimum, so a new model can keep other worlds
-        differ = [s for s in spaces if s in earlier["worlds"] and [w["table"] for w in earlier["worlds"][s]]
-                  != [w["table"] for w in json.loads(json.dumps(worlds[s]))]]
-        if differ:
-            raise SystemExit(f"--merge: {args.merge} ran on other worlds for {', '.join(differ)} (chosen against "
-                             "another shipped model); run every strategy again instead")
+        problem = merge_problem(earlier, vars(args), worlds)
+        if problem:
+            raise SystemExit(f"--merge: {args.merge} {problem}")
     jobs = [(s, w, world, strategy, seed, args.budget, args.batch) for s in spaces for w, world in enumerate(worlds[s])
             for seed in range(args.seeds) for strategy in args.strategies.split(",")]
     results = []

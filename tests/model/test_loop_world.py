@@ -1,5 +1,7 @@
 """The learning loop on a perturbed world of the simulated lab, in process (diffmix/simulate.py)."""
 
+import json
+
 import numpy as np
 import torch
 
@@ -35,3 +37,20 @@ def test_a_campaigns_predictions_stay_physical_and_their_std_means_something():
     later = [r for r in rows if r["batch"] > 1]
     inside = np.mean([abs(r["predicted"] - r["measured"]) <= 2 * r["std"] for r in later])
     assert inside >= 0.7, inside
+
+
+def test_the_loop_benchmark_merges_stored_campaigns_only_on_the_same_worlds_and_arguments():
+    from benchmarks.bench_loop import merge_problem
+
+    args = {"worlds": 2, "seeds": 1, "budget": 8, "batch": 4}
+    worlds = {"EC/DMC/EMC, salt free": [{"table": WORLD, "model_loss": 0.07}, {"table": {**WORLD, "noise": 0.01}}]}
+    stored = json.loads(json.dumps({"args": args, "worlds": worlds}))
+    assert merge_problem(stored, args, worlds) is None
+    # the model's loss in a world is descriptive: the world is its table
+    assert merge_problem(stored, args, {"EC/DMC/EMC, salt free": [{**w, "model_loss": 0.5} for w in
+                                                                   worlds["EC/DMC/EMC, salt free"]]}) is None
+    assert "--budget 8" in merge_problem(stored, {**args, "budget": 12}, worlds)
+    other = {"EC/DMC/EMC, salt free": [{"table": {**WORLD, "instrument_bias": 1.1}}, worlds["EC/DMC/EMC, salt free"][1]]}
+    assert "other worlds for EC/DMC/EMC, salt free" in merge_problem(stored, args, other)
+    # a space the stored run did not hold merges nothing, so it cannot disagree
+    assert merge_problem(stored, args, {**worlds, "five solvents, salt free": [{"table": WORLD}]}) is None
