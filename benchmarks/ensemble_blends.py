@@ -11,7 +11,7 @@ this scores the ensemble the product serves.
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -56,19 +56,20 @@ def ensemble_mae(table, splits: list, rows: np.ndarray, members: np.ndarray,
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", type=Path, nargs="+", help="trained blends-split runs (diffmix train --split blends)")
+    ap.add_argument("--by-publication", action="store_true", help="also MAE and signed bias per test publication")
+    args = ap.parse_args()
     table = load_table("ionic_conductivity", Settings().data_dir)[0]
     batcher = Batcher(table)
     std_scale = Ensemble.load(model_dir("ionic_conductivity")).std_scale
     print("std factor of the shipped model:", round(std_scale, 3))
-    args = sys.argv[1:]
-    per_publication = "--by-publication" in args
-    for run in [a for a in args if a != "--by-publication"]:
-        splits, rows, members = member_predictions(Path(run), table, batcher)
+    for run in args.runs:
+        splits, rows, members = member_predictions(run, table, batcher)
         print(run, {k: round(v, 3) for k, v in ensemble_mae(table, splits, rows, members, std_scale).items()})
-        if per_publication:
+        if args.by_publication:
             for doi, r in by_publication(table, rows, members).items():
                 print(f"  {doi:40s} rows {r['rows']:5.0f}  MAE {r['mae']:.3f}  bias {r['bias']:+.3f}")
-
 
 if __name__ == "__main__":
     main()
