@@ -16,10 +16,9 @@ import numpy as np
 import pandas as pd
 
 from diffmix.settings import Settings
-from model.blends import LIPF6, SOLVENTS
-from model.chem import species
+from model.blends import SOLVENTS, mixture
 from model.data.calisol import FILE
-from model.mixture import Mixture, from_amounts
+from model.mixture import Mixture
 from model.predict import Predictor
 
 DOI = "10.1149/2.0271802jes"
@@ -28,8 +27,7 @@ NAMES = {"EC": SOLVENTS["EC"], "DMC": SOLVENTS["DMC"], "EMC": SOLVENTS["EMC"], "
 
 
 def blend(mass: dict[str, float], molality: float, T: float) -> Mixture:
-    comps = [(NAMES[s], w) for s, w in mass.items() if w > 0]
-    return from_amounts(comps + [(LIPF6, molality * species(LIPF6).molar_mass / 1000)], "mass", T)
+    return mixture({s: w for s, w in mass.items() if w > 0}, molality, T, NAMES)
 
 
 def ma_rows(data_dir: Path) -> pd.DataFrame:

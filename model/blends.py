@@ -38,8 +38,9 @@ def blends(n: int = 200, seed: int = 0) -> list[tuple[dict[str, float], float, f
     return out
 
 
-def mixture(mass: dict[str, float], molality: float, T: float) -> Mixture:
-    comps = [(SOLVENTS[s], w) for s, w in mass.items()] + [(LIPF6, molality * species(LIPF6).molar_mass / 1000)]
+def mixture(mass: dict[str, float], molality: float, T: float, solvents: dict[str, str] = SOLVENTS) -> Mixture:
+    """LiPF6 at this molality in solvents given by name (their SMILES in ``solvents``) and mass fraction."""
+    comps = [(solvents[s], w) for s, w in mass.items()] + [(LIPF6, molality * species(LIPF6).molar_mass / 1000)]
     return from_amounts(comps, "mass", T)
 
 
