@@ -110,6 +110,9 @@ def train(
         "default: all but the molecule encoder)"),
     hidden: int = typer.Option(64, min=4, help="Width of the GNN and of the coefficient heads"),
     coeff_layers: int = typer.Option(2, min=1, help="Hidden layers of DiffMix's VFT coefficient head (conductivity)"),
+    mol_descriptors: bool = typer.Option(
+        False, help="The molecule encoder also reads whole-molecule descriptors (molar mass and refractivity, polar "
+        "surface area, log P, rotatable bonds, sp³ fraction, H-bond donors; default: the graph alone)"),
     huber_beta: float | None = typer.Option(
         None, min=0.0, help="Huber loss β in fit units (κ: ln units; excess: training-set std; default: the "
         f"property's: {HUBER_DEFAULTS}); smaller is closer to an absolute-error fit"),
@@ -172,7 +175,7 @@ def train(
         cfg = TrainConfig(max_epochs=max_epochs, patience=patience, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                           head_weight_decay=head_weight_decay, weight_ema=weight_ema,
                           head_decay_modules=head_decay_modules,
-                          hidden=hidden, order=order, coeff_layers=coeff_layers, carrier_density=carrier_density,
+                          hidden=hidden, order=order, coeff_layers=coeff_layers, mol_descriptors=mol_descriptors, carrier_density=carrier_density,
                           prefactor_power=prefactor_power, max_prefactor=max_prefactor, pair_pool=pair_pool, blend_order=blend_order,
                           binary_blend=binary_blend, solvent_pairs=solvent_pairs, like_pairs=like_pairs, blend_consistency=blend_consistency, log_offset=log_offset, huber_beta=huber_beta)
         cfg = resolve_config(table, prop, model, cfg)

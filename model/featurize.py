@@ -1,4 +1,5 @@
-"""RDKit molecules → PyTorch Geometric graphs (atom and bond features) and ECFP fingerprints."""
+"""RDKit molecules → PyTorch Geometric graphs (atom and bond features), whole-molecule descriptors and ECFP
+fingerprints."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 from rdkit import Chem, DataStructs
-from rdkit.Chem import rdFingerprintGenerator
+from rdkit.Chem import Crippen, Descriptors, Lipinski, rdFingerprintGenerator, rdMolDescriptors
 from torch_geometric.data import Data
 
 from model.chem import mol_from_smiles
@@ -76,6 +77,30 @@ def mol_graph(smiles: str) -> Data:
     edge_index = torch.tensor([src, dst], dtype=torch.long) if src else torch.zeros((2, 0), dtype=torch.long)
     edge_attr = torch.tensor(attr, dtype=torch.float32) if attr else torch.zeros((0, BOND_DIM))
     return Data(x=x, edge_index=edge_index, edge_attr=edge_attr)
+
+
+# Whole-molecule descriptors a graph convolution sees only indirectly, each with a scale that puts CALiSol-23's solvents
+# near 0–3: size and polarisability (molar mass, Crippen molar refractivity), polarity (topological polar surface
+# area, Crippen log P), flexibility (rotatable bonds, sp³ carbon fraction) and proticity (H-bond donors). What
+# decides a solvent's viscosity, and so an electrolyte's conductivity, is mostly these; an unseen solvent then
+# arrives with them measured instead of guessed from its atoms (`--mol-descriptors`, a study option).
+MOL_DESCRIPTORS = (
+    ("molar mass / 100 g/mol", lambda m: Descriptors.MolWt(m) / 100.0),
+    ("molar refractivity / 25", lambda m: Crippen.MolMR(m) / 25.0),
+    ("polar surface area / 50 Å²", lambda m: rdMolDescriptors.CalcTPSA(m) / 50.0),
+    ("log P / 3", lambda m: Crippen.MolLogP(m) / 3.0),
+    ("rotatable bonds / 4", lambda m: Lipinski.NumRotatableBonds(m) / 4.0),
+    ("sp³ carbon fraction", lambda m: rdMolDescriptors.CalcFractionCSP3(m)),
+    ("H-bond donors / 2", lambda m: Lipinski.NumHDonors(m) / 2.0),
+)
+DESCRIPTOR_DIM = len(MOL_DESCRIPTORS)
+
+
+@lru_cache(maxsize=16384)
+def mol_descriptors(smiles: str) -> np.ndarray:
+    """[DESCRIPTOR_DIM] the scaled whole-molecule descriptors of MOL_DESCRIPTORS."""
+    mol = mol_from_smiles(smiles)
+    return np.array([f(mol) for _, f in MOL_DESCRIPTORS], dtype=np.float32)
 
 
 _ECFP = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)

@@ -39,6 +39,7 @@ class TrainConfig:
     # None: every one but the encoder
     hidden: int = 64
     gnn_layers: int = 3
+    mol_descriptors: bool = False  # the molecule encoder also reads whole-molecule descriptors (see MixtureModel)
     order: int = 4
     huber_beta: float | None = None  # the loss's Huber β in fit units; None: the property's (model.properties)
     coeff_temperature: bool = False  # VFT coefficients see T (see DiffMixVFT)
@@ -141,6 +142,8 @@ def hyperparameters(kind: str, prop: Property, table: MixtureTable, train_rows: 
             hyper["like_pairs"] = True
     if kind == "fingerprint":
         hyper["max_components"] = table.width
+    elif cfg.mol_descriptors:  # every model with a learned molecule encoder; recorded only when set
+        hyper["mol_descriptors"] = True
     return hyper
 
 

@@ -10,7 +10,7 @@ import torch
 from torch_geometric.data import Batch
 
 from model.chem import formal_charge
-from model.featurize import ecfp, mol_graph
+from model.featurize import DESCRIPTOR_DIM, ecfp, mol_descriptors, mol_graph
 from model.mixture import Mixture, pad
 
 
@@ -26,6 +26,12 @@ class MoleculeSet:
     @cached_property
     def graphs(self) -> Batch:
         return Batch.from_data_list([mol_graph(s) for s in self.smiles])
+
+    @cached_property
+    def descriptors(self) -> torch.Tensor:
+        """[V, DESCRIPTOR_DIM] whole-molecule descriptors (model.featurize.MOL_DESCRIPTORS)."""
+        return torch.from_numpy(np.stack([mol_descriptors(s) for s in self.smiles])) if self.smiles \
+            else torch.zeros((0, DESCRIPTOR_DIM))
 
     @cached_property
     def fingerprints(self) -> torch.Tensor:

@@ -85,14 +85,18 @@ class MixtureModel(nn.Module):
     # output shape depends on the data: a head that selects rows or pairs by value then computes them all instead
     static_shapes = False
 
-    def __init__(self, *, log_scale: bool, target_scale: float = 1.0, hidden: int = 64, gnn_layers: int = 3):
+    def __init__(self, *, log_scale: bool, target_scale: float = 1.0, hidden: int = 64, gnn_layers: int = 3,
+                 mol_descriptors: bool = False):
         super().__init__()
         self.log_scale = log_scale
         self.register_buffer("target_scale", torch.tensor(float(target_scale)))
-        self.encoder = MoleculeEncoder(hidden=hidden, layers=gnn_layers, out=hidden)
+        # mol_descriptors=True: each molecule's embedding also reads its whole-molecule descriptors (size,
+        # polarisability, polarity, flexibility; featurize.MOL_DESCRIPTORS), a study option for unseen solvents
+        self.mol_descriptors = mol_descriptors
+        self.encoder = MoleculeEncoder(hidden=hidden, layers=gnn_layers, out=hidden, descriptors=mol_descriptors)
 
     def encode(self, mols) -> torch.Tensor:
-        return self.encoder(mols.graphs)
+        return self.encoder(mols.graphs, mols.descriptors if self.mol_descriptors else None)
 
     def mix(self, emb, idx, x, T, P) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

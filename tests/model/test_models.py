@@ -527,3 +527,25 @@ def test_like_pairs_answer_a_pair_of_twins_as_each_does_with_itself():
         assert torch.allclose(twins, pair_pool(table, *one, include_self=True), rtol=1e-12, atol=1e-12)
         assert pair_pool(table, *one, include_self=True).abs().sum() > 0
         assert pair_pool(table, *one).abs().sum() == 0
+
+
+def test_whole_molecule_descriptors_tell_an_ester_from_a_carbonate_and_reach_the_embedding():
+    from model.featurize import DESCRIPTOR_DIM, mol_descriptors
+
+    ma, dmc = mol_descriptors("CC(=O)OC"), mol_descriptors("COC(=O)OC")  # methyl acetate, dimethyl carbonate
+    assert ma.shape == (DESCRIPTOR_DIM,) and not np.allclose(ma, dmc)
+    assert ma[0] == pytest.approx(0.7408, abs=1e-3) and dmc[0] == pytest.approx(0.9008, abs=1e-3)  # M / 100 g/mol
+    assert np.isfinite(np.stack([mol_descriptors(s) for s in VOCAB])).all()  # ions included
+    plain, described = make("gnn_only"), make("gnn_only", mol_descriptors=True)
+    assert MOLS.descriptors.shape == (len(VOCAB), DESCRIPTOR_DIM)
+    with torch.no_grad():
+        emb = described.encode(MOLS)
+        shifted = described.encoder(MOLS.graphs, MOLS.descriptors + 1.0)
+    assert emb.shape == plain.encode(MOLS).shape and not torch.allclose(emb, shifted.double())
+    with pytest.raises(ValueError, match="descriptors"):
+        described.encoder(MOLS.graphs)
+    prop = get_property("ionic_conductivity")
+    table = synthetic_conductivity_table(60)
+    rows = np.arange(len(table))
+    assert hyperparameters("gnn_only", prop, table, rows, TrainConfig(mol_descriptors=True))["mol_descriptors"]
+    assert "mol_descriptors" not in hyperparameters("fingerprint", prop, table, rows, TrainConfig(mol_descriptors=True))
