@@ -71,5 +71,6 @@ def main() -> None:
             for doi, r in by_publication(table, rows, members).items():
                 print(f"  {doi:40s} rows {r['rows']:5.0f}  MAE {r['mae']:.3f}  bias {r['bias']:+.3f}")
 
+
 if __name__ == "__main__":
     main()

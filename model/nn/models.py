@@ -92,8 +92,12 @@ class MixtureModel(nn.Module):
         self.register_buffer("target_scale", torch.tensor(float(target_scale)))
         # mol_descriptors=True: each molecule's embedding also reads its whole-molecule descriptors (size,
         # polarisability, polarity, flexibility; featurize.MOL_DESCRIPTORS), a study option for unseen solvents
-        self.mol_descriptors = mol_descriptors
         self.encoder = MoleculeEncoder(hidden=hidden, layers=gnn_layers, out=hidden, descriptors=mol_descriptors)
+
+    @property
+    def mol_descriptors(self) -> bool:
+        """Whether the encoder reads whole-molecule descriptors: the encoder's own setting, kept in one place."""
+        return self.encoder.descriptors
 
     def encode(self, mols) -> torch.Tensor:
         return self.encoder(mols.graphs, mols.descriptors if self.mol_descriptors else None)
