@@ -20,14 +20,14 @@ from diffmix.settings import Settings
 from model.data.dataset import Batcher
 from model.data.loaders import load_table
 from model.ensemble import Ensemble
-from model.evaluate import NOVELTY, ensemble_novelty, load_splits
+from model.evaluate import NOVELTY, ensemble_novelty, load_run
 from model.predict import model_dir
 from model.train import predict_rows
 
 
 def member_predictions(run: Path, table, batcher: Batcher) -> tuple[list, np.ndarray, np.ndarray]:
     """A run's splits, the test rows every member shares, and each member's predictions on them [members, rows]."""
-    ens, splits = Ensemble.load(run), load_splits(run, table)
+    ens, splits = load_run(run, table)
     rows = np.array(sorted(set.intersection(*(set(s.test.tolist()) for s in splits))))
     return splits, rows, np.array([predict_rows(m, batcher, rows) for m in ens.members])
 

@@ -16,22 +16,15 @@ from scipy.constants import zero_Celsius
 from diffmix.settings import Settings
 from model.data.dataset import Batcher
 from model.data.loaders import load_table
-from model.ensemble import Ensemble
-from model.evaluate import load_splits
-from model.train import predict_rows
+from model.evaluate import member_test_predictions
 
 
 def hot_rows(run: Path, table, batcher: Batcher, above_c: float) -> list[dict]:
     """One row per member with test rows above ``above_c``: their count, MAE, largest prediction and measurement."""
-    ens, splits = Ensemble.load(run), load_splits(run, table)
-    out = []
-    for k, (member, split) in enumerate(zip(ens.members, splits)):
-        rows = split.test[table.T[split.test] - zero_Celsius > above_c]
-        if len(rows):
-            pred = predict_rows(member, batcher, rows)
-            out.append({"member": k, "rows": len(rows), "mae": float(np.abs(pred - table.y[rows]).mean()),
-                        "max_predicted": float(pred.max()), "max_measured": float(table.y[rows].max())})
-    return out
+    hot = lambda split: split.test[table.T[split.test] - zero_Celsius > above_c]
+    return [{"member": k, "rows": len(rows), "mae": float(np.abs(pred - table.y[rows]).mean()),
+             "max_predicted": float(pred.max()), "max_measured": float(table.y[rows].max())}
+            for k, _, rows, pred in member_test_predictions(run, table, batcher, hot)]
 
 
 def main() -> None:

@@ -16,24 +16,21 @@ from scipy.constants import zero_Celsius
 from diffmix.settings import Settings
 from model.data.dataset import Batcher
 from model.data.loaders import load_table
-from model.ensemble import Ensemble
-from model.evaluate import load_splits
-from model.train import predict_rows
+from model.evaluate import member_test_predictions
 
 
 def member_publication_bias(run: Path, table, batcher: Batcher, warm_from_c: float) -> list[dict]:
     """One row per member, test publication and band (below / from ``warm_from_c``): rows, bias, mean measured κ."""
-    ens, splits = Ensemble.load(run), load_splits(run, table)
     out = []
-    for k, (member, split) in enumerate(zip(ens.members, splits)):
-        err = predict_rows(member, batcher, split.test) - table.y[split.test]
-        warm = table.T[split.test] - zero_Celsius >= warm_from_c
-        doi = np.asarray(table.groups["doi"])[split.test].astype(str)
+    for k, _, rows, pred in member_test_predictions(run, table, batcher):
+        err = pred - table.y[rows]
+        warm = table.T[rows] - zero_Celsius >= warm_from_c
+        doi = np.asarray(table.groups["doi"])[rows].astype(str)
         for d in np.unique(doi):
             for band, mask in (("cold", (doi == d) & ~warm), ("warm", (doi == d) & warm)):
                 if mask.any():
                     out.append({"member": k, "doi": d, "band": band, "rows": int(mask.sum()),
-                                "bias": float(err[mask].mean()), "kappa": float(table.y[split.test][mask].mean())})
+                                "bias": float(err[mask].mean()), "kappa": float(table.y[rows][mask].mean())})
     return out
 
 

@@ -19,20 +19,18 @@ from diffmix.settings import Settings
 from model.chem import formal_charge
 from model.data.dataset import Batcher
 from model.data.loaders import load_table
-from model.ensemble import Ensemble
-from model.evaluate import bucket_of, load_splits
-from model.train import predict_rows
+from model.evaluate import bucket_of, member_test_predictions
 
 MIN_ROWS = 20  # publications / salts with fewer rows in the bucket are not listed
 
 
 def member_predictions(run: Path, batcher: Batcher) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The run's shared test rows, its members' predictions on them [members, rows], and its training rows."""
-    ens, splits = Ensemble.load(run), load_splits(run, batcher.table)
-    test = splits[0].test
-    if any(not np.array_equal(s.test, test) for s in splits):
+    members = list(member_test_predictions(run, batcher.table, batcher))
+    test = members[0][2]
+    if any(not np.array_equal(rows, test) for _, _, rows, _ in members):
         raise SystemExit(f"{run}: members have different test rows; this needs a temperature-split run")
-    return test, np.stack([predict_rows(m, batcher, s.test) for m, s in zip(ens.members, splits)]), splits[0].train
+    return test, np.stack([pred for *_, pred in members]), members[0][1].train
 
 
 def salt_of(table, row: int) -> str:

@@ -20,8 +20,7 @@ from benchmarks.vft_extrapolation import composition_series, fit_vft
 from diffmix.settings import Settings
 from model.data.dataset import Batcher
 from model.data.loaders import load_table
-from model.ensemble import Ensemble
-from model.evaluate import load_splits
+from model.evaluate import load_run
 from model.properties import VOGEL_T_MAX_K
 
 MIN_TEMPERATURES = 6
@@ -64,7 +63,7 @@ def main() -> None:
           f"percentiles {'/'.join(map(str, PERCENTILES))}:")
     for j, name in enumerate(NAMES):
         print(f"  {name:18s} {spread(fits[:, j])}")
-    ens, splits = Ensemble.load(args.run), load_splits(args.run, table)
+    ens, splits = load_run(args.run, table)
     if ens.kind != "diffmix" or ens.property.name != "ionic_conductivity":
         raise SystemExit(f"{args.run} is not a DiffMix conductivity run")
     batcher = Batcher(table)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +51,31 @@ def load_splits(directory: Path, table: MixtureTable | None = None) -> list[Spli
     if table is None:
         return splits
     return [Split(s.train, s.val, table.usable(s.test)) for s in splits]
+
+
+def load_run(directory: Path, table: MixtureTable) -> tuple[Ensemble, list[Split]]:
+    """A trained run and its members' splits on ``table`` (``load_splits``), after checking that ``table`` is the data
+    it was trained on: the stored splits are row numbers, and on other data they would score the wrong rows."""
+    ens = Ensemble.load(directory)
+    trained_on = ens.info.get("data", {})
+    if "rows_kept" in trained_on and trained_on["rows_kept"] != len(table):
+        raise DiffMixInputError(
+            f"{directory} was trained on {trained_on['rows_kept']} rows of {trained_on.get('file', 'its data')}, but "
+            f"the data loaded now has {len(table)}; evaluate with the data folder it was trained on (--data-dir)")
+    return ens, load_splits(directory, table)
+
+
+def member_test_predictions(directory: Path, table: MixtureTable, batcher: Batcher | None = None,
+                            select: Callable[[Split], np.ndarray] | None = None
+                            ) -> Iterator[tuple[int, Split, np.ndarray, np.ndarray]]:
+    """(member index, its split, rows, its predictions on them) for each member of a run, on its own test rows or on
+    the rows ``select(split)`` picks from them; a member with no such rows is skipped."""
+    ens, splits = load_run(directory, table)
+    batcher = batcher or Batcher(table)
+    for k, (member, split) in enumerate(zip(ens.members, splits)):
+        rows = split.test if select is None else select(split)
+        if len(rows):
+            yield k, split, rows, predict_rows(member, batcher, rows)
 
 
 def rk_order(ens: Ensemble) -> int | None:
@@ -286,14 +312,7 @@ def _slope_summary(found: list[tuple[str, float, float]], into: dict[str, list[f
 
 def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345, domain: bool = False) -> RunMetrics:
     """Every metric of one run on its members' own test rows; ``domain`` adds the in/out-of-domain MAE."""
-    ens = Ensemble.load(directory)
-    trained_on = ens.info.get("data", {})
-    if "rows_kept" in trained_on and trained_on["rows_kept"] != len(table):
-        # the stored splits are row numbers: on other data they would score the model on the wrong rows
-        raise DiffMixInputError(
-            f"{directory} was trained on {trained_on['rows_kept']} rows of {trained_on.get('file', 'its data')}, but "
-            f"the data loaded now has {len(table)}; evaluate with the data folder it was trained on (--data-dir)")
-    splits = load_splits(directory, table)
+    ens, splits = load_run(directory, table)
     batcher = Batcher(table)
     perm_batcher = Batcher(table.permuted(permute_seed))
     test, permuted, buckets, buckets_seen, bias = [], [], {}, {}, {}

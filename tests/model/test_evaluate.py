@@ -236,3 +236,36 @@ def test_a_runs_label_names_each_way_it_differs_from_the_shipped_conductivity_de
         "diffmix, head decay 0.0001"
     assert label(ens(k, "gnn_only", {})) == "gnn_only"
     assert label(ens(h, "diffmix", {"order": 4, "target_scale": 1.0})) == "diffmix (N=4)"
+
+
+def test_member_test_predictions_are_each_members_own_rows_and_refuse_other_data(tmp_path):
+    import dataclasses
+
+    import pytest
+
+    from model.data.dataset import Batcher
+    from model.ensemble import Ensemble
+    from model.errors import DiffMixInputError
+    from model.evaluate import load_splits, member_test_predictions
+    from model.train import predict_rows
+
+    table = synthetic_conductivity_table(200)
+    ens, stored = train_ensemble(table, get_property("ionic_conductivity"), "diffmix", "random", 2, 0, QUICK,
+                                 progress=False, data_info={"file": "synthetic.csv", "rows_kept": len(table)})
+    run = tmp_path / "k"
+    ens.save(run)
+    save_splits(run, stored)
+    members, splits = Ensemble.load(run).members, load_splits(run, table)
+    got = list(member_test_predictions(run, table))
+    assert [k for k, *_ in got] == [0, 1]
+    for (k, split, rows, pred), member in zip(got, members):
+        assert np.array_equal(rows, splits[k].test) and np.array_equal(split.train, splits[k].train)
+        assert np.array_equal(pred, predict_rows(member, Batcher(table), rows))
+    # a selection of the test rows, and a member with none of them is left out rather than reported as empty
+    warm = list(member_test_predictions(run, table, select=lambda s: s.test[table.T[s.test] > 320.0]))
+    assert all((table.T[rows] > 320.0).all() for _, _, rows, _ in warm)
+    assert list(member_test_predictions(run, table, select=lambda s: s.test[:0])) == []
+    # on data with another row count the stored row numbers would score the wrong rows: refused before any prediction
+    fewer = dataclasses.replace(table, idx=table.idx[:-5], x=table.x[:-5], T=table.T[:-5], P=table.P[:-5], y=table.y[:-5])
+    with pytest.raises(DiffMixInputError, match="was trained on 200 rows of synthetic.csv"):
+        next(member_test_predictions(run, fewer))
