@@ -123,6 +123,12 @@ def train(
     max_prefactor: float | None = typer.Option(
         None, min=1.0, help="DiffMix conductivity: a smooth upper bound on the VFT prefactor A, mS/cm (κ < A at every "
         "temperature; default: unbounded)"),
+    walden: float = typer.Option(
+        0.0, min=0.0, max=2.0, help="Conductivity (DiffMix, GNN-only): κ ∝ (the blend's viscosity)^−n, from each "
+        "solvent's tabulated viscosity mixed ideally in ln η (1: Walden's rule; 0: off, the shipped design)"),
+    permittivity: bool = typer.Option(
+        False, help="Conductivity (DiffMix, GNN-only): ln κ −= β / ε_blend, ion pairing in a blend of low permittivity "
+        "(tabulated ε mixed by mole shares; β learned; default: off)"),
     blend_order: int | None = typer.Option(
         None, min=0, max=4, help="DiffMix conductivity: the VFT coefficients of a blend mixed from the salt in each "
         "solvent alone by the solvent shares, with Redlich–Kister pair terms up to this order (default: one pooled head)"),
@@ -176,7 +182,7 @@ def train(
                           head_weight_decay=head_weight_decay, weight_ema=weight_ema,
                           head_decay_modules=head_decay_modules,
                           hidden=hidden, order=order, coeff_layers=coeff_layers, mol_descriptors=mol_descriptors, carrier_density=carrier_density,
-                          prefactor_power=prefactor_power, max_prefactor=max_prefactor, pair_pool=pair_pool, blend_order=blend_order,
+                          prefactor_power=prefactor_power, max_prefactor=max_prefactor, walden=walden, permittivity=permittivity, pair_pool=pair_pool, blend_order=blend_order,
                           binary_blend=binary_blend, solvent_pairs=solvent_pairs, like_pairs=like_pairs, blend_consistency=blend_consistency, log_offset=log_offset, huber_beta=huber_beta)
         cfg = resolve_config(table, prop, model, cfg)
         member_splits(table, split, seed, ensemble)  # e.g. more folds than publications

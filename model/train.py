@@ -47,6 +47,8 @@ class TrainConfig:
     carrier_density: bool = False  # VFT prefactor ∝ the ions' mole fraction (see DiffMixVFT)
     prefactor_power: float = 0.0  # VFT prefactor ∝ T^−n (n = 1: Nernst–Einstein; see DiffMixVFT)
     max_prefactor: float | None = None  # a smooth upper bound on the VFT prefactor A, mS/cm (see DiffMixVFT)
+    walden: float = 0.0  # conductivity ∝ the blend's tabulated viscosity to the power −walden (model.nn.solvent); 0: off
+    permittivity: bool = False  # conductivity lowered by ion pairing as the blend's permittivity falls (model.nn.solvent)
     pair_pool: bool = True  # VFT coefficients see the pairwise pooling Σ x_i x_j ψ(h_i, h_j) (see DiffMixVFT)
     blend_order: int | None = None  # VFT coefficients by the blend law of this Redlich–Kister order (see DiffMixVFT)
     binary_blend: bool = False  # a blend of ≥ 3 solvents has the mean coefficients of its binary sub-blends (DiffMixVFT)
@@ -140,6 +142,11 @@ def hyperparameters(kind: str, prop: Property, table: MixtureTable, train_rows: 
             hyper["solvent_pairs"] = False
         if cfg.like_pairs:
             hyper["like_pairs"] = True
+    if kind in ("diffmix", "gnn_only") and prop.law == "vft":  # the solvent terms (model.nn.solvent), when set
+        if cfg.walden:
+            hyper["walden"] = cfg.walden
+        if cfg.permittivity:
+            hyper["permittivity"] = True
     if kind == "fingerprint":
         hyper["max_components"] = table.width
     elif cfg.mol_descriptors:  # every model with a learned molecule encoder; recorded only when set
@@ -175,6 +182,9 @@ def resolve_config(table: MixtureTable, prop: Property, kind: str, cfg: TrainCon
         cfg = dataclasses.replace(cfg, log_offset=fit_offset(prop, cfg))
     if cfg.weight_ema is not None and not 0.0 < cfg.weight_ema < 1.0:
         raise ValueError(f"weight_ema must lie strictly between 0 and 1, got {cfg.weight_ema}")
+    if (cfg.walden or cfg.permittivity) and (prop.law != "vft" or kind not in ("diffmix", "gnn_only")):
+        raise ValueError(f"walden and permittivity are terms of a conductivity model (DiffMix or GNN-only); not of "
+                         f"{kind} for {prop.name}")
     if cfg.blend_consistency and not prop.log_scale:
         raise ValueError(f"blend consistency is a term for conductivity (a log-scale property), not {prop.name}")
     # the model's own checks (e.g. blend_order) and the head modules' names, on a model that is built and dropped

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -10,6 +11,7 @@ import torch
 from torch_geometric.data import Batch
 
 from model.chem import formal_charge
+from model.data.tables import permittivity_of, viscosity_of
 from model.featurize import DESCRIPTOR_DIM, ecfp, mol_descriptors, mol_graph
 from model.mixture import Mixture, pad
 
@@ -32,6 +34,22 @@ class MoleculeSet:
         """[V, DESCRIPTOR_DIM] whole-molecule descriptors (model.featurize.MOL_DESCRIPTORS)."""
         return torch.from_numpy(np.stack([mol_descriptors(s) for s in self.smiles])) if self.smiles \
             else torch.zeros((0, DESCRIPTOR_DIM))
+
+    @cached_property
+    def log_viscosity(self) -> torch.Tensor:
+        """[V] ln of each solvent's tabulated viscosity in mPa·s (``tables.VISCOSITY_MPA_S``); 0 for an ion, NaN for
+        a neutral molecule the table lacks."""
+        values = [0.0 if charge else (math.nan if (eta := viscosity_of(s)) is None else math.log(eta))
+                  for s, charge in zip(self.smiles, self.charges.tolist())]
+        return torch.tensor(values, dtype=torch.float64)
+
+    @cached_property
+    def permittivity(self) -> torch.Tensor:
+        """[V] each solvent's tabulated relative permittivity (``tables.PERMITTIVITY``); 0 for an ion, NaN for a
+        neutral molecule the table lacks."""
+        values = [0.0 if charge else (math.nan if (eps := permittivity_of(s)) is None else eps)
+                  for s, charge in zip(self.smiles, self.charges.tolist())]
+        return torch.tensor(values, dtype=torch.float64)
 
     @cached_property
     def fingerprints(self) -> torch.Tensor:

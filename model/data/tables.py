@@ -132,6 +132,58 @@ def _names() -> dict[str, str]:
     return names
 
 
+# Dynamic viscosity of the pure liquids, mPa·s, at 25 °C unless the note says otherwise (read for facts, typed in by
+# hand): battery solvents from Xu, Chem. Rev. 104 (2004) 4303, Table 1 (EC at 40 °C, as it is solid at 25 °C; DMC at
+# 20 °C); the others from the CRC Handbook of Chemistry and Physics, 97th ed., "Viscosity of Liquids". Values marked
+# "est." are estimates from homologues or related liquids, as stated; only rows with that solvent depend on them.
+# A study option reads them (DiffMixVFT(walden=…)): Walden's rule, molar conductivity ∝ 1 / viscosity, with a blend's
+# viscosity mixed ideally in ln by the solvents' mole shares (Arrhenius / Grunberg–Nissan without interaction).
+VISCOSITY_MPA_S: dict[str, tuple[float, str]] = {
+    "EC": (1.90, "40 °C"), "PC": (2.53, ""), "DMC": (0.59, "20 °C"), "EMC": (0.65, ""), "DEC": (0.75, ""),
+    "DME": (0.46, ""), "DMSO": (1.99, ""), "AN": (0.369, ""), "MOEMC": (1.1, "est., between DMC and diglyme"),
+    "TFP": (2.5, "est., from triethyl phosphate (1.55) raised by fluorination as EC → FEC"), "EA": (0.423, ""),
+    "MA": (0.364, ""), "FEC": (4.1, "est."), "DOL": (0.59, ""), "2-MeTHF": (0.47, ""), "DMM": (0.33, ""),
+    "Freon 11": (0.42, ""), "Methylene chloride": (0.413, ""), "THF": (0.46, ""), "Toluene": (0.560, ""),
+    "Sulfolane": (10.0, "30 °C, mp 27 °C"), "2-Glyme": (0.98, ""), "3-Glyme": (1.96, ""), "4-Glyme": (3.39, ""),
+    "3-Me-2-Oxazolidinone": (2.45, ""), "3-MeSulfolane": (11.0, "est., as sulfolane"),
+    "Ethyldiglyme": (1.3, "est., from diglyme and 1,2-diethoxyethane"), "DMF": (0.794, ""), "Ethylbenzene": (0.631, ""),
+    "Ethylmonoglyme": (0.65, "est., from DME with ethyl ends"), "Benzene": (0.604, ""), "g-Butyrolactone": (1.73, ""),
+    "Cumene": (0.739, ""), "Propylsulfone": (5.0, "est., molten (mp 29 °C), from ethyl methyl sulfone"),
+    "Pseudocumeme": (0.8, "est., between the xylenes and cumene"), "TEOS": (0.65, "est."), "m-Xylene": (0.581, ""),
+    "o-Xylene": (0.760, ""), "VC": (1.5, "est."), "MP": (0.431, ""),
+}
+
+
+# Relative permittivity (dielectric constant) of the pure liquids at 25 °C unless the note says otherwise: battery
+# solvents from Xu, Chem. Rev. 104 (2004) 4303, Table 1 (EC at 40 °C); the others from the CRC Handbook, 97th ed.,
+# "Permittivity (Dielectric Constant) of Liquids". "est." as above. Read by a study option (DiffMixVFT(permittivity=…):
+# ion pairing grows as the blend's permittivity falls).
+PERMITTIVITY: dict[str, tuple[float, str]] = {
+    "EC": (89.78, "40 °C"), "PC": (64.92, ""), "DMC": (3.107, ""), "EMC": (2.958, ""), "DEC": (2.805, ""),
+    "DME": (7.2, ""), "DMSO": (46.5, ""), "AN": (35.9, ""), "MOEMC": (7.0, "est., a linear carbonate with an ether arm"),
+    "TFP": (11.0, "est., below triethyl phosphate's 13"), "EA": (6.02, ""), "MA": (6.68, ""), "FEC": (78.4, "est."),
+    "DOL": (7.1, ""), "2-MeTHF": (6.97, ""), "DMM": (2.7, ""), "Freon 11": (2.28, ""), "Methylene chloride": (8.93, ""),
+    "THF": (7.52, ""), "Toluene": (2.38, ""), "Sulfolane": (43.3, "30 °C"), "2-Glyme": (7.23, ""),
+    "3-Glyme": (7.62, ""), "4-Glyme": (7.79, ""), "3-Me-2-Oxazolidinone": (77.5, ""),
+    "3-MeSulfolane": (29.4, "est."), "Ethyldiglyme": (5.7, "est."), "DMF": (36.7, ""), "Ethylbenzene": (2.45, ""),
+    "Ethylmonoglyme": (5.1, "est."), "Benzene": (2.27, ""), "g-Butyrolactone": (39.0, ""), "Cumene": (2.38, ""),
+    "Propylsulfone": (32.0, "est., molten, from the dialkyl sulfones"), "Pseudocumeme": (2.38, ""),
+    "TEOS": (2.5, "est."), "m-Xylene": (2.36, ""), "o-Xylene": (2.56, ""), "VC": (126.0, ""), "MP": (6.2, ""),
+}
+
+
+def permittivity_of(smiles: str) -> float | None:
+    """The table's relative permittivity (near 25 °C) of a solvent, or None when it has none."""
+    entry = PERMITTIVITY.get(name_of(smiles))
+    return None if entry is None else entry[0]
+
+
+def viscosity_of(smiles: str) -> float | None:
+    """The table's viscosity (mPa·s near 25 °C) of a solvent, or None when it has none."""
+    entry = VISCOSITY_MPA_S.get(name_of(smiles))
+    return None if entry is None else entry[0]
+
+
 def density_of(smiles: str) -> float | None:
     """The table's density (g/cm³ near 25 °C) of a solvent, or None when it has none."""
     solvent = SOLVENTS.get(name_of(smiles))

@@ -15,7 +15,9 @@ import torch
 from torch import nn
 
 from model import laws
+from model.nn.blocks import MIN_FRACTION, gather, ion_and_solvent_slots
 from model.nn.encoder import MoleculeEncoder, mlp
+from model.nn.solvent import N_COLUMNS, SolventLaws
 from model.properties import VOGEL_T_MAX_K
 
 T_REF_K = 298.15
@@ -26,7 +28,7 @@ B_SCALE_K = 500.0
 # Carrier-density prefactor (DiffMixVFT(carrier_density=True)): 1 mol/kg LiPF6 in EC:DMC has x(Li+) + x(PF6−) ≈ 0.17;
 # a mixture without ions gets κ ≈ 1e-12 · A' (zero, without an infinite logarithm).
 TYPICAL_ION_FRACTION = 0.17
-MIN_ION_FRACTION = 1e-12
+MIN_ION_FRACTION = MIN_FRACTION
 
 
 def conditions(T: torch.Tensor, P: torch.Tensor, with_temperature: bool = True) -> torch.Tensor:
@@ -35,19 +37,6 @@ def conditions(T: torch.Tensor, P: torch.Tensor, with_temperature: bool = True) 
     if not with_temperature:
         return p
     return torch.cat([((T - T_REF_K) / 50.0).unsqueeze(-1), p], dim=-1)
-
-
-def gather(emb: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """[V, H] embeddings, [B, C] indices (−1 = empty) → [B, C, H] (empty slots get a zero vector)."""
-    h = emb[idx.clamp(min=0)]
-    return h * (idx >= 0).unsqueeze(-1).to(h.dtype)
-
-
-def ion_and_solvent_slots(charged: torch.Tensor, idx: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """[V, 1] charge flags (1 for an ion), [B, C] indices → which slots hold an ion and which a solvent, [B, C] each
-    (empty slots are neither)."""
-    ion = gather(charged, idx).squeeze(-1).to(dtype)
-    return ion, (idx >= 0).to(dtype) * (1.0 - ion)
 
 
 def pair_pool(table: torch.Tensor, idx: torch.Tensor, x: torch.Tensor, include_self: bool = False) -> torch.Tensor:
@@ -180,6 +169,9 @@ class DiffMixVFT(MixtureModel):
     ``prefactor_power=n`` writes κ = A (T_ref/T)^n exp(−B / (T − T0)): with n = 1 the Nernst–Einstein relation
     (κ = F² Σ c_i z_i² D_i / RT) applied to ions whose diffusivity follows VFT. The factor is fixed, not learned,
     so temperature still enters only through the law.
+
+    ``walden=α`` and ``permittivity=True`` add what the solvents' tabulated viscosity and permittivity say (Walden's
+    rule, ion pairing; ``model.nn.solvent``) to ln A: the network learns what they leave out. Study options.
     """
 
     kind = "diffmix"
@@ -187,8 +179,10 @@ class DiffMixVFT(MixtureModel):
     def __init__(self, *, hidden: int = 64, log_prefactor_init: float = math.log(100.0), pair_pool: bool = True,
                  coeff_temperature: bool = False, coeff_layers: int = 1, carrier_density: bool = False,
                  prefactor_power: float = 0.0, blend_order: int | None = None, solvent_pairs: bool = True,
-                 like_pairs: bool = False, binary_blend: bool = False, max_prefactor: float | None = None, **kw):
+                 like_pairs: bool = False, binary_blend: bool = False, max_prefactor: float | None = None,
+                 walden: float = 0.0, permittivity: bool = False, **kw):
         super().__init__(hidden=hidden, **kw)
+        self.solvent_laws = SolventLaws(walden, permittivity)
         # solvent_pairs=False: the pairwise pooling keeps the pairs with an ion (ion–solvent, cation–anion) and
         # drops solvent–solvent pairs, so every term of a blend's representation is one its binaries (with that
         # salt) taught: a ternary of solvents seen pairwise with the salt holds no pair term the model never fitted
@@ -235,12 +229,24 @@ class DiffMixVFT(MixtureModel):
     def _flags_charge(self) -> bool:
         return self.carrier_density or self.blend_order is not None or not self.solvent_pairs or self.binary_blend
 
+    @property
+    def walden(self) -> float:
+        return self.solvent_laws.walden
+
+    @property
+    def permittivity(self) -> bool:
+        return self.solvent_laws.permittivity
+
     def encode(self, mols) -> torch.Tensor:
+        """The molecules' embeddings [V, H], then (when the law needs them) a column of charge flags (1 for an ion)
+        and the solvent-property columns of ``solvent_laws``; ``vft_coefficients`` splits them off again."""
         emb = super().encode(mols)
-        if not self._flags_charge:
-            return emb
-        charged = (mols.charges != 0).to(emb.dtype).unsqueeze(-1)
-        return torch.cat([emb, charged], dim=-1)
+        columns = [emb]
+        if self._flags_charge:
+            columns.append((mols.charges != 0).to(emb.dtype).unsqueeze(-1))
+        if self.solvent_laws.active:
+            columns.append(self.solvent_laws.columns(mols, emb.dtype))
+        return torch.cat(columns, dim=-1) if len(columns) > 1 else emb
 
     def pair_table(self, emb: torch.Tensor, charged: torch.Tensor | None = None) -> torch.Tensor:
         """ψ for every ordered pair of the batch's V molecules, [V, V, H]: it depends only on the two molecules, so
@@ -340,6 +346,9 @@ class DiffMixVFT(MixtureModel):
     def vft_coefficients(self, emb, idx, x, T, P) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         log_carriers = None
         charged = None
+        solvent_cols = None
+        if self.solvent_laws.active:
+            emb, solvent_cols = emb[:, :-N_COLUMNS], emb[:, -N_COLUMNS:]
         if self._flags_charge:
             emb, charged = emb[:, :-1], emb[:, -1:]
         if self.carrier_density:
@@ -355,6 +364,8 @@ class DiffMixVFT(MixtureModel):
         log_a, b, t0 = coeffs.unbind(-1)
         if log_carriers is not None:
             log_a = log_a + log_carriers
+        if solvent_cols is not None:
+            log_a = log_a + self.solvent_laws(solvent_cols, idx, x)
         return log_a, b, t0
 
     def log_mix(self, emb, idx, x, T, P):
@@ -372,13 +383,36 @@ class GNNOnly(MixtureModel):
 
     kind = "gnn_only"
 
-    def __init__(self, *, hidden: int = 64, **kw):
+    def __init__(self, *, hidden: int = 64, walden: float = 0.0, permittivity: bool = False, **kw):
         super().__init__(hidden=hidden, **kw)
         self.head = mlp([hidden + 2, 2 * hidden, hidden, 1])
+        # the same solvent-property terms as DiffMixVFT's (model.nn.solvent), added to ln κ: the same tabulated
+        # knowledge, for a comparison of the two models on equal terms (conductivity only)
+        self.solvent_laws = SolventLaws(walden, permittivity)
+        if self.solvent_laws.active and not self.log_scale:
+            raise ValueError("the solvent terms (walden, permittivity) are terms of a conductivity; this property is not one")
+
+    @property
+    def walden(self) -> float:
+        return self.solvent_laws.walden
+
+    @property
+    def permittivity(self) -> bool:
+        return self.solvent_laws.permittivity
+
+    def encode(self, mols) -> torch.Tensor:
+        emb = super().encode(mols)
+        return torch.cat([emb, self.solvent_laws.columns(mols, emb.dtype)], dim=-1) if self.solvent_laws.active else emb
 
     def mix(self, emb, idx, x, T, P):
+        solvent_cols = None
+        if self.solvent_laws.active:
+            emb, solvent_cols = emb[:, :-N_COLUMNS], emb[:, -N_COLUMNS:]
         pooled = (x.unsqueeze(-1) * gather(emb, idx)).sum(1)
-        return self._out(self.head(torch.cat([pooled, conditions(T, P)], dim=-1)).squeeze(-1))
+        raw = self.head(torch.cat([pooled, conditions(T, P)], dim=-1)).squeeze(-1)
+        if solvent_cols is not None:
+            raw = raw + self.solvent_laws(solvent_cols, idx, x)
+        return self._out(raw)
 
 
 class LinearMixing(MixtureModel):

@@ -13,7 +13,7 @@ from model.mixture import Mixture
 from model.nn.models import build
 from model.properties import CONDUCTIVITY_MIN_T_K, VOGEL_T_MAX_K, get_property
 from model.splits import make_split
-from model.train import TrainConfig, fit_member, hyperparameters, loss_fn, offset_log, predict_rows
+from model.train import TrainConfig, fit_member, hyperparameters, loss_fn, offset_log, predict_rows, resolve_config
 from tests.helpers import IONS, SOLVENTS, synthetic_conductivity_table, synthetic_excess_table
 
 VOCAB = SOLVENTS + IONS
@@ -45,6 +45,8 @@ BLEND = {"blend_order": 2}
 NO_SOLVENT_PAIRS = {"solvent_pairs": False}
 LIKE_PAIRS = {"like_pairs": True}
 FROM_BINARIES = {"binary_blend": True, "like_pairs": True}
+WALDEN = {"walden": 1.0, "like_pairs": True}
+SOLVENT_TERMS = {"walden": 1.0, "permittivity": True, "like_pairs": True}
 
 
 @pytest.mark.parametrize("kind,prop,kw", [(k, p, {}) for k, p in INVARIANT] + [("diffmix", "ionic_conductivity", CARRIERS),
@@ -53,7 +55,9 @@ FROM_BINARIES = {"binary_blend": True, "like_pairs": True}
                                                              ("diffmix", "ionic_conductivity", BLEND),
                                                              ("diffmix", "ionic_conductivity", NO_SOLVENT_PAIRS),
                                                              ("diffmix", "ionic_conductivity", LIKE_PAIRS),
-                                                             ("diffmix", "ionic_conductivity", FROM_BINARIES)])
+                                                             ("diffmix", "ionic_conductivity", FROM_BINARIES),
+                                                             ("diffmix", "ionic_conductivity", WALDEN),
+                                                             ("diffmix", "ionic_conductivity", SOLVENT_TERMS)])
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), c=st.integers(2, 6))
 def test_permutation_invariance(kind, prop, kw, seed, c):
@@ -216,7 +220,8 @@ def test_like_pairs_is_the_trained_default_and_a_checkpoint_without_it_loads_the
 
 
 @pytest.mark.parametrize("option,value", [("pair_pool", False), ("carrier_density", True), ("prefactor_power", 1.0),
-                                          ("blend_order", 1), ("binary_blend", True), ("max_prefactor", 3000.0)])
+                                          ("blend_order", 1), ("binary_blend", True), ("max_prefactor", 3000.0),
+                                          ("walden", 1.0), ("permittivity", True)])
 def test_vft_study_options_are_recorded_only_when_set_and_restored(tmp_path, option, value):
     # recorded only when they differ from the default, so checkpoints written before an option existed load unchanged
     prop = get_property("ionic_conductivity")
@@ -359,6 +364,81 @@ def test_a_bounded_prefactor_never_exceeds_its_bound_and_leaves_ordinary_prefact
         make("diffmix", "ionic_conductivity", max_prefactor=0.0)
 
 
+def test_walden_prefactor_divides_by_the_blends_ideally_mixed_tabulated_viscosity():
+    from model.data.tables import viscosity_of
+
+    plain = make("diffmix", "ionic_conductivity", like_pairs=True)
+    walden = make("diffmix", "ionic_conductivity", **WALDEN)
+    walden.load_state_dict(plain.state_dict())  # the same network: only the viscosity factor differs
+    ec, dmc, li, pf6 = (VOCAB.index(s) for s in ("O=C1OCCO1", "COC(=O)OC", *IONS))
+    idx = torch.tensor([[ec, dmc, li, pf6], [dmc, ec, pf6, li], [dmc, li, pf6, -1]])
+    x = torch.tensor([[0.3, 0.5, 0.1, 0.1], [0.5, 0.3, 0.1, 0.1], [0.8, 0.1, 0.1, 0.0]], dtype=torch.float64)
+    t, p = torch.full((3,), 280.0, dtype=torch.float64), torch.full((3,), 101.325, dtype=torch.float64)
+    with torch.no_grad():
+        emb = walden.encode(MOLS).double()
+        ratio = walden.mix(emb, idx, x, t, p) / plain.mix(plain.encode(MOLS).double(), idx, x, t, p)
+    # κ_walden / κ = η_blend⁻¹ with ln η_blend = Σ s_j ln η_j over the solvents' mole shares (the ions do not count)
+    eta_ec, eta_dmc = viscosity_of("O=C1OCCO1"), viscosity_of("COC(=O)OC")
+    expected = torch.tensor([eta_ec ** -0.375 * eta_dmc ** -0.625] * 2 + [1 / eta_dmc], dtype=torch.float64)
+    assert torch.allclose(ratio, expected, rtol=1e-10, atol=0)
+    assert (eta_ec, eta_dmc, viscosity_of("COC(C)=O")) == (1.90, 0.59, 0.364)  # Xu 2004 Table 1; CRC (methyl acetate)
+    # a solvent without a tabulated viscosity is an error naming it, not a silent zero; ions need none
+    assert MoleculeSet(["[Li+]", "CCCCCCCCCCO"]).log_viscosity[0] == 0.0
+    with pytest.raises(ValueError, match="viscosity.*CCCCCCCCCCO"):
+        walden.encode(MoleculeSet(["[Li+]", "CCCCCCCCCCO"]))
+    with pytest.raises(ValueError, match="exponent"):
+        make("diffmix", "ionic_conductivity", walden=-1.0)
+    # GNN-only gets the same knowledge for a comparison on equal terms: its ln κ moves by the same −ln η_blend
+    gnn, gnn_walden = make("gnn_only", "ionic_conductivity"), make("gnn_only", "ionic_conductivity", walden=1.0)
+    gnn_walden.load_state_dict(gnn.state_dict())
+    with torch.no_grad():
+        gnn_ratio = gnn_walden(MOLS, idx, x, t, p) / gnn(MOLS, idx, x, t, p)
+    assert torch.allclose(gnn_ratio, expected, rtol=1e-10, atol=0)
+    with pytest.raises(ValueError, match="not one"):
+        make("gnn_only", "excess_molar_enthalpy", walden=1.0)
+    prop, table = get_property("ionic_conductivity"), synthetic_conductivity_table(60)
+    rows = np.arange(len(table))
+    assert hyperparameters("gnn_only", prop, table, rows, TrainConfig(walden=1.0))["walden"] == 1.0
+    assert "walden" not in hyperparameters("gnn_only", prop, table, rows, TrainConfig())
+    with pytest.raises(ValueError, match="terms of a conductivity model"):
+        resolve_config(synthetic_excess_table(40), get_property("excess_molar_enthalpy"), "diffmix", TrainConfig(walden=1.0))
+    with pytest.raises(ValueError, match="terms of a conductivity model"):
+        resolve_config(table, prop, "linear_mixing", TrainConfig(permittivity=True))
+
+
+def test_ion_pairing_lowers_conductivity_as_the_blends_permittivity_falls():
+    from model.data.tables import permittivity_of
+    from model.nn.solvent import PAIRING_START
+
+    plain = make("diffmix", "ionic_conductivity", like_pairs=True)
+    paired = make("diffmix", "ionic_conductivity", like_pairs=True, permittivity=True)
+    paired.load_state_dict(plain.state_dict() | {"solvent_laws.pairing": paired.solvent_laws.pairing.detach()})
+    ec, dmc, li, pf6 = (VOCAB.index(s) for s in ("O=C1OCCO1", "COC(=O)OC", *IONS))
+    idx = torch.tensor([[ec, dmc, li, pf6], [ec, dmc, li, pf6]])
+    x = torch.tensor([[0.2, 0.6, 0.1, 0.1], [0.6, 0.2, 0.1, 0.1]], dtype=torch.float64)
+    t, p = torch.full((2,), 298.15, dtype=torch.float64), torch.full((2,), 101.325, dtype=torch.float64)
+    with torch.no_grad():
+        log_ratio = torch.log(paired(MOLS, idx, x, t, p) / plain(MOLS, idx, x, t, p))
+    eps_ec, eps_dmc = permittivity_of("O=C1OCCO1"), permittivity_of("COC(=O)OC")
+    eps = torch.tensor([0.25 * eps_ec + 0.75 * eps_dmc, 0.75 * eps_ec + 0.25 * eps_dmc], dtype=torch.float64)
+    assert torch.allclose(log_ratio, -PAIRING_START / eps, rtol=1e-10, atol=0)  # β = 10 at the start
+    assert log_ratio[0] < log_ratio[1] < 0  # the DMC-rich blend pairs more of its ions
+    assert (eps_ec, eps_dmc) == (89.78, 3.107)  # Xu 2004 Table 1
+    # β is learned and stays positive: a gradient step can shrink it but not turn pairing into its opposite
+    assert [n for n, _ in paired.named_parameters() if n.startswith("solvent_laws")] == ["solvent_laws.pairing"]
+    with pytest.raises(ValueError, match="relative permittivity.*CCCCCCCCCCO"):
+        paired.encode(MoleculeSet(["[Li+]", "CCCCCCCCCCO"]))
+
+
+def test_every_solvent_of_the_tables_has_a_tabulated_viscosity():
+    from model.data.tables import PERMITTIVITY, VISCOSITY_MPA_S
+    from model.data.tables import SOLVENTS as TABLE
+
+    assert set(VISCOSITY_MPA_S) == set(TABLE) == set(PERMITTIVITY)
+    assert all(2.0 < eps < 130 for eps, _ in PERMITTIVITY.values())  # from the aromatics to vinylene carbonate
+    assert all(0.1 < eta < 50 for eta, _ in VISCOSITY_MPA_S.values())  # mPa·s: liquids between ether and sulfone
+
+
 def test_loss_is_finite_on_conductivity_batch():
     table = synthetic_conductivity_table(50)
     m = build("gnn_only", "vft", log_scale=True)
@@ -427,14 +507,16 @@ def test_pair_pool_is_the_sum_over_distinct_species_pairs(V, H):
 
 
 @pytest.mark.parametrize("kind,prop", INVARIANT + [("fingerprint", "excess_molar_enthalpy"), ("blend", "ionic_conductivity"),
-                                                   ("from_binaries", "ionic_conductivity")])
+                                                   ("from_binaries", "ionic_conductivity"), ("walden", "ionic_conductivity"),
+                                                   ("gnn_walden", "ionic_conductivity")])
 def test_vectorised_members_match_the_member_loop(kind, prop, monkeypatch):
     import model.ensemble as ensemble_module
 
     p = get_property(prop)
     members = []
-    extra = {"fingerprint": {"max_components": 6}, "blend": BLEND, "from_binaries": FROM_BINARIES}.get(kind, {})
-    kind = "diffmix" if kind in ("blend", "from_binaries") else kind
+    extra = {"fingerprint": {"max_components": 6}, "blend": BLEND, "from_binaries": FROM_BINARIES, "walden": WALDEN,
+             "gnn_walden": {"walden": 1.0, "permittivity": True}}.get(kind, {})
+    kind = {"blend": "diffmix", "from_binaries": "diffmix", "walden": "diffmix", "gnn_walden": "gnn_only"}.get(kind, kind)
     for seed in range(3):
         torch.manual_seed(seed)
         members.append(build(kind, p.law, log_scale=p.log_scale, target_scale=500.0, **extra).double())

@@ -1,0 +1,70 @@
+"""What the solvents' tabulated bulk properties say about a conductivity, as terms of ln κ (study options).
+
+- **Walden's rule** (``walden=α``): molar conductivity × viscosity ≈ constant, so κ ∝ η_blend^−α, with the blend's
+  viscosity mixed ideally in ln η by the solvents' mole shares (Arrhenius / Grunberg–Nissan without interaction):
+  ln κ −= α Σ_j s_j ln η_j.
+- **Ion pairing** (``permittivity=True``): Bjerrum and Fuoss: the association constant of an ion pair grows as
+  exp(z² e² / (4π ε₀ ε_r a k T)), so fewer ions are free in a solvent of low permittivity; ln κ −= β / ε_blend, with
+  ε_blend = Σ_j s_j ε_j and β > 0 learned (it holds the ion size a and the exponent of the free fraction; a start of
+  β = 10 halves κ near ε = 14).
+
+Both carry what a molecular graph sees only indirectly (an ester is more fluid than a carbonate of its size; an ether
+barely dissociates a salt on its own but does beside EC) to solvents and solvent pairs no training row holds. The
+values are ``model.data.tables.VISCOSITY_MPA_S`` and ``PERMITTIVITY``; a solvent without one is an error naming it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from model.nn.blocks import MIN_FRACTION, gather, ion_and_solvent_slots
+
+PAIRING_START = 10.0  # β at initialisation (see the module docstring)
+N_COLUMNS = 3  # charge flag, ln η (mPa·s), ε_r
+
+
+class SolventLaws(nn.Module):
+    def __init__(self, walden: float = 0.0, permittivity: bool = False):
+        super().__init__()
+        if not (math.isfinite(walden) and walden >= 0):
+            raise ValueError(f"walden is the exponent of the viscosity in the prefactor, ≥ 0; got {walden}")
+        self.walden = float(walden)
+        self.permittivity = bool(permittivity)
+        # β = PAIRING_START · exp(p): positive by construction
+        self.pairing = nn.Parameter(torch.zeros(())) if self.permittivity else None
+
+    @property
+    def active(self) -> bool:
+        return self.walden > 0 or self.permittivity
+
+    def columns(self, mols, dtype: torch.dtype) -> torch.Tensor:
+        """[V, N_COLUMNS] each molecule's charge flag (1 for an ion), ln viscosity and permittivity (0 for ions and
+        for a property this model does not read); a solvent without a tabulated value it needs is an error."""
+        charged = (mols.charges != 0).to(dtype)
+        needed = [("viscosity", mols.log_viscosity, self.walden > 0),
+                  ("relative permittivity", mols.permittivity, self.permittivity)]
+        cols = [charged]
+        for what, values, used in needed:
+            values = values.to(dtype)
+            missing = [s for s, v, c in zip(mols.smiles, values.tolist(), charged.tolist()) if used and not c and math.isnan(v)]
+            if missing:
+                raise ValueError(f"this model's conductivity reads each solvent's {what}; none is tabulated for "
+                                 f"{', '.join(missing)} (model.data.tables)")
+            cols.append(torch.nan_to_num(values, nan=0.0) if used else torch.zeros_like(values))
+        return torch.stack(cols, dim=-1)
+
+    def forward(self, cols: torch.Tensor, idx: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The terms' sum in ln κ for each mixture, [B]: [V, N_COLUMNS] ``columns``, [B, C] indices and fractions."""
+        _, solvent = ion_and_solvent_slots(cols[:, :1], idx, x.dtype)
+        xs = x * solvent
+        shares = xs / xs.sum(1, keepdim=True).clamp_min(MIN_FRACTION)
+        blend = (shares.unsqueeze(-1) * gather(cols[:, 1:], idx)).sum(1)  # [B, 2]: ln η_blend, ε_blend
+        out = torch.zeros_like(blend[:, 0])
+        if self.walden > 0:
+            out = out - self.walden * blend[:, 0]
+        if self.pairing is not None:
+            out = out - PAIRING_START * torch.exp(self.pairing) / blend[:, 1].clamp_min(1.0)
+        return out
