@@ -82,6 +82,17 @@ class MixtureModel(nn.Module):
         # mol_descriptors=True: each molecule's embedding also reads its whole-molecule descriptors (size,
         # polarisability, polarity, flexibility; featurize.MOL_DESCRIPTORS), a study option for unseen solvents
         self.encoder = MoleculeEncoder(hidden=hidden, layers=gnn_layers, out=hidden, descriptors=mol_descriptors)
+        # the terms the solvents' tabulated viscosity and permittivity add to a conductivity (model.nn.solvent): off
+        # here, set by the conductivity heads that take them (no parameters, nothing in a checkpoint, when off)
+        self.solvent_laws = SolventLaws()
+
+    @property
+    def walden(self) -> float:
+        return self.solvent_laws.walden
+
+    @property
+    def permittivity(self) -> bool:
+        return self.solvent_laws.permittivity
 
     @property
     def mol_descriptors(self) -> bool:
@@ -228,14 +239,6 @@ class DiffMixVFT(MixtureModel):
     @property
     def _flags_charge(self) -> bool:
         return self.carrier_density or self.blend_order is not None or not self.solvent_pairs or self.binary_blend
-
-    @property
-    def walden(self) -> float:
-        return self.solvent_laws.walden
-
-    @property
-    def permittivity(self) -> bool:
-        return self.solvent_laws.permittivity
 
     def encode(self, mols) -> torch.Tensor:
         """The molecules' embeddings [V, H], then (when the law needs them) a column of charge flags (1 for an ion)
@@ -391,14 +394,6 @@ class GNNOnly(MixtureModel):
         self.solvent_laws = SolventLaws(walden, permittivity)
         if self.solvent_laws.active and not self.log_scale:
             raise ValueError("the solvent terms (walden, permittivity) are terms of a conductivity; this property is not one")
-
-    @property
-    def walden(self) -> float:
-        return self.solvent_laws.walden
-
-    @property
-    def permittivity(self) -> bool:
-        return self.solvent_laws.permittivity
 
     def encode(self, mols) -> torch.Tensor:
         emb = super().encode(mols)
