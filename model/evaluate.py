@@ -87,13 +87,16 @@ def rk_order(ens: Ensemble) -> int | None:
 
 def label(ens: Ensemble) -> str:
     """The model's name in tables: the kind, and for DiffMix conductivity each way it differs from the shipped design
-    (like pairs, no blend law, no consistency term, no separate head decay, no weight average)."""
+    (like pairs, no blend law, no consistency term, no separate head decay, no weight average), and for either
+    conductivity model the solvent terms it reads (model.nn.solvent)."""
     order = rk_order(ens)
     if order is not None:
         return f"diffmix (N={order})"
+    solvent_terms = ([f"Walden {ens.hyper['walden']:g}"] if ens.hyper.get("walden") else []) + \
+        (["ion pairing"] if ens.hyper.get("permittivity") else [])
     if ens.kind != "diffmix":
-        return ens.kind
-    parts = ["diffmix"]
+        return ", ".join([ens.kind, *solvent_terms])
+    parts = ["diffmix", *solvent_terms]
     if ens.hyper.get("blend_order") is not None:
         parts.append(f"blend law (n={ens.hyper['blend_order']})")
     if ens.hyper.get("solvent_pairs") is False:
