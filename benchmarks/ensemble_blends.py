@@ -20,16 +20,8 @@ from diffmix.settings import Settings
 from model.data.dataset import Batcher
 from model.data.loaders import load_table
 from model.ensemble import Ensemble
-from model.evaluate import NOVELTY, ensemble_novelty, load_run
+from model.evaluate import NOVELTY, ensemble_novelty, shared_test_predictions
 from model.predict import model_dir
-from model.train import predict_rows
-
-
-def member_predictions(run: Path, table, batcher: Batcher) -> tuple[list, np.ndarray, np.ndarray]:
-    """A run's splits, the test rows every member shares, and each member's predictions on them [members, rows]."""
-    ens, splits = load_run(run, table)
-    rows = np.array(sorted(set.intersection(*(set(s.test.tolist()) for s in splits))))
-    return splits, rows, np.array([predict_rows(m, batcher, rows) for m in ens.members])
 
 
 def by_publication(table, rows: np.ndarray, members: np.ndarray) -> dict[str, dict[str, float]]:
@@ -65,7 +57,7 @@ def main() -> None:
     std_scale = Ensemble.load(model_dir("ionic_conductivity")).std_scale
     print("std factor of the shipped model:", round(std_scale, 3))
     for run in args.runs:
-        splits, rows, members = member_predictions(run, table, batcher)
+        splits, rows, members = shared_test_predictions(run, table, batcher)
         print(run, {k: round(v, 3) for k, v in ensemble_mae(table, splits, rows, members, std_scale).items()})
         if args.by_publication:
             for doi, r in by_publication(table, rows, members).items():

@@ -15,18 +15,16 @@ from diffmix.settings import Settings
 from model.data.dataset import Batcher
 from model.data.loaders import load_table
 from model.data.tables import name_of
-from model.evaluate import load_run
-from model.train import predict_rows
+from model.evaluate import shared_test_predictions
 
 
 def system_errors(run: Path, table, batcher: Batcher, doi: str) -> tuple[float, list[dict]]:
     """The publication's MAE and, per system, its rows, MAE, signed bias and mean measured κ (the members' mean)."""
-    ens, splits = load_run(run, table)
-    shared = np.array(sorted(set.intersection(*(set(s.test.tolist()) for s in splits))), dtype=int)
-    rows = shared[np.asarray(table.groups["doi"])[shared].astype(str) == doi]
+    of_doi = lambda rows: rows[np.asarray(table.groups["doi"])[rows].astype(str) == doi]
+    _, rows, members = shared_test_predictions(run, table, batcher, of_doi)
     if len(rows) == 0:
         raise SystemExit(f"{run}: no shared test rows from {doi}")
-    err = np.mean([predict_rows(m, batcher, rows) for m in ens.members], axis=0) - table.y[rows]
+    err = members.mean(axis=0) - table.y[rows]
     names = np.array([" ".join(sorted(name_of(table.vocab[j]) for j in table.idx[r] if j >= 0)) for r in rows])
     systems = [{"system": s, "rows": int((names == s).sum()), "mae": float(np.abs(err[names == s]).mean()),
                 "bias": float(err[names == s].mean()), "measured": float(table.y[rows][names == s].mean()),

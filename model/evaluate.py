@@ -78,6 +78,19 @@ def member_test_predictions(directory: Path, table: MixtureTable, batcher: Batch
             yield k, split, rows, predict_rows(member, batcher, rows)
 
 
+def shared_test_predictions(directory: Path, table: MixtureTable, batcher: Batcher | None = None,
+                            select: Callable[[np.ndarray], np.ndarray] | None = None
+                            ) -> tuple[list[Split], np.ndarray, np.ndarray]:
+    """A run's splits, the test rows every member shares (or those of them ``select(rows)`` keeps), in order, and
+    each member's predictions on them [members, rows]: what the ensemble the product serves is scored on."""
+    ens, splits = load_run(directory, table)
+    rows = np.array(sorted(set.intersection(*(set(s.test.tolist()) for s in splits))), dtype=int)
+    if select is not None:
+        rows = select(rows)
+    batcher = batcher or Batcher(table)
+    return splits, rows, np.array([predict_rows(m, batcher, rows) for m in ens.members]).reshape(len(ens.members), -1)
+
+
 def rk_order(ens: Ensemble) -> int | None:
     """The Redlich–Kister order N of a DiffMix excess-property ensemble; None for every other model."""
     if ens.kind == "diffmix" and ens.property.law == "redlich_kister":

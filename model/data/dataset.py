@@ -35,21 +35,23 @@ class MoleculeSet:
         return torch.from_numpy(np.stack([mol_descriptors(s) for s in self.smiles])) if self.smiles \
             else torch.zeros((0, DESCRIPTOR_DIM))
 
+    def _per_solvent(self, value_of) -> torch.Tensor:
+        """[V] ``value_of(smiles)`` for each neutral molecule (NaN where it is None), 0 for an ion."""
+        values = [0.0 if charge else (math.nan if (v := value_of(s)) is None else v)
+                  for s, charge in zip(self.smiles, self.charges.tolist())]
+        return torch.tensor(values, dtype=torch.float64)
+
     @cached_property
     def log_viscosity(self) -> torch.Tensor:
         """[V] ln of each solvent's tabulated viscosity in mPa·s (``tables.VISCOSITY_MPA_S``); 0 for an ion, NaN for
         a neutral molecule the table lacks."""
-        values = [0.0 if charge else (math.nan if (eta := viscosity_of(s)) is None else math.log(eta))
-                  for s, charge in zip(self.smiles, self.charges.tolist())]
-        return torch.tensor(values, dtype=torch.float64)
+        return self._per_solvent(lambda s: None if (eta := viscosity_of(s)) is None else math.log(eta))
 
     @cached_property
     def permittivity(self) -> torch.Tensor:
         """[V] each solvent's tabulated relative permittivity (``tables.PERMITTIVITY``); 0 for an ion, NaN for a
         neutral molecule the table lacks."""
-        values = [0.0 if charge else (math.nan if (eps := permittivity_of(s)) is None else eps)
-                  for s, charge in zip(self.smiles, self.charges.tolist())]
-        return torch.tensor(values, dtype=torch.float64)
+        return self._per_solvent(permittivity_of)
 
     @cached_property
     def fingerprints(self) -> torch.Tensor:

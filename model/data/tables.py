@@ -172,16 +172,19 @@ PERMITTIVITY: dict[str, tuple[float, str]] = {
 }
 
 
+def _tabulated(table: dict[str, tuple[float, str]], smiles: str) -> float | None:
+    entry = table.get(name_of(smiles))
+    return None if entry is None else entry[0]
+
+
 def permittivity_of(smiles: str) -> float | None:
     """The table's relative permittivity (near 25 °C) of a solvent, or None when it has none."""
-    entry = PERMITTIVITY.get(name_of(smiles))
-    return None if entry is None else entry[0]
+    return _tabulated(PERMITTIVITY, smiles)
 
 
 def viscosity_of(smiles: str) -> float | None:
     """The table's viscosity (mPa·s near 25 °C) of a solvent, or None when it has none."""
-    entry = VISCOSITY_MPA_S.get(name_of(smiles))
-    return None if entry is None else entry[0]
+    return _tabulated(VISCOSITY_MPA_S, smiles)
 
 
 def density_of(smiles: str) -> float | None:

@@ -28,7 +28,6 @@ B_SCALE_K = 500.0
 # Carrier-density prefactor (DiffMixVFT(carrier_density=True)): 1 mol/kg LiPF6 in EC:DMC has x(Li+) + x(PF6−) ≈ 0.17;
 # a mixture without ions gets κ ≈ 1e-12 · A' (zero, without an infinite logarithm).
 TYPICAL_ION_FRACTION = 0.17
-MIN_ION_FRACTION = MIN_FRACTION
 
 
 def conditions(T: torch.Tensor, P: torch.Tensor, with_temperature: bool = True) -> torch.Tensor:
@@ -288,7 +287,7 @@ class DiffMixVFT(MixtureModel):
         x_ions = x * ion
         ion_total = x_ions.sum(1)  # [B]
         x_solvents = x * solvent
-        shares = x_solvents / x_solvents.sum(1, keepdim=True).clamp_min(MIN_ION_FRACTION)
+        shares = x_solvents / x_solvents.sum(1, keepdim=True).clamp_min(MIN_FRACTION)
         # one virtual mixture per slot j: the ions as they are, solvent j the rest (slots that are not solvents
         # get weight s_j = 0 below, so what the head says for them does not matter)
         eye = torch.eye(C, dtype=x.dtype, device=x.device)
@@ -296,7 +295,7 @@ class DiffMixVFT(MixtureModel):
         rep = lambda t: t.repeat_interleave(C, dim=0)
         pure = self._raw_coefficients(emb, rep(idx), xv.reshape(B * C, C), rep(T), rep(P), charged).reshape(B, C, 3)
         h = gather(emb, idx)
-        salt = (x_ions.unsqueeze(-1) * h).sum(1) / ion_total.clamp_min(MIN_ION_FRACTION).unsqueeze(-1)  # [B, H]
+        salt = (x_ions.unsqueeze(-1) * h).sum(1) / ion_total.clamp_min(MIN_FRACTION).unsqueeze(-1)  # [B, H]
         H = h.shape[-1]
         ctx = torch.cat([salt, ion_total.unsqueeze(-1)], dim=-1)[:, None, None, :].expand(B, C, C, H + 1)
         raw = self.blend_pair(torch.cat([h.unsqueeze(2).expand(B, C, C, H), h.unsqueeze(1).expand(B, C, C, H), ctx], dim=-1))
@@ -333,7 +332,7 @@ class DiffMixVFT(MixtureModel):
         M, n_pairs = len(rows), len(pairs)
         shares = x_m * solvent_m
         s_j, s_k = shares[:, pairs[:, 0]], shares[:, pairs[:, 1]]  # [M, P]
-        total = (s_j + s_k).clamp_min(MIN_ION_FRACTION)
+        total = (s_j + s_k).clamp_min(MIN_FRACTION)
         x_ions = x_m * ion_m
         rest = (1.0 - x_ions.sum(1))[:, None, None]
         eye = torch.eye(C, dtype=x.dtype, device=x.device)
@@ -356,7 +355,7 @@ class DiffMixVFT(MixtureModel):
             emb, charged = emb[:, :-1], emb[:, -1:]
         if self.carrier_density:
             x_ions = (x * ion_and_solvent_slots(charged, idx, x.dtype)[0]).sum(1)
-            log_carriers = torch.log(x_ions.clamp_min(MIN_ION_FRACTION))
+            log_carriers = torch.log(x_ions.clamp_min(MIN_FRACTION))
         if self.blend_order is None:
             o = self._raw_coefficients(emb, idx, x, T, P, charged)
         else:

@@ -249,7 +249,7 @@ def test_member_test_predictions_are_each_members_own_rows_and_refuse_other_data
     from model.data.dataset import Batcher
     from model.ensemble import Ensemble
     from model.errors import DiffMixInputError
-    from model.evaluate import load_splits, member_test_predictions
+    from model.evaluate import load_splits, member_test_predictions, shared_test_predictions
     from model.train import predict_rows
 
     table = synthetic_conductivity_table(200)
@@ -268,6 +268,13 @@ def test_member_test_predictions_are_each_members_own_rows_and_refuse_other_data
     warm = list(member_test_predictions(run, table, select=lambda s: s.test[table.T[s.test] > 320.0]))
     assert all((table.T[rows] > 320.0).all() for _, _, rows, _ in warm)
     assert list(member_test_predictions(run, table, select=lambda s: s.test[:0])) == []
+    # the rows every member tests on, for the ensemble mean, and a selection of them
+    _, shared, preds = shared_test_predictions(run, table)
+    assert shared.tolist() == sorted(set(splits[0].test.tolist()) & set(splits[1].test.tolist()))
+    assert preds.shape == (2, len(shared))
+    assert np.array_equal(preds[1], predict_rows(members[1], Batcher(table), shared))
+    _, none, empty = shared_test_predictions(run, table, select=lambda rows: rows[:0])
+    assert len(none) == 0 and empty.shape == (2, 0)
     # on data with another row count the stored row numbers would score the wrong rows: refused before any prediction
     fewer = dataclasses.replace(table, idx=table.idx[:-5], x=table.x[:-5], T=table.T[:-5], P=table.P[:-5], y=table.y[:-5])
     with pytest.raises(DiffMixInputError, match="was trained on 200 rows of synthetic.csv"):
