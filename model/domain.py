@@ -31,7 +31,7 @@ from rdkit.Chem import rdFingerprintGenerator
 
 from model.chem import formal_charge, mol_from_smiles, species
 from model.data.dataset import MixtureTable
-from model.data.tables import name_of
+from model.data.tables import SOLVENT_PROPERTIES, name_of
 from model.errors import DiffMixInputError
 from model.mixture import Mixture
 
@@ -104,6 +104,9 @@ class Domain:
     protic: bool  # whether any training molecule is protic
     rows: int
     thresholds: Thresholds = field(default_factory=Thresholds)
+    # the solvents' tabulated properties the model reads (``tables.SOLVENT_PROPERTIES``): a property of the model, not of its
+    # training rows, so its Ensemble sets it and it is not saved
+    reads: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ building and persistence
     @classmethod
@@ -141,7 +144,7 @@ class Domain:
 
     def save(self, directory: str | Path) -> Path:
         path = Path(directory) / DOMAIN_FILE
-        data = {"version": DOMAIN_VERSION, **{k: v for k, v in asdict(self).items()}}
+        data = {"version": DOMAIN_VERSION, **{k: v for k, v in asdict(self).items() if k != "reads"}}
         path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
         return path
 
@@ -158,6 +161,10 @@ class Domain:
         data["temperature_K"] = tuple(data["temperature_K"])
         data["pressure_kPa"] = tuple(data["pressure_kPa"])
         return cls(**data)
+
+    def reading(self, reads: tuple[str, ...]) -> Domain:
+        """The same domain for a model that reads these tabulated solvent properties."""
+        return replace(self, reads=tuple(reads))
 
     def with_thresholds(self, **changes: Any) -> Domain:
         """The same domain judged with other thresholds (``min_rows=…``, ``min_similarity=…``)."""
@@ -196,6 +203,11 @@ class Domain:
             if smiles not in self.ions:
                 out.append(f"ion {smiles} never seen in training")
             return out
+        for what in self.reads:
+            lookup, stand_in, unit = SOLVENT_PROPERTIES[what]
+            if lookup(smiles) is None:
+                out.append(f"{name_of(smiles)}: no tabulated {what}; the model takes the tabulated solvents' median "
+                           f"({stand_in:.3g}{' ' + unit if unit else ''})")
         if is_protic(smiles) and not self.protic:
             out.append(f"{name_of(smiles)} is protic (O–H or N–H); the training data has no protic solvent")
         rows = int(self.molecules.get(smiles, {}).get("rows", 0))

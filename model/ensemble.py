@@ -58,11 +58,21 @@ class Ensemble:
         self.kind = kind
         self.hyper = dict(hyper)
         self.info = dict(info or {})
-        self.domain: Domain | None = None  # what the training rows held (model/domain.py), saved beside the weights
+        self._domain: Domain | None = None
         self._cache: dict[str, torch.Tensor] = {}  # smiles → [K, H]
         self._stacked = None  # members' weights stacked for the vectorised small-batch path, built on first use
         self._per_thread = threading.local()
         self.dtype = next(iter(members[0].parameters())).dtype
+
+    @property
+    def domain(self) -> Domain | None:
+        """What the training rows held (model/domain.py), saved beside the weights, judged for what this model
+        reads (a solvent without the tabulated viscosity a Walden term needs is named in every report)."""
+        return self._domain
+
+    @domain.setter
+    def domain(self, domain: Domain | None) -> None:
+        self._domain = None if domain is None else domain.reading(self.members[0].solvent_laws.reads)
 
     # ---------------------------------------------------------------- persistence
     def save(self, directory: str | Path) -> Path:

@@ -14,6 +14,8 @@ Sources (read for facts, values typed in by hand):
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -172,6 +174,13 @@ PERMITTIVITY: dict[str, tuple[float, str]] = {
 }
 
 
+# What a model that reads these properties gives a solvent the tables lack (a molecule CALiSol-23 never had): the
+# median of the tabulated solvents, a typical battery solvent's value. The domain report names each such solvent
+# (model.domain), so a prediction that leans on the stand-in is never taken for one that did not.
+TYPICAL_VISCOSITY_MPA_S = statistics.median(v for v, _ in VISCOSITY_MPA_S.values())
+TYPICAL_PERMITTIVITY = statistics.median(v for v, _ in PERMITTIVITY.values())
+
+
 def _tabulated(table: dict[str, tuple[float, str]], smiles: str) -> float | None:
     entry = table.get(name_of(smiles))
     return None if entry is None else entry[0]
@@ -185,6 +194,14 @@ def permittivity_of(smiles: str) -> float | None:
 def viscosity_of(smiles: str) -> float | None:
     """The table's viscosity (mPa·s near 25 °C) of a solvent, or None when it has none."""
     return _tabulated(VISCOSITY_MPA_S, smiles)
+
+
+# the solvents' tabulated properties a conductivity model may read (model.nn.solvent): each one's look-up, the stand-in
+# a solvent the tables lack gets, and its unit
+SOLVENT_PROPERTIES: dict[str, tuple[Callable[[str], float | None], float, str]] = {
+    "viscosity": (viscosity_of, TYPICAL_VISCOSITY_MPA_S, "mPa·s"),
+    "relative permittivity": (permittivity_of, TYPICAL_PERMITTIVITY, ""),
+}
 
 
 def density_of(smiles: str) -> float | None:

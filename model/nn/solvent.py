@@ -10,7 +10,8 @@
 
 Both carry what a molecular graph sees only indirectly (an ester is more fluid than a carbonate of its size; an ether
 barely dissociates a salt on its own but does beside EC) to solvents and solvent pairs no training row holds. The
-values are ``model.data.tables.VISCOSITY_MPA_S`` and ``PERMITTIVITY``; a solvent without one is an error naming it.
+values are ``model.data.tables.VISCOSITY_MPA_S`` and ``PERMITTIVITY``; a solvent without one gets the tabulated
+solvents' median, and the domain report names it (``model.domain``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import math
 import torch
 from torch import nn
 
+from model.data.tables import TYPICAL_PERMITTIVITY, TYPICAL_VISCOSITY_MPA_S
 from model.nn.blocks import MIN_FRACTION, gather, ion_and_solvent_slots
 
 PAIRING_START = 10.0  # β at initialisation (see the module docstring)
@@ -40,20 +42,22 @@ class SolventLaws(nn.Module):
     def active(self) -> bool:
         return self.walden > 0 or self.permittivity
 
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """The solvents' tabulated properties these terms read (the domain report names a solvent that lacks one)."""
+        return tuple(what for what, used in (("viscosity", self.walden > 0), ("relative permittivity", self.permittivity))
+                     if used)
+
     def columns(self, mols, dtype: torch.dtype) -> torch.Tensor:
         """[V, N_COLUMNS] each molecule's charge flag (1 for an ion), ln viscosity and permittivity (0 for ions and
-        for a property this model does not read); a solvent without a tabulated value it needs is an error."""
+        for a property this model does not read). A solvent the tables lack gets the tabulated solvents' median
+        (``tables.TYPICAL_*``), and the domain report says so."""
         charged = (mols.charges != 0).to(dtype)
-        needed = [("viscosity", mols.log_viscosity, self.walden > 0),
-                  ("relative permittivity", mols.permittivity, self.permittivity)]
         cols = [charged]
-        for what, values, used in needed:
+        for what, values, stand_in in (("viscosity", mols.log_viscosity, math.log(TYPICAL_VISCOSITY_MPA_S)),
+                                       ("relative permittivity", mols.permittivity, TYPICAL_PERMITTIVITY)):
             values = values.to(dtype)
-            missing = [s for s, v, c in zip(mols.smiles, values.tolist(), charged.tolist()) if used and not c and math.isnan(v)]
-            if missing:
-                raise ValueError(f"this model's conductivity reads each solvent's {what}; none is tabulated for "
-                                 f"{', '.join(missing)} (model.data.tables)")
-            cols.append(torch.nan_to_num(values, nan=0.0) if used else torch.zeros_like(values))
+            cols.append(torch.nan_to_num(values, nan=stand_in) if what in self.reads else torch.zeros_like(values))
         return torch.stack(cols, dim=-1)
 
     def forward(self, cols: torch.Tensor, idx: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -5,9 +5,11 @@ import pytest
 
 from model.data.dataset import MixtureTable
 from model.domain import Domain, Thresholds, fractions_report
+from model.ensemble import Ensemble
 from model.errors import DiffMixInputError
 from model.mixture import from_amounts
 from model.optimize.space import CompositionSpace
+from model.properties import get_property
 from tests.conftest import tiny_domain
 
 EC, DMC, EMC, PC, FEC = "O=C1OCCO1", "COC(=O)OC", "CCOC(=O)OC", "CC1COC(=O)O1", "O=C1OCC(F)O1"
@@ -92,6 +94,25 @@ def test_round_trip_through_domain_json(tmp_path, domain):
     assert Domain.load(tmp_path / "nowhere") is None
 
 
+def test_a_model_that_reads_tabulated_viscosity_names_a_solvent_the_tables_lack(tmp_path, domain):
+    """A Walden term (model.nn.solvent) gives a solvent without a tabulated viscosity the tables' median: the report
+    says so for that solvent and no other, the saved domain does not keep it (it is the model's), and an ensemble
+    sets it on whatever domain it is given."""
+    from model.nn.models import build
+
+    water = from_amounts([("O", 1.0), (LIPF6, M_LIPF6 / 1000)], "mass", 298.15)
+    reading = domain.reading(("viscosity",))
+    flagged = [x for x in reading.check(water).reasons if "tabulated" in x]
+    assert flagged == ["O: no tabulated viscosity; the model takes the tabulated solvents' median (0.744 mPa·s)"]
+    assert not any("tabulated" in x for x in domain.check(water).reasons)
+    assert reading.check(lipf6([(EC, 0.3), (DMC, 0.7)], 1.0)).in_domain  # EC and DMC are tabulated
+    reading.save(tmp_path)
+    assert Domain.load(tmp_path) == domain
+    ens = Ensemble([build("diffmix", "vft", hidden=8, log_scale=True, walden=1.0)], get_property("ionic_conductivity"), "diffmix", {})
+    ens.domain = domain
+    assert ens.domain.reads == ("viscosity",) and ens.domain == reading
+
+
 def test_a_campaign_space_is_judged_over_its_extremes(domain):
     inside = CompositionSpace(LIPF6, [EC, DMC], (0.5, 1.4), salt_basis="molality", solvent_lower=np.array([0.2, 0.2]),
                               solvent_upper=np.array([0.8, 0.8]), solvent_basis="mass")
@@ -109,8 +130,6 @@ def test_an_experiments_composition_is_judged_too(domain):
 
 
 def test_the_tiny_test_models_domain_is_what_its_docstring_says():
-    from model.properties import get_property
-
     d = tiny_domain(get_property("ionic_conductivity"))
     assert d.temperature_K == (253.15, 333.15) and d.pressure_kPa == (101.325, 101.325) and d.max_solvents == 2
 
