@@ -91,3 +91,13 @@ def commercial_example(predictor: Predictor, molality: float = 1.0, T: float = 2
     land between the two), and in EC:DMC:DEC 1:1:1."""
     pred = predictor.ensemble.predict([mixture(m, molality, T) for m in COMMERCIAL.values()])
     return {name: {"mean": float(mu), "std": float(sd)} for name, mu, sd in zip(COMMERCIAL, pred.mean, pred.std)}
+
+
+def edges(predictor: Predictor, molality: float = 1.0, T: float = 298.15) -> dict[str, float]:
+    """The prediction (mS/cm) at the corners and edge midpoints of the optimiser's five-solvent space: LiPF6 at this
+    molality in each solvent alone and in each pair 1:1 (w/w). CALiSol-23 holds almost none of the linear carbonates
+    alone, so two models that agree on the blends can differ here several-fold; this shows where they do."""
+    names = list(SOLVENTS)
+    points = {s: {s: 1.0} for s in names} | {f"{a}:{b} 1:1": {a: 0.5, b: 0.5} for a, b in itertools.combinations(names, 2)}
+    pred = predictor.ensemble.predict([mixture(m, molality, T) for m in points.values()])
+    return {name: float(mu) for name, mu in zip(points, pred.mean)}
