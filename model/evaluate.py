@@ -106,7 +106,8 @@ def label(ens: Ensemble) -> str:
     if order is not None:
         return f"diffmix (N={order})"
     solvent_terms = ([f"Walden {ens.hyper['walden']:g}"] if ens.hyper.get("walden") else []) + \
-        (["ion pairing"] if ens.hyper.get("permittivity") else [])
+        (["ion pairing"] if ens.hyper.get("permittivity") else []) + \
+        (["salt-raised ε"] if ens.hyper.get("salt_dielectric") else [])
     if ens.kind != "diffmix":
         return ", ".join([ens.kind, *solvent_terms])
     parts = ["diffmix", *solvent_terms]

@@ -436,6 +436,39 @@ def test_ion_pairing_lowers_conductivity_as_the_blends_permittivity_falls():
     assert paired.solvent_laws.reads == ("relative permittivity",)
 
 
+def test_the_salts_own_permittivity_frees_ions_in_a_linear_carbonate_as_the_salt_content_grows(tmp_path):
+    from model.data.tables import permittivity_of
+    from model.nn.solvent import PAIRING_START, SALT_DIELECTRIC_START
+
+    plain = make("diffmix", "ionic_conductivity", like_pairs=True)
+    raised = make("diffmix", "ionic_conductivity", like_pairs=True, permittivity=True, salt_dielectric=True)
+    own = {n: p.detach() for n, p in raised.named_parameters() if n.startswith("solvent_laws")}
+    raised.load_state_dict(plain.state_dict() | own)
+    dmc, li, pf6 = (VOCAB.index(s) for s in ("COC(=O)OC", *IONS))
+    idx = torch.tensor([[dmc, li, pf6, -1], [dmc, li, pf6, -1]])
+    x = torch.tensor([[0.9, 0.05, 0.05, 0.0], [0.8, 0.1, 0.1, 0.0]], dtype=torch.float64)
+    t, p = torch.full((2,), 298.15, dtype=torch.float64), torch.full((2,), 101.325, dtype=torch.float64)
+    with torch.no_grad():
+        log_ratio = torch.log(raised(MOLS, idx, x, t, p) / plain(MOLS, idx, x, t, p))
+    salt_per_solvent = torch.tensor([0.05 / 0.9, 0.1 / 0.8], dtype=torch.float64)
+    eps = permittivity_of("COC(=O)OC") + SALT_DIELECTRIC_START * salt_per_solvent
+    assert torch.allclose(log_ratio, -PAIRING_START / eps, rtol=1e-10, atol=0)
+    assert log_ratio[0] < log_ratio[1] < 0  # more salt, more dipolar pairs, a higher ε: fewer ions lost to pairing
+    assert sorted(own) == ["solvent_laws.pairing", "solvent_laws.salt_increment"]
+    with pytest.raises(ValueError, match="set permittivity too"):
+        make("diffmix", "ionic_conductivity", salt_dielectric=True)
+    prop, table = get_property("ionic_conductivity"), synthetic_conductivity_table(60)
+    with pytest.raises(ValueError, match="set permittivity too"):
+        resolve_config(table, prop, "diffmix", TrainConfig(salt_dielectric=True))
+    rows = np.arange(len(table))
+    hyper = hyperparameters("diffmix", prop, table, rows, TrainConfig(permittivity=True, salt_dielectric=True))
+    assert hyper["salt_dielectric"] is True
+    assert "salt_dielectric" not in hyperparameters("diffmix", prop, table, rows, TrainConfig(permittivity=True))
+    m = build("diffmix", prop.law, log_scale=True, **hyper).eval()
+    Ensemble([m], prop, "diffmix", hyper, {"split": "random"}).save(tmp_path / "k")
+    assert Ensemble.load(tmp_path / "k").members[0].solvent_laws.salt_dielectric
+
+
 def test_every_solvent_of_the_tables_has_a_tabulated_viscosity():
     from model.data.tables import PERMITTIVITY, VISCOSITY_MPA_S
     from model.data.tables import SOLVENTS as TABLE
