@@ -90,6 +90,10 @@ def train(
     split: str = typer.Option("random", help="random | temperature | components | publication | blends | "
                               "publication_folds | components_folds (member k of K tests on fold k: every "
                               "publication or system held out once)"),
+    validate: str = typer.Option(
+        "groups", help="Where the members of a group split (components, publication, the folds) validate for early "
+        "stopping: groups (whole publications or systems of their own) | rows (a random ninth of their training "
+        "rows, as the shipped models' random split; the test groups stay unseen)"),
     ensemble: int = typer.Option(5, min=1, help="Ensemble members (one split each)"),
     seed: int = typer.Option(0, help="Seed of the splits and of the first member (member k uses seed + k)"),
     workers: int = typer.Option(0, min=0, help="Members trained at once in separate processes (0: one per core)"),
@@ -189,11 +193,11 @@ def train(
                           salt_dielectric=salt_dielectric, pair_pool=pair_pool, blend_order=blend_order,
                           binary_blend=binary_blend, solvent_pairs=solvent_pairs, like_pairs=like_pairs, blend_consistency=blend_consistency, log_offset=log_offset, huber_beta=huber_beta)
         cfg = resolve_config(table, prop, model, cfg)
-        member_splits(table, split, seed, ensemble)  # e.g. more folds than publications
+        member_splits(table, split, seed, ensemble, validate)  # e.g. more folds than publications
     except ValueError as e:  # a setting the property or the model cannot take, before any training
         fail(str(e))
     ens, splits = train_ensemble(table, prop, model, split, ensemble, seed, cfg, progress=progress, data_info=info,
-                                 workers=workers or available_cores())
+                                 workers=workers or available_cores(), validate=validate)
     ens.save(out)
     save_splits(out, splits)
     m = evaluate_run(out, table)

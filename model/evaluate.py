@@ -101,7 +101,13 @@ def rk_order(ens: Ensemble) -> int | None:
 def label(ens: Ensemble) -> str:
     """The model's name in tables: the kind, and for DiffMix conductivity each way it differs from the shipped design
     (like pairs, no blend law, no consistency term, no separate head decay, no weight average), and for either
-    conductivity model the solvent terms it reads (model.nn.solvent)."""
+    conductivity model the solvent terms it reads (model.nn.solvent); a group split's members that validated on rows
+    (``model.splits.VALIDATE``) say so."""
+    name = _design(ens)
+    return f"{name}, validated on rows" if ens.info.get("validate") == "rows" else name
+
+
+def _design(ens: Ensemble) -> str:
     order = rk_order(ens)
     if order is not None:
         return f"diffmix (N={order})"

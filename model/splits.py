@@ -25,6 +25,11 @@ BLENDS_MAX_TRAIN_SOLVENTS = 2
 # A group split's validation part holds at least half its 8:1:1 share of the rows, and is not grown beyond 1.5× it
 # (see ``_by_groups``).
 MIN_VAL_SHARE, MAX_VAL_SHARE = 0.05, 0.15
+# Where a group split's members validate (early stopping): on whole groups of their own (``"groups"``, the default:
+# validation asks the test's question, an unseen publication or system) or on a random ninth of the rows of their
+# training groups (``"rows"``: validation asks what the shipped models' random split asks, how well the training
+# data are fitted, so the members train like the shipped ones and the test groups alone are unseen).
+VALIDATE = ("groups", "rows")
 
 
 @dataclass(frozen=True)
@@ -119,12 +124,12 @@ def _fold(labels: np.ndarray, seed: int, fold: int, folds: int) -> Split:
     return Split(np.flatnonzero(train_mask), np.flatnonzero(val_mask), np.flatnonzero(test_mask))
 
 
-def member_splits(table: MixtureTable, kind: str, seed: int, members: int) -> list[Split]:
+def member_splits(table: MixtureTable, kind: str, seed: int, members: int, validate: str = "groups") -> list[Split]:
     """The split of each member of an ensemble: member k gets split seed + k, or for a cross-validated split
-    (``FOLD_SPLITS``) fold k of ``members`` folds drawn with ``seed``."""
+    (``FOLD_SPLITS``) fold k of ``members`` folds drawn with ``seed``; ``validate`` as in ``make_split``."""
     if kind in FOLD_SPLITS:
-        return [make_split(table, kind, seed, fold=k, folds=members) for k in range(members)]
-    return [make_split(table, kind, seed + k) for k in range(members)]
+        return [make_split(table, kind, seed, fold=k, folds=members, validate=validate) for k in range(members)]
+    return [make_split(table, kind, seed + k, validate=validate) for k in range(members)]
 
 
 def neutral_species(table: MixtureTable) -> np.ndarray:
@@ -139,13 +144,32 @@ def solvent_counts(table: MixtureTable) -> np.ndarray:
     return counts
 
 
-def make_split(table: MixtureTable, kind: str, seed: int, fold: int = 0, folds: int = 5) -> Split:
+def make_split(table: MixtureTable, kind: str, seed: int, fold: int = 0, folds: int = 5,
+               validate: str = "groups") -> Split:
     """A different seed gives a different split (one per ensemble member, as in the paper); a cross-validated split
     (``FOLD_SPLITS``) tests on fold ``fold`` of ``folds``. Rows are assigned as if none were excluded, then the
-    excluded ones are left out, so listing an erratum moves no other row."""
+    excluded ones are left out, so listing an erratum moves no other row. ``validate="rows"`` gives a group split's
+    validation a random ninth of its training and validation rows instead of whole groups (``VALIDATE``); the test
+    part is the same."""
+    if validate not in VALIDATE:
+        raise ValueError(f"unknown validation {validate!r}; choose one of {', '.join(VALIDATE)}")
+    if validate == "rows" and kind not in HELD_OUT_GROUP:
+        raise ValueError(f"validate='rows' is for the group splits ({', '.join(HELD_OUT_GROUP)}); the {kind} split "
+                         f"already validates on rows drawn from its training part")
     if kind in FOLD_SPLITS:
-        return _fold(np.asarray(table.groups[FOLD_SPLITS[kind]]), seed, fold, folds).usable(table)
-    return _assign(table, kind, np.random.default_rng(seed)).usable(table)
+        split = _fold(np.asarray(table.groups[FOLD_SPLITS[kind]]), seed, fold, folds)
+    else:
+        split = _assign(table, kind, np.random.default_rng(seed))
+    if validate == "rows":
+        split = _rows_validate(split, np.random.default_rng([seed, fold, 1]))
+    return split.usable(table)
+
+
+def _rows_validate(split: Split, rng: np.random.Generator) -> Split:
+    """The same test part; validation a random ninth of the rest, training the others."""
+    rest = rng.permutation(np.concatenate([split.train, split.val]))
+    n_val = max(1, len(rest) // 9)
+    return Split(np.sort(rest[n_val:]), np.sort(rest[:n_val]), split.test)
 
 
 def _assign(table: MixtureTable, kind: str, rng: np.random.Generator) -> Split:

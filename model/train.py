@@ -342,18 +342,20 @@ def fit_members(table: MixtureTable, prop: Property, kind: str, cfg: TrainConfig
 
 def train_ensemble(table: MixtureTable, prop: Property, kind: str, split_kind: str, members: int, seed: int,
                    cfg: TrainConfig, progress: bool = True, data_info: dict | None = None,
-                   workers: int = 1) -> tuple[Ensemble, list[Split]]:
+                   workers: int = 1, validate: str = "groups") -> tuple[Ensemble, list[Split]]:
     """Train `members` members, member k with seed seed+k on its split (``model.splits.member_splits``: split seed+k,
-    or fold k of a cross-validated split; ``fit_members``; ``workers`` processes)."""
+    or fold k of a cross-validated split; ``validate`` where a group split's members validate; ``fit_members``;
+    ``workers`` processes)."""
     cfg = resolve_config(table, prop, kind, cfg)  # before any training; the run records the numbers it used
     t0 = time.perf_counter()
-    splits = member_splits(table, split_kind, seed, members)
+    splits = member_splits(table, split_kind, seed, members, validate)
     results = fit_members(table, prop, kind, cfg, splits, [seed + k for k in range(members)], workers, progress,
                           desc=f"{prop.name} {kind} ({split_kind})")
     models = [r[0] for r in results]
     infos = [{k2: v for k2, v in r[2].items() if k2 != "history"} for r in results]
     ens_info = {
         "split": split_kind,
+        **({"validate": validate} if validate != "groups" else {}),
         "seed": seed,
         "train_config": asdict(cfg),
         "train_seconds": round(time.perf_counter() - t0, 1),

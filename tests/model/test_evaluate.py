@@ -239,6 +239,11 @@ def test_a_runs_label_names_each_way_it_differs_from_the_shipped_conductivity_de
         "diffmix, Walden 1, ion pairing"
     assert label(ens(k, "gnn_only", {"walden": 0.5})) == "gnn_only, Walden 0.5"
     assert label(ens(h, "diffmix", {"order": 4, "target_scale": 1.0})) == "diffmix (N=4)"
+    assert label(ens(k, "diffmix", {"like_pairs": True, "permittivity": True, "salt_dielectric": True})) == \
+        "diffmix, ion pairing, salt-raised ε"
+    rows_validated = ens(k, "gnn_only", {})
+    rows_validated.info["validate"] = "rows"
+    assert label(rows_validated) == "gnn_only, validated on rows"
 
 
 def test_member_test_predictions_are_each_members_own_rows_and_refuse_other_data(tmp_path):

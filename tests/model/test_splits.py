@@ -111,3 +111,27 @@ def test_component_folds_hold_out_whole_systems():
     for split in splits:
         train, val, test = parts_of(table.groups["system"], split)
         assert not (train & val or train & test or val & test)
+
+
+@pytest.mark.parametrize("kind", ["publication", "publication_folds"])
+def test_validating_on_rows_keeps_the_test_publications_and_mixes_validation_into_the_training_ones(kind):
+    table = table_with_publications()
+    labels, n = table.groups["doi"], len(table)
+    for groups, rows in zip(member_splits(table, kind, 3, 5), member_splits(table, kind, 3, 5, "rows"), strict=True):
+        np.testing.assert_array_equal(rows.test, groups.test)  # the same unseen publications
+        train, val, test = parts_of(labels, rows)
+        assert not (train & test or val & test)
+        assert val <= train  # validation rows come from publications the member also trains on
+        assert len(rows.val) == (n - len(rows.test)) // 9
+        assert sorted(np.concatenate([rows.train, rows.val]).tolist()) == \
+            sorted(np.concatenate([groups.train, groups.val]).tolist())
+    again = member_splits(table, kind, 3, 5, "rows")
+    assert all(np.array_equal(a.val, b.val) for a, b in zip(again, member_splits(table, kind, 3, 5, "rows")))
+
+
+def test_rows_validation_is_for_group_splits_and_unknown_modes_are_refused():
+    table = table_with_publications()
+    with pytest.raises(ValueError, match="for the group splits"):
+        make_split(table, "random", 0, validate="rows")
+    with pytest.raises(ValueError, match="choose one of groups, rows"):
+        make_split(table, "publication", 0, validate="random")
