@@ -1,5 +1,6 @@
-"""How well independent labs agree: for each measured row, what the *other* publications measured for the same
-mixture at the same temperature.
+"""How well the literature agrees with itself: for each measured row, what the *other* publications measured for
+the same mixture at the same temperature. The data name publications, not laboratories, so two publications of one
+group count as two (CALiSol-23 has such pairs, measuring the same systems 1–4 % apart).
 
 A model scored on held-out publications (the publication split) cannot be expected to land closer to a lab's
 values than the other labs who measured the same electrolyte do. This module builds that consensus, so the split's
