@@ -20,19 +20,13 @@ from diffmix.settings import Settings
 from model.agreement import other_labs
 from model.data.dataset import Batcher
 from model.data.loaders import load_table
-from model.evaluate import bucket_of, member_test_predictions
+from model.evaluate import bucket_means, bucket_of, member_test_predictions
 
 BUCKETS_C = range(-30, 70, 10)
 
 
-def bucket_row(values: dict[int, list[float]]) -> str:
-    return " ".join(f"{np.mean(values[c]):+7.3f}" if c in values else "      –" for c in BUCKETS_C)
-
-
-def add_bucket_means(err: np.ndarray, buckets: np.ndarray, into: dict[int, list[float]]) -> None:
-    for c in BUCKETS_C:
-        if (buckets == c).any():
-            into.setdefault(c, []).append(float(err[buckets == c].mean()))
+def bucket_row(values: dict[str, list[float]]) -> str:
+    return " ".join(f"{np.mean(values[str(c)]):+7.3f}" if str(c) in values else "      –" for c in BUCKETS_C)
 
 
 def main() -> None:
@@ -55,19 +49,19 @@ def main() -> None:
                   f" {np.median(np.abs(diff[m]) / table.y[m]):23.3f}")
     batcher = Batcher(table)
     for run in args.runs:
-        model_all: dict[int, list[float]] = {}
-        model_matched: dict[int, list[float]] = {}
-        labs_matched: dict[int, list[float]] = {}
-        model_alone: dict[int, list[float]] = {}
+        model_all: dict[str, list[float]] = {}
+        model_matched: dict[str, list[float]] = {}
+        labs_matched: dict[str, list[float]] = {}
+        model_alone: dict[str, list[float]] = {}
         coverage = []
         for _, _, rows, pred in member_test_predictions(run, table, batcher):
             m = consensus.matched[rows]
             coverage.append(f"{m.mean():.2f}")
             err, b = pred - table.y[rows], buckets[rows]
-            add_bucket_means(err, b, model_all)
-            add_bucket_means(err[m], b[m], model_matched)
-            add_bucket_means(diff[rows][m], b[m], labs_matched)
-            add_bucket_means(err[~m], b[~m], model_alone)
+            bucket_means(err, b, model_all)
+            bucket_means(err[m], b[m], model_matched)
+            bucket_means(diff[rows][m], b[m], labs_matched)
+            bucket_means(err[~m], b[~m], model_alone)
         print(f"\n{run}: share of each member's test rows another lab measured: {', '.join(coverage)}")
         print(f"{'signed bias, mS/cm':44s} " + " ".join(f"{c:>7d}" for c in BUCKETS_C))
         for name, values in (("the model, every test row", model_all),

@@ -197,7 +197,9 @@ def spans_a_decade(values: list[float]) -> bool:
     return bool(values) and min(values) > 0 and max(values) / min(values) > 10
 
 
-def _bucket_means(err: np.ndarray, buckets: np.ndarray, into: dict[str, list[float]]) -> None:
+def bucket_means(err: np.ndarray, buckets: np.ndarray, into: dict[str, list[float]]) -> None:
+    """Append the mean of ``err`` in each temperature bucket present (``bucket_of``) to ``into[str(bucket)]``: one
+    value per member, which the tables then average."""
     for c in np.unique(buckets):
         into.setdefault(str(int(c)), []).append(float(err[buckets == c].mean()))
 
@@ -322,7 +324,7 @@ def _levelled_bias(table: MixtureTable, split: Split, pred: np.ndarray, y: np.nd
         usable = (pred >= LEVEL_MIN_KAPPA) & (y >= LEVEL_MIN_KAPPA)
         level, anchor = one_point_levels(g, t_test, np.log(np.clip(pred, 1e-300, None) / y), usable)
         rest = ~anchor
-        _bucket_means((pred * np.exp(-level) - y)[rest], bucket_of(t_test[rest]), into.setdefault(name, {}))
+        bucket_means((pred * np.exp(-level) - y)[rest], bucket_of(t_test[rest]), into.setdefault(name, {}))
 
 
 def _slope_summary(found: list[tuple[str, float, float]], into: dict[str, list[float]]) -> None:
@@ -356,7 +358,7 @@ def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345
         permuted.append(float(np.abs(predict_rows(member, perm_batcher, split.test) - y).mean()))
         if k == 0:
             parity = (y, pred)
-        _bucket_means(pred - y, bucket_of(table.T[split.test]), bias)
+        bucket_means(pred - y, bucket_of(table.T[split.test]), bias)
         if domain:
             for name, v in zip(("in", "out", "n_in", "n_out"), domain_errors(table, split, err)):
                 in_out.setdefault(name, []).append(v)
@@ -372,9 +374,9 @@ def evaluate_run(directory: Path, table: MixtureTable, permute_seed: int = 12345
                 _levelled_bias(table, split, pred, y, levelled)
         if temperature_split:
             b = bucket_of(table.T[split.test])
-            _bucket_means(err, b, buckets)
+            bucket_means(err, b, buckets)
             seen = seen_in_training(keys, split)
-            _bucket_means(err[seen], b[seen], buckets_seen)
+            bucket_means(err[seen], b[seen], buckets_seen)
     return RunMetrics(label(ens), ens.property.name, ens.info.get("split", "?"), ens.property.unit,
                       test, permuted, buckets, buckets_seen, parity, rk_order(ens), bias, in_out, novelty, slopes,
                       levelled)
