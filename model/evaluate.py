@@ -113,7 +113,8 @@ def _design(ens: Ensemble) -> str:
         return f"diffmix (N={order})"
     solvent_terms = ([f"Walden {ens.hyper['walden']:g}"] if ens.hyper.get("walden") else []) + \
         (["ion pairing"] if ens.hyper.get("permittivity") else []) + \
-        (["salt-raised ε"] if ens.hyper.get("salt_dielectric") else [])
+        (["salt-raised ε"] if ens.hyper.get("salt_dielectric") else []) + \
+        (["mass action"] if ens.hyper.get("ion_association") else [])
     if ens.kind != "diffmix":
         return ", ".join([ens.kind, *solvent_terms])
     parts = ["diffmix", *solvent_terms]

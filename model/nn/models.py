@@ -190,9 +190,10 @@ class DiffMixVFT(MixtureModel):
                  coeff_temperature: bool = False, coeff_layers: int = 1, carrier_density: bool = False,
                  prefactor_power: float = 0.0, blend_order: int | None = None, solvent_pairs: bool = True,
                  like_pairs: bool = False, binary_blend: bool = False, max_prefactor: float | None = None,
-                 walden: float = 0.0, permittivity: bool = False, salt_dielectric: bool = False, **kw):
+                 walden: float = 0.0, permittivity: bool = False, salt_dielectric: bool = False,
+                 ion_association: bool = False, **kw):
         super().__init__(hidden=hidden, **kw)
-        self.solvent_laws = SolventLaws(walden, permittivity, salt_dielectric)
+        self.solvent_laws = SolventLaws(walden, permittivity, salt_dielectric, ion_association)
         # solvent_pairs=False: the pairwise pooling keeps the pairs with an ion (ion–solvent, cation–anion) and
         # drops solvent–solvent pairs, so every term of a blend's representation is one its binaries (with that
         # salt) taught: a ternary of solvents seen pairwise with the salt holds no pair term the model never fitted
@@ -386,12 +387,12 @@ class GNNOnly(MixtureModel):
     kind = "gnn_only"
 
     def __init__(self, *, hidden: int = 64, walden: float = 0.0, permittivity: bool = False,
-                 salt_dielectric: bool = False, **kw):
+                 salt_dielectric: bool = False, ion_association: bool = False, **kw):
         super().__init__(hidden=hidden, **kw)
         self.head = mlp([hidden + 2, 2 * hidden, hidden, 1])
         # the same solvent-property terms as DiffMixVFT's (model.nn.solvent), added to ln κ: the same tabulated
         # knowledge, for a comparison of the two models on equal terms (conductivity only)
-        self.solvent_laws = SolventLaws(walden, permittivity, salt_dielectric)
+        self.solvent_laws = SolventLaws(walden, permittivity, salt_dielectric, ion_association)
         if self.solvent_laws.active and not self.log_scale:
             raise ValueError("the solvent terms (walden, permittivity) are terms of a conductivity; this property is not one")
 

@@ -13,6 +13,15 @@
   The pairing term then reads ε_solution = ε_blend + γ r, r the moles of salt per mole of solvent (half the ions'
   mole fraction over the solvents'), γ > 0 learned. Without it, −β / ε_blend takes a factor of about ten off a
   salt in a linear carbonate alone (ε ≈ 3) at any content, where no training row says so.
+- **Ion association by mass action** (``association=True``, with ion pairing): instead of a term linear in 1 / ε,
+  the free-ion fraction α of the pair equilibrium M⁺ + X⁻ ⇌ MX, K r α² = 1 − α (Ostwald's dilution law with r the
+  moles of salt per mole of solvent), ln κ += ln α = ln 2 − ln(1 + √(1 + 4 K r)), and the association constant
+  follows Fuoss: K = K₀ exp(β / ε), K₀ and β > 0 learned. Where ε is high (EC, PC and their blends) K r ≪ 1 and
+  nearly every ion is free, whatever else is in the blend; where ε is low the free fraction falls as 1 / √(K r). The
+  linear form cannot say both: it takes the same share of ln κ off at ε = 40 as the difference between ε = 20 and
+  40. Starting values from Fuoss's K₀ = 4π N_A a³ / 3 for a contact distance a ≈ 5 Å (0.3 L/mol; about 4 per mole
+  fraction unit in a carbonate of 12 mol/L) and β = e² / (4π ε₀ a k T) ≈ 560 Å / a at 25 °C, started low at 30 so
+  that no training row starts with its ions nearly all paired (Fuoss, J. Am. Chem. Soc. 80 (1958) 5059).
 
 Both carry what a molecular graph sees only indirectly (an ester is more fluid than a carbonate of its size; an ether
 barely dissociates a salt on its own but does beside EC) to solvents and solvent pairs no training row holds. The
@@ -31,22 +40,30 @@ from model.data.tables import TYPICAL_PERMITTIVITY, TYPICAL_VISCOSITY_MPA_S
 from model.nn.blocks import MIN_FRACTION, gather, ion_and_solvent_slots
 
 PAIRING_START = 10.0  # β at initialisation (see the module docstring)
+ASSOCIATION_BETA_START = 30.0  # β of the mass-action form at initialisation (see the module docstring)
+ASSOCIATION_LOG_K0_START = math.log(4.0)  # ln K₀ per (mol salt / mol solvent) at initialisation
 SALT_DIELECTRIC_START = 30.0  # γ at initialisation: 1 mol/kg LiPF6 in DMC (r ≈ 0.09) starts at ε ≈ 3.1 + 2.7
 N_COLUMNS = 3  # charge flag, ln η (mPa·s), ε_r
 
 
 class SolventLaws(nn.Module):
-    def __init__(self, walden: float = 0.0, permittivity: bool = False, salt_dielectric: bool = False):
+    def __init__(self, walden: float = 0.0, permittivity: bool = False, salt_dielectric: bool = False,
+                 association: bool = False):
         super().__init__()
         if not (math.isfinite(walden) and walden >= 0):
             raise ValueError(f"walden is the exponent of the viscosity in the prefactor, ≥ 0; got {walden}")
         if salt_dielectric and not permittivity:
             raise ValueError("salt_dielectric raises the permittivity the ion-pairing term reads; set permittivity too")
+        if association and not permittivity:
+            raise ValueError("association is a form of the ion-pairing term (it reads the permittivity); set permittivity too")
         self.walden = float(walden)
         self.permittivity = bool(permittivity)
         self.salt_dielectric = bool(salt_dielectric)
-        # β = PAIRING_START · exp(p), γ = SALT_DIELECTRIC_START · exp(q): positive by construction
+        self.association = bool(association)
+        # β = PAIRING_START · exp(p) (ASSOCIATION_BETA_START · exp(p) in the mass-action form),
+        # γ = SALT_DIELECTRIC_START · exp(q): positive by construction
         self.pairing = nn.Parameter(torch.zeros(())) if self.permittivity else None
+        self.log_k0 = nn.Parameter(torch.tensor(ASSOCIATION_LOG_K0_START)) if self.association else None
         self.salt_increment = nn.Parameter(torch.zeros(())) if self.salt_dielectric else None
 
     @property
@@ -82,8 +99,23 @@ class SolventLaws(nn.Module):
             out = out - self.walden * blend[:, 0]
         if self.pairing is not None:
             eps = blend[:, 1]
+            salt_per_solvent = 0.5 * (x * ion).sum(1) / xs.sum(1).clamp_min(MIN_FRACTION)
             if self.salt_increment is not None:
-                salt_per_solvent = 0.5 * (x * ion).sum(1) / xs.sum(1).clamp_min(MIN_FRACTION)
                 eps = eps + SALT_DIELECTRIC_START * torch.exp(self.salt_increment) * salt_per_solvent
-            out = out - PAIRING_START * torch.exp(self.pairing) / eps.clamp_min(1.0)
+            eps = eps.clamp_min(1.0)
+            if self.log_k0 is None:
+                out = out - PAIRING_START * torch.exp(self.pairing) / eps
+            else:
+                out = out + free_ion_log_fraction(
+                    self.log_k0 + ASSOCIATION_BETA_START * torch.exp(self.pairing) / eps, salt_per_solvent)
         return out
+
+
+def free_ion_log_fraction(log_k: torch.Tensor, salt: torch.Tensor) -> torch.Tensor:
+    """ln α, the free ions' share of a salt at ``salt`` mol per mol solvent with association constant exp(``log_k``):
+    the root in (0, 1] of K r α² + α − 1 = 0, α = 2 / (1 + √(1 + 4 K r)), evaluated in logarithms so that a constant
+    of e^100 (an ether without salt to raise its permittivity) neither overflows nor loses its gradient; 0 without
+    salt."""
+    u = math.log(4.0) + log_k + torch.log(salt.clamp_min(1e-30))  # ln(4 K r)
+    log_alpha = math.log(2.0) - torch.nn.functional.softplus(0.5 * torch.nn.functional.softplus(u))
+    return torch.where(salt > 0, log_alpha, torch.zeros_like(log_alpha))

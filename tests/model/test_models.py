@@ -469,6 +469,57 @@ def test_the_salts_own_permittivity_frees_ions_in_a_linear_carbonate_as_the_salt
     assert Ensemble.load(tmp_path / "k").members[0].solvent_laws.salt_dielectric
 
 
+def test_mass_action_association_frees_nearly_every_ion_in_a_polar_blend_and_few_in_a_linear_carbonate(tmp_path):
+    from model.data.tables import permittivity_of
+    from model.nn.solvent import ASSOCIATION_BETA_START, ASSOCIATION_LOG_K0_START, free_ion_log_fraction
+
+    # the free-ion fraction solves K r α² = 1 − α (known answers), stays in (0, 1], is 1 without salt, and keeps a
+    # finite gradient where K is far beyond float range (an ether of ε ≈ 2 at β ≈ 200)
+    log_k = torch.tensor([0.0, math.log(8.0), 250.0], dtype=torch.float64, requires_grad=True)
+    r = torch.tensor([0.5, 0.5, 0.1], dtype=torch.float64)
+    alpha = torch.exp(free_ion_log_fraction(log_k, r))
+    assert alpha[0].item() == pytest.approx(math.sqrt(3) - 1, rel=1e-12)  # 0.5 α² + α − 1 = 0
+    assert alpha[1].item() == pytest.approx((math.sqrt(17) - 1) / 8, rel=1e-12)  # 4 α² + α − 1 = 0
+    assert alpha[2].item() == pytest.approx(1 / math.sqrt(0.1) * math.exp(-125), rel=1e-6)  # 1 / √(K r) when K r ≫ 1
+    alpha.sum().backward()
+    assert torch.isfinite(log_k.grad).all() and (log_k.grad < 0).all()  # a stronger association frees fewer ions
+    assert free_ion_log_fraction(torch.tensor([40.0]), torch.tensor([0.0])).item() == 0.0
+
+    plain = make("diffmix", "ionic_conductivity", like_pairs=True)
+    mass = make("diffmix", "ionic_conductivity", like_pairs=True, permittivity=True, ion_association=True)
+    own = {n: q.detach() for n, q in mass.named_parameters() if n.startswith("solvent_laws")}
+    mass.load_state_dict(plain.state_dict() | own)
+    assert sorted(own) == ["solvent_laws.log_k0", "solvent_laws.pairing"]
+    ec, dmc, li, pf6 = (VOCAB.index(s) for s in ("O=C1OCCO1", "COC(=O)OC", *IONS))
+    idx = torch.tensor([[ec, li, pf6, -1], [ec, dmc, li, pf6], [dmc, li, pf6, -1], [ec, dmc, -1, -1]])
+    x = torch.tensor([[0.9, 0.05, 0.05, 0.0], [0.45, 0.45, 0.05, 0.05], [0.9, 0.05, 0.05, 0.0], [0.5, 0.5, 0.0, 0.0]],
+                     dtype=torch.float64)
+    t, p = torch.full((4,), 298.15, dtype=torch.float64), torch.full((4,), 101.325, dtype=torch.float64)
+    with torch.no_grad():
+        log_ratio = torch.log(mass(MOLS, idx, x, t, p) / plain(MOLS, idx, x, t, p))
+    eps_ec, eps_dmc = permittivity_of("O=C1OCCO1"), permittivity_of("COC(=O)OC")
+    eps = torch.tensor([eps_ec, 0.5 * (eps_ec + eps_dmc), eps_dmc, 1.0], dtype=torch.float64)
+    k = torch.exp(ASSOCIATION_LOG_K0_START + ASSOCIATION_BETA_START / eps)
+    salt = torch.tensor([0.05 / 0.9, 0.05 / 0.9, 0.05 / 0.9, 0.0], dtype=torch.float64)
+    expected = torch.log(2 / (1 + torch.sqrt(1 + 4 * k * salt)))
+    assert torch.allclose(log_ratio, expected, rtol=1e-6, atol=1e-12)  # the parameters are float32
+    # polar EC and its 1:1 blend with DMC free most ions and differ little; DMC alone pairs most of them; no salt, no term
+    assert log_ratio[0] > log_ratio[1] > math.log(0.5) > math.log(0.1) > log_ratio[2]
+    assert log_ratio[3] == 0.0
+    with pytest.raises(ValueError, match="set permittivity too"):
+        make("diffmix", "ionic_conductivity", ion_association=True)
+    prop, table = get_property("ionic_conductivity"), synthetic_conductivity_table(60)
+    with pytest.raises(ValueError, match="set permittivity too"):
+        resolve_config(table, prop, "gnn_only", TrainConfig(ion_association=True))
+    rows = np.arange(len(table))
+    hyper = hyperparameters("diffmix", prop, table, rows, TrainConfig(permittivity=True, ion_association=True))
+    assert hyper["ion_association"] is True
+    assert "ion_association" not in hyperparameters("diffmix", prop, table, rows, TrainConfig(permittivity=True))
+    m = build("diffmix", prop.law, log_scale=True, **hyper).eval()
+    Ensemble([m], prop, "diffmix", hyper, {"split": "random"}).save(tmp_path / "k")
+    assert Ensemble.load(tmp_path / "k").members[0].solvent_laws.association
+
+
 def test_every_solvent_of_the_tables_has_a_tabulated_viscosity():
     from model.data.tables import PERMITTIVITY, VISCOSITY_MPA_S
     from model.data.tables import SOLVENTS as TABLE
