@@ -50,6 +50,9 @@ DESIGNS: dict[str, tuple[str, list[str]]] = {
                                                  ["k_diffmix_cpwd3e4_permittivity_salt_blends_2026-12-04b",
                                                   "k_diffmix_cpwd3e4_permittivity_salt_blends_seed5_2026-12-04b",
                                                   "k_diffmix_cpwd3e4_permittivity_salt_blends_seed10_2026-12-04b"]),
+    "Walden + mass-action pairing + salt ε": (
+        "k_diffmix_walden_massaction_random_seed0_2026-12-04c",
+        [f"k_diffmix_walden_massaction_blends_seed{s}_2026-12-04c" for s in (0, 5, 10)]),
     GNN: ("k_gnn_random_2026-12-03b", [f"k_gnn_blends_seed{s}_2026-12-04b" for s in (0, 5, 10)]),
     "GNN-only + Walden's rule": ("k_gnn_walden_random_2026-12-03e", ["k_gnn_walden_blends_2026-12-03e",
                                                                     "k_gnn_walden_blends_seed5_2026-12-03e"]),
@@ -81,12 +84,15 @@ def plot(rows: list[dict], path: Path) -> None:
     shipped = next(r for r in rows if r["design"] == SHIPPED)
     gnn = next(r for r in rows if r["design"] == GNN)
     fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    placed: list[tuple[float, float]] = []  # label anchors so far, so that close points stack their labels
     for r in rows:
         is_gnn = r["design"].startswith(GNN)
         ax.errorbar(r["random"], r["blends"], yerr=[[r["blends"] - r["blends_min"]], [r["blends_max"] - r["blends"]]],
                     fmt="s" if is_gnn else "o", color="tab:gray" if is_gnn else "tab:blue", capsize=3)
+        crowded = sum(abs(x - r["random"]) < 0.004 and abs(y - r["blends"]) < 0.015 for x, y in placed)
+        placed.append((r["random"], r["blends"]))
         ax.annotate(f"{r['design']} ({r['seeds']})", (r["random"], r["blends"]), textcoords="offset points",
-                    xytext=(5, 4), fontsize=7)
+                    xytext=(5, 4 - 10 * crowded), fontsize=7)
     ax.axvline(shipped["random"], ls="--", color="tab:red", lw=0.8)
     ax.axhline(gnn["blends"], ls="--", color="tab:gray", lw=0.8)
     ax.set_xlabel("random split, test MAE per member (mS/cm)")
