@@ -136,6 +136,8 @@ def train(
     salt_dielectric: bool = typer.Option(
         False, help="With --permittivity: the salt's ion pairs raise the solution's permittivity, ε = ε_blend + γ·(mol "
         "salt per mol solvent), γ learned (default: off)"),
+    walden_learned: bool = typer.Option(
+        False, help="With --walden α: the exponent starts at α and is learned (the fractional Walden rule; default: fixed)"),
     ion_association: bool = typer.Option(
         False, help="With --permittivity: the pairing term as the free-ion fraction of the pair equilibrium (mass "
         "action), K = K0·exp(β/ε), instead of −β/ε (default: off)"),
@@ -193,7 +195,7 @@ def train(
                           head_decay_modules=head_decay_modules,
                           hidden=hidden, order=order, coeff_layers=coeff_layers, mol_descriptors=mol_descriptors, carrier_density=carrier_density,
                           prefactor_power=prefactor_power, max_prefactor=max_prefactor, walden=walden, permittivity=permittivity,
-                          salt_dielectric=salt_dielectric, ion_association=ion_association, pair_pool=pair_pool, blend_order=blend_order,
+                          salt_dielectric=salt_dielectric, ion_association=ion_association, walden_learned=walden_learned, pair_pool=pair_pool, blend_order=blend_order,
                           binary_blend=binary_blend, solvent_pairs=solvent_pairs, like_pairs=like_pairs, blend_consistency=blend_consistency, log_offset=log_offset, huber_beta=huber_beta)
         cfg = resolve_config(table, prop, model, cfg)
         member_splits(table, split, seed, ensemble, validate)  # e.g. more folds than publications

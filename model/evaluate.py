@@ -111,7 +111,8 @@ def _design(ens: Ensemble) -> str:
     order = rk_order(ens)
     if order is not None:
         return f"diffmix (N={order})"
-    solvent_terms = ([f"Walden {ens.hyper['walden']:g}"] if ens.hyper.get("walden") else []) + \
+    solvent_terms = ([f"Walden {ens.hyper['walden']:g}" + (", learned" if ens.hyper.get("walden_learned") else "")]
+                     if ens.hyper.get("walden") else []) + \
         (["ion pairing"] if ens.hyper.get("permittivity") else []) + \
         (["salt-raised ε"] if ens.hyper.get("salt_dielectric") else []) + \
         (["mass action"] if ens.hyper.get("ion_association") else [])

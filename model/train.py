@@ -51,6 +51,7 @@ class TrainConfig:
     permittivity: bool = False  # conductivity lowered by ion pairing as the blend's permittivity falls (model.nn.solvent)
     salt_dielectric: bool = False  # the pairing term's permittivity rises with the salt content (model.nn.solvent)
     ion_association: bool = False  # the pairing term as a mass-action free-ion fraction (model.nn.solvent)
+    walden_learned: bool = False  # Walden's exponent learned from its start `walden` (model.nn.solvent)
     pair_pool: bool = True  # VFT coefficients see the pairwise pooling Σ x_i x_j ψ(h_i, h_j) (see DiffMixVFT)
     blend_order: int | None = None  # VFT coefficients by the blend law of this Redlich–Kister order (see DiffMixVFT)
     binary_blend: bool = False  # a blend of ≥ 3 solvents has the mean coefficients of its binary sub-blends (DiffMixVFT)
@@ -153,6 +154,8 @@ def hyperparameters(kind: str, prop: Property, table: MixtureTable, train_rows: 
             hyper["salt_dielectric"] = True
         if cfg.ion_association:
             hyper["ion_association"] = True
+        if cfg.walden_learned:
+            hyper["walden_learned"] = True
     if kind == "fingerprint":
         hyper["max_components"] = table.width
     elif cfg.mol_descriptors:  # every model with a learned molecule encoder; recorded only when set
@@ -190,6 +193,8 @@ def resolve_config(table: MixtureTable, prop: Property, kind: str, cfg: TrainCon
         raise ValueError(f"weight_ema must lie strictly between 0 and 1, got {cfg.weight_ema}")
     if cfg.salt_dielectric and not cfg.permittivity:
         raise ValueError("salt_dielectric raises the permittivity of the ion-pairing term; set permittivity too")
+    if cfg.walden_learned and not cfg.walden:
+        raise ValueError("walden_learned learns Walden's exponent from its starting value; set walden > 0 too")
     if cfg.ion_association and not cfg.permittivity:
         raise ValueError("ion_association is a form of the ion-pairing term (it reads the permittivity); set permittivity too")
     if (cfg.walden or cfg.permittivity) and (prop.law != "vft" or kind not in ("diffmix", "gnn_only")):

@@ -191,9 +191,10 @@ class DiffMixVFT(MixtureModel):
                  prefactor_power: float = 0.0, blend_order: int | None = None, solvent_pairs: bool = True,
                  like_pairs: bool = False, binary_blend: bool = False, max_prefactor: float | None = None,
                  walden: float = 0.0, permittivity: bool = False, salt_dielectric: bool = False,
-                 ion_association: bool = False, **kw):
+                 ion_association: bool = False,
+                 walden_learned: bool = False, **kw):
         super().__init__(hidden=hidden, **kw)
-        self.solvent_laws = SolventLaws(walden, permittivity, salt_dielectric, ion_association)
+        self.solvent_laws = SolventLaws(walden, permittivity, salt_dielectric, ion_association, walden_learned)
         # solvent_pairs=False: the pairwise pooling keeps the pairs with an ion (ion–solvent, cation–anion) and
         # drops solvent–solvent pairs, so every term of a blend's representation is one its binaries (with that
         # salt) taught: a ternary of solvents seen pairwise with the salt holds no pair term the model never fitted
@@ -387,12 +388,13 @@ class GNNOnly(MixtureModel):
     kind = "gnn_only"
 
     def __init__(self, *, hidden: int = 64, walden: float = 0.0, permittivity: bool = False,
-                 salt_dielectric: bool = False, ion_association: bool = False, **kw):
+                 salt_dielectric: bool = False, ion_association: bool = False,
+                 walden_learned: bool = False, **kw):
         super().__init__(hidden=hidden, **kw)
         self.head = mlp([hidden + 2, 2 * hidden, hidden, 1])
         # the same solvent-property terms as DiffMixVFT's (model.nn.solvent), added to ln κ: the same tabulated
         # knowledge, for a comparison of the two models on equal terms (conductivity only)
-        self.solvent_laws = SolventLaws(walden, permittivity, salt_dielectric, ion_association)
+        self.solvent_laws = SolventLaws(walden, permittivity, salt_dielectric, ion_association, walden_learned)
         if self.solvent_laws.active and not self.log_scale:
             raise ValueError("the solvent terms (walden, permittivity) are terms of a conductivity; this property is not one")
 

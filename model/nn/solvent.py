@@ -3,6 +3,7 @@
 - **Walden's rule** (``walden=α``): molar conductivity × viscosity ≈ constant, so κ ∝ η_blend^−α, with the blend's
   viscosity mixed ideally in ln η by the solvents' mole shares (Arrhenius / Grunberg–Nissan without interaction):
   ln κ −= α Σ_j s_j ln η_j.
+  With ``walden_learned=True`` the exponent starts at ``walden`` and is learned (the fractional Walden rule).
 - **Ion pairing** (``permittivity=True``): Bjerrum and Fuoss: the association constant of an ion pair grows as
   exp(z² e² / (4π ε₀ ε_r a k T)), so fewer ions are free in a solvent of low permittivity; ln κ −= β / ε_blend, with
   ε_blend = Σ_j s_j ε_j and β > 0 learned (it holds the ion size a and the exponent of the free fraction; a start of
@@ -48,12 +49,14 @@ N_COLUMNS = 3  # charge flag, ln η (mPa·s), ε_r
 
 class SolventLaws(nn.Module):
     def __init__(self, walden: float = 0.0, permittivity: bool = False, salt_dielectric: bool = False,
-                 association: bool = False):
+                 association: bool = False, walden_learned: bool = False):
         super().__init__()
         if not (math.isfinite(walden) and walden >= 0):
             raise ValueError(f"walden is the exponent of the viscosity in the prefactor, ≥ 0; got {walden}")
         if salt_dielectric and not permittivity:
             raise ValueError("salt_dielectric raises the permittivity the ion-pairing term reads; set permittivity too")
+        if walden_learned and not walden > 0:
+            raise ValueError("walden_learned learns the viscosity's exponent from its starting value; set walden > 0")
         if association and not permittivity:
             raise ValueError("association is a form of the ion-pairing term (it reads the permittivity); set permittivity too")
         self.walden = float(walden)
@@ -64,6 +67,9 @@ class SolventLaws(nn.Module):
         # γ = SALT_DIELECTRIC_START · exp(q): positive by construction
         self.pairing = nn.Parameter(torch.zeros(())) if self.permittivity else None
         self.log_k0 = nn.Parameter(torch.tensor(ASSOCIATION_LOG_K0_START)) if self.association else None
+        # the fractional Walden rule: α = walden · exp(w), learned (many electrolytes follow Λ η^α = const with
+        # α < 1); None: α fixed at walden
+        self.walden_log_factor = nn.Parameter(torch.zeros(())) if walden_learned else None
         self.salt_increment = nn.Parameter(torch.zeros(())) if self.salt_dielectric else None
 
     @property
@@ -96,7 +102,8 @@ class SolventLaws(nn.Module):
         blend = (shares.unsqueeze(-1) * gather(cols[:, 1:], idx)).sum(1)  # [B, 2]: ln η_blend, ε_blend
         out = torch.zeros_like(blend[:, 0])
         if self.walden > 0:
-            out = out - self.walden * blend[:, 0]
+            alpha = self.walden if self.walden_log_factor is None else self.walden * torch.exp(self.walden_log_factor)
+            out = out - alpha * blend[:, 0]
         if self.pairing is not None:
             eps = blend[:, 1]
             salt_per_solvent = 0.5 * (x * ion).sum(1) / xs.sum(1).clamp_min(MIN_FRACTION)

@@ -241,6 +241,8 @@ def test_a_runs_label_names_each_way_it_differs_from_the_shipped_conductivity_de
     assert label(ens(h, "diffmix", {"order": 4, "target_scale": 1.0})) == "diffmix (N=4)"
     assert label(ens(k, "diffmix", {"like_pairs": True, "permittivity": True, "salt_dielectric": True})) == \
         "diffmix, ion pairing, salt-raised ε"
+    assert label(ens(k, "diffmix", {"like_pairs": True, "walden": 1.0, "walden_learned": True, "permittivity": True,
+                                    "ion_association": True})) == "diffmix, Walden 1, learned, ion pairing, mass action"
     rows_validated = ens(k, "gnn_only", {})
     rows_validated.info["validate"] = "rows"
     assert label(rows_validated) == "gnn_only, validated on rows"

@@ -520,6 +520,38 @@ def test_mass_action_association_frees_nearly_every_ion_in_a_polar_blend_and_few
     assert Ensemble.load(tmp_path / "k").members[0].solvent_laws.association
 
 
+def test_a_learned_walden_exponent_starts_at_the_fixed_rule_and_moves_with_its_gradient(tmp_path):
+    from model.data.tables import viscosity_of
+
+    fixed = make("diffmix", "ionic_conductivity", like_pairs=True, walden=1.0)
+    learned = make("diffmix", "ionic_conductivity", like_pairs=True, walden=1.0, walden_learned=True)
+    learned.load_state_dict(fixed.state_dict() | {"solvent_laws.walden_log_factor": torch.zeros(())})
+    ec, dmc, li, pf6 = (VOCAB.index(s) for s in ("O=C1OCCO1", "COC(=O)OC", *IONS))
+    idx = torch.tensor([[ec, dmc, li, pf6]])
+    x = torch.tensor([[0.4, 0.4, 0.1, 0.1]], dtype=torch.float64)
+    t, p = torch.full((1,), 298.15, dtype=torch.float64), torch.full((1,), 101.325, dtype=torch.float64)
+    assert torch.allclose(learned(MOLS, idx, x, t, p), fixed(MOLS, idx, x, t, p), rtol=1e-12)  # the same at the start
+    # κ ∝ η_blend^−α: ∂ ln κ / ∂ ln α = −α ln η_blend, here ln η_blend = ½ (ln 1.90 + ln 0.59) > 0, so a larger α lowers κ
+    torch.log(learned(MOLS, idx, x, t, p)).sum().backward()
+    log_eta = 0.5 * (math.log(viscosity_of("O=C1OCCO1")) + math.log(viscosity_of("COC(=O)OC")))
+    assert learned.solvent_laws.walden_log_factor.grad.item() == pytest.approx(-log_eta, rel=1e-6)
+    with torch.no_grad():
+        learned.solvent_laws.walden_log_factor.fill_(math.log(0.5))
+        half = torch.log(learned(MOLS, idx, x, t, p) / fixed(MOLS, idx, x, t, p))
+    assert half.item() == pytest.approx(0.5 * log_eta, rel=1e-6)  # α = 0.5 takes half the viscosity's term back
+    with pytest.raises(ValueError, match="walden > 0"):
+        make("diffmix", "ionic_conductivity", walden_learned=True)
+    prop, table = get_property("ionic_conductivity"), synthetic_conductivity_table(60)
+    with pytest.raises(ValueError, match="set walden > 0 too"):
+        resolve_config(table, prop, "diffmix", TrainConfig(walden_learned=True))
+    rows = np.arange(len(table))
+    hyper = hyperparameters("gnn_only", prop, table, rows, TrainConfig(walden=1.0, walden_learned=True))
+    assert hyper["walden_learned"] is True
+    m = build("gnn_only", prop.law, log_scale=True, **hyper).eval()
+    Ensemble([m], prop, "gnn_only", hyper, {"split": "random"}).save(tmp_path / "k")
+    assert Ensemble.load(tmp_path / "k").members[0].solvent_laws.walden_log_factor is not None
+
+
 def test_every_solvent_of_the_tables_has_a_tabulated_viscosity():
     from model.data.tables import PERMITTIVITY, VISCOSITY_MPA_S
     from model.data.tables import SOLVENTS as TABLE
