@@ -436,6 +436,24 @@ def test_ion_pairing_lowers_conductivity_as_the_blends_permittivity_falls():
     assert paired.solvent_laws.reads == ("relative permittivity",)
 
 
+def solvent_option_round_trip(tmp_path, kind: str, option: str, needs: dict):
+    """A solvent-law option that refines another (``needs``): refused alone by the model and by the training config
+    (naming what it needs), recorded in the hyperparameters only when set, and restored from a saved ensemble; returns
+    the restored member's ``solvent_laws``."""
+    with pytest.raises(ValueError, match="set (permittivity|walden > 0)"):
+        make(kind, "ionic_conductivity", **{option: True})
+    prop, table = get_property("ionic_conductivity"), synthetic_conductivity_table(60)
+    with pytest.raises(ValueError, match="set (permittivity|walden > 0)"):
+        resolve_config(table, prop, kind, TrainConfig(**{option: True}))
+    rows = np.arange(len(table))
+    hyper = hyperparameters(kind, prop, table, rows, TrainConfig(**needs, **{option: True}))
+    assert hyper[option] is True
+    assert option not in hyperparameters(kind, prop, table, rows, TrainConfig(**needs))
+    m = build(kind, prop.law, log_scale=True, **hyper).eval()
+    Ensemble([m], prop, kind, hyper, {"split": "random"}).save(tmp_path / "k")
+    return Ensemble.load(tmp_path / "k").members[0].solvent_laws
+
+
 def test_the_salts_own_permittivity_frees_ions_in_a_linear_carbonate_as_the_salt_content_grows(tmp_path):
     from model.data.tables import permittivity_of
     from model.nn.solvent import PAIRING_START, SALT_DIELECTRIC_START
@@ -455,18 +473,7 @@ def test_the_salts_own_permittivity_frees_ions_in_a_linear_carbonate_as_the_salt
     assert torch.allclose(log_ratio, -PAIRING_START / eps, rtol=1e-10, atol=0)
     assert log_ratio[0] < log_ratio[1] < 0  # more salt, more dipolar pairs, a higher ε: fewer ions lost to pairing
     assert sorted(own) == ["solvent_laws.pairing", "solvent_laws.salt_increment"]
-    with pytest.raises(ValueError, match="set permittivity too"):
-        make("diffmix", "ionic_conductivity", salt_dielectric=True)
-    prop, table = get_property("ionic_conductivity"), synthetic_conductivity_table(60)
-    with pytest.raises(ValueError, match="set permittivity too"):
-        resolve_config(table, prop, "diffmix", TrainConfig(salt_dielectric=True))
-    rows = np.arange(len(table))
-    hyper = hyperparameters("diffmix", prop, table, rows, TrainConfig(permittivity=True, salt_dielectric=True))
-    assert hyper["salt_dielectric"] is True
-    assert "salt_dielectric" not in hyperparameters("diffmix", prop, table, rows, TrainConfig(permittivity=True))
-    m = build("diffmix", prop.law, log_scale=True, **hyper).eval()
-    Ensemble([m], prop, "diffmix", hyper, {"split": "random"}).save(tmp_path / "k")
-    assert Ensemble.load(tmp_path / "k").members[0].solvent_laws.salt_dielectric
+    assert solvent_option_round_trip(tmp_path, "diffmix", "salt_dielectric", {"permittivity": True}).salt_dielectric
 
 
 def test_mass_action_association_frees_nearly_every_ion_in_a_polar_blend_and_few_in_a_linear_carbonate(tmp_path):
@@ -506,18 +513,7 @@ def test_mass_action_association_frees_nearly_every_ion_in_a_polar_blend_and_few
     # polar EC and its 1:1 blend with DMC free most ions and differ little; DMC alone pairs most of them; no salt, no term
     assert log_ratio[0] > log_ratio[1] > math.log(0.5) > math.log(0.1) > log_ratio[2]
     assert log_ratio[3] == 0.0
-    with pytest.raises(ValueError, match="set permittivity too"):
-        make("diffmix", "ionic_conductivity", ion_association=True)
-    prop, table = get_property("ionic_conductivity"), synthetic_conductivity_table(60)
-    with pytest.raises(ValueError, match="set permittivity too"):
-        resolve_config(table, prop, "gnn_only", TrainConfig(ion_association=True))
-    rows = np.arange(len(table))
-    hyper = hyperparameters("diffmix", prop, table, rows, TrainConfig(permittivity=True, ion_association=True))
-    assert hyper["ion_association"] is True
-    assert "ion_association" not in hyperparameters("diffmix", prop, table, rows, TrainConfig(permittivity=True))
-    m = build("diffmix", prop.law, log_scale=True, **hyper).eval()
-    Ensemble([m], prop, "diffmix", hyper, {"split": "random"}).save(tmp_path / "k")
-    assert Ensemble.load(tmp_path / "k").members[0].solvent_laws.association
+    assert solvent_option_round_trip(tmp_path, "gnn_only", "ion_association", {"permittivity": True}).association
 
 
 def test_a_learned_walden_exponent_starts_at_the_fixed_rule_and_moves_with_its_gradient(tmp_path):
@@ -539,17 +535,8 @@ def test_a_learned_walden_exponent_starts_at_the_fixed_rule_and_moves_with_its_g
         learned.solvent_laws.walden_log_factor.fill_(math.log(0.5))
         half = torch.log(learned(MOLS, idx, x, t, p) / fixed(MOLS, idx, x, t, p))
     assert half.item() == pytest.approx(0.5 * log_eta, rel=1e-6)  # α = 0.5 takes half the viscosity's term back
-    with pytest.raises(ValueError, match="walden > 0"):
-        make("diffmix", "ionic_conductivity", walden_learned=True)
-    prop, table = get_property("ionic_conductivity"), synthetic_conductivity_table(60)
-    with pytest.raises(ValueError, match="set walden > 0 too"):
-        resolve_config(table, prop, "diffmix", TrainConfig(walden_learned=True))
-    rows = np.arange(len(table))
-    hyper = hyperparameters("gnn_only", prop, table, rows, TrainConfig(walden=1.0, walden_learned=True))
-    assert hyper["walden_learned"] is True
-    m = build("gnn_only", prop.law, log_scale=True, **hyper).eval()
-    Ensemble([m], prop, "gnn_only", hyper, {"split": "random"}).save(tmp_path / "k")
-    assert Ensemble.load(tmp_path / "k").members[0].solvent_laws.walden_log_factor is not None
+    laws = solvent_option_round_trip(tmp_path, "gnn_only", "walden_learned", {"walden": 1.0})
+    assert laws.walden_log_factor is not None
 
 
 def test_every_solvent_of_the_tables_has_a_tabulated_viscosity():
