@@ -53,6 +53,9 @@ DESIGNS: dict[str, tuple[str, list[str]]] = {
     "Walden + mass-action pairing + salt ε": (
         "k_diffmix_walden_massaction_random_seed0_2026-12-04c",
         [f"k_diffmix_walden_massaction_blends_seed{s}_2026-12-04c" for s in (0, 5, 10)]),
+    "learned Walden + mass-action pairing + salt ε": (
+        "k_diffmix_waldenlearned_massaction_random_seed0_2026-12-04c",
+        [f"k_diffmix_waldenlearned_massaction_blends_seed{s}_2026-12-04c" for s in (0, 5, 10)]),
     GNN: ("k_gnn_random_2026-12-03b", [f"k_gnn_blends_seed{s}_2026-12-04b" for s in (0, 5, 10)]),
     "GNN-only + Walden's rule": ("k_gnn_walden_random_2026-12-03e", ["k_gnn_walden_blends_2026-12-03e",
                                                                     "k_gnn_walden_blends_seed5_2026-12-03e"]),
@@ -111,11 +114,11 @@ def main() -> None:
     rows = measured()
     shipped = next(r for r in rows if r["design"] == SHIPPED)
     gnn = next(r for r in rows if r["design"] == GNN)
-    print(f"{'design':42s} {'random':>7s} {'blends':>7s} {'(range over seeds)':>20s}  keeps random  beats GNN-only")
+    print(f"{'design':48s} {'random':>7s} {'blends':>7s} {'(range over seeds)':>20s}  keeps random  beats GNN-only")
     for r in rows:
         keeps = "yes" if r["random"] <= shipped["random"] else f"+{r['random'] / shipped['random'] - 1:.1%}"
         beats = "yes" if r["blends"] < gnn["blends"] else "no"
-        print(f"{r['design']:42s} {r['random']:7.4f} {r['blends']:7.3f} {r['blends_min']:9.3f} – {r['blends_max']:.3f} "
+        print(f"{r['design']:48s} {r['random']:7.4f} {r['blends']:7.3f} {r['blends_min']:9.3f} – {r['blends_max']:.3f} "
               f"({r['seeds']})  {keeps:>12s}  {beats:>14s}")
     plot(rows, args.plot)
     print(f"plot: {args.plot}")
