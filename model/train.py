@@ -20,6 +20,7 @@ from model.consistency import BlendConsistency
 from model.data.dataset import Batcher, MixtureTable
 from model.domain import Domain
 from model.ensemble import Ensemble
+from model.nn import solvent
 from model.nn.models import build
 from model.properties import Property
 from model.splits import Split, member_splits
@@ -191,12 +192,7 @@ def resolve_config(table: MixtureTable, prop: Property, kind: str, cfg: TrainCon
         cfg = dataclasses.replace(cfg, log_offset=fit_offset(prop, cfg))
     if cfg.weight_ema is not None and not 0.0 < cfg.weight_ema < 1.0:
         raise ValueError(f"weight_ema must lie strictly between 0 and 1, got {cfg.weight_ema}")
-    if cfg.salt_dielectric and not cfg.permittivity:
-        raise ValueError("salt_dielectric raises the permittivity of the ion-pairing term; set permittivity too")
-    if cfg.walden_learned and not cfg.walden:
-        raise ValueError("walden_learned learns Walden's exponent from its starting value; set walden > 0 too")
-    if cfg.ion_association and not cfg.permittivity:
-        raise ValueError("ion_association is a form of the ion-pairing term (it reads the permittivity); set permittivity too")
+    solvent.check_options(cfg.walden, cfg.permittivity, cfg.salt_dielectric, cfg.ion_association, cfg.walden_learned)
     if (cfg.walden or cfg.permittivity) and (prop.law != "vft" or kind not in ("diffmix", "gnn_only")):
         raise ValueError(f"walden and permittivity are terms of a conductivity model (DiffMix or GNN-only); not of "
                          f"{kind} for {prop.name}")

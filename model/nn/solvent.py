@@ -21,8 +21,9 @@
   nearly every ion is free, whatever else is in the blend; where ε is low the free fraction falls as 1 / √(K r). The
   linear form cannot say both: it takes the same share of ln κ off at ε = 40 as the difference between ε = 20 and
   40. Starting values from Fuoss's K₀ = 4π N_A a³ / 3 for a contact distance a ≈ 5 Å (0.3 L/mol; about 4 per mole
-  fraction unit in a carbonate of 12 mol/L) and β = e² / (4π ε₀ a k T) ≈ 560 Å / a at 25 °C, started low at 30 so
-  that no training row starts with its ions nearly all paired (Fuoss, J. Am. Chem. Soc. 80 (1958) 5059).
+  fraction unit in a carbonate of 12 mol/L) and β = e² / (4π ε₀ a k T) ≈ 560 Å / a at 25 °C (≈ 110 for 5 Å),
+  started lower, at 30, so that the carbonate blends most rows hold start with most of their ions free (Fuoss, J. Am.
+  Chem. Soc. 80 (1958) 5059).
 
 Both carry what a molecular graph sees only indirectly (an ester is more fluid than a carbonate of its size; an ether
 barely dissociates a salt on its own but does beside EC) to solvents and solvent pairs no training row holds. The
@@ -47,18 +48,25 @@ SALT_DIELECTRIC_START = 30.0  # γ at initialisation: 1 mol/kg LiPF6 in DMC (r �
 N_COLUMNS = 3  # charge flag, ln η (mPa·s), ε_r
 
 
+def check_options(walden: float = 0.0, permittivity: bool = False, salt_dielectric: bool = False,
+                  association: bool = False, walden_learned: bool = False) -> None:
+    """A ValueError naming the first option that cannot be taken: a negative exponent, or a refinement without the
+    term it refines. The model checks on construction, the training config before any training starts."""
+    if not (math.isfinite(walden) and walden >= 0):
+        raise ValueError(f"walden is the exponent of the viscosity in the prefactor, ≥ 0; got {walden}")
+    if salt_dielectric and not permittivity:
+        raise ValueError("salt_dielectric raises the permittivity the ion-pairing term reads; set permittivity too")
+    if walden_learned and not walden > 0:
+        raise ValueError("walden_learned learns the viscosity's exponent from its starting value; set walden > 0 too")
+    if association and not permittivity:
+        raise ValueError("ion_association is a form of the ion-pairing term (it reads the permittivity); set permittivity too")
+
+
 class SolventLaws(nn.Module):
     def __init__(self, walden: float = 0.0, permittivity: bool = False, salt_dielectric: bool = False,
                  association: bool = False, walden_learned: bool = False):
         super().__init__()
-        if not (math.isfinite(walden) and walden >= 0):
-            raise ValueError(f"walden is the exponent of the viscosity in the prefactor, ≥ 0; got {walden}")
-        if salt_dielectric and not permittivity:
-            raise ValueError("salt_dielectric raises the permittivity the ion-pairing term reads; set permittivity too")
-        if walden_learned and not walden > 0:
-            raise ValueError("walden_learned learns the viscosity's exponent from its starting value; set walden > 0")
-        if association and not permittivity:
-            raise ValueError("association is a form of the ion-pairing term (it reads the permittivity); set permittivity too")
+        check_options(walden, permittivity, salt_dielectric, association, walden_learned)
         self.walden = float(walden)
         self.permittivity = bool(permittivity)
         self.salt_dielectric = bool(salt_dielectric)
