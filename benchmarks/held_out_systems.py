@@ -8,6 +8,7 @@ measured) and the mean measured value, largest total error first.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,17 +16,18 @@ import numpy as np
 from diffmix.settings import Settings
 from model.data.dataset import Batcher
 from model.data.loaders import load_table
-from model.evaluate import load_run
+from model.ensemble import CONFIG_FILE
+from model.evaluate import member_test_predictions
 from model.splits import HELD_OUT_GROUP
-from model.train import predict_rows
 
 
 def group_errors(groups: np.ndarray, member_rows: list[np.ndarray], member_err: list[np.ndarray],
-                 measured: np.ndarray) -> list[dict]:
+                 measured: np.ndarray, members: list[int] | None = None) -> list[dict]:
     """One entry per (member, held-out group): ``groups`` [N] labels of every row, each member's test rows and its
-    errors on them (predicted − measured), ``measured`` [N]; sorted by total |error|, largest first."""
+    errors on them (predicted − measured), ``measured`` [N], the members' indices (default 0, 1, …); sorted by total
+    |error|, largest first."""
     out = []
-    for k, (rows, err) in enumerate(zip(member_rows, member_err)):
+    for k, rows, err in zip(members or range(len(member_rows)), member_rows, member_err):
         labels = groups[rows]
         for g in np.unique(labels):
             sel = labels == g
@@ -40,19 +42,20 @@ def main() -> None:
     ap.add_argument("run", type=Path)
     ap.add_argument("--top", type=int, default=12)
     args = ap.parse_args()
-    table = load_table("ionic_conductivity", Settings().data_dir)[0]
-    ens, splits = load_run(args.run, table)
-    key = HELD_OUT_GROUP.get(str(ens.info.get("split")))
+    split = json.loads((args.run / CONFIG_FILE).read_text()).get("split")
+    key = HELD_OUT_GROUP.get(str(split))
     if key is None:
-        raise SystemExit(f"{args.run} is a {ens.info.get('split')!r} run; this lists the groups of a group split "
+        raise SystemExit(f"{args.run} is a {split!r} run; this lists the groups of a group split "
                          f"({', '.join(HELD_OUT_GROUP)})")
-    batcher = Batcher(table)
-    rows = [s.test for s in splits]
-    err = [predict_rows(m, batcher, r) - table.y[r] for m, r in zip(ens.members, rows)]
+    table = load_table("ionic_conductivity", Settings().data_dir)[0]
+    scored = list(member_test_predictions(args.run, table, Batcher(table)))
+    rows = [r for _, _, r, _ in scored]
+    err = [pred - table.y[r] for _, _, r, pred in scored]
     total = sum(float(np.abs(e).sum()) for e in err)
-    print(f"{args.run}: {ens.info.get('split')} split, held-out {key}s; total |error| {total:.0f} mS/cm over "
+    print(f"{args.run}: {split} split, held-out {key}s; total |error| {total:.0f} mS/cm over "
           f"{sum(len(r) for r in rows)} member-rows")
-    for d in group_errors(np.asarray(table.groups[key]).astype(str), rows, err, table.y)[:args.top]:
+    members = [k for k, _, _, _ in scored]
+    for d in group_errors(np.asarray(table.groups[key]).astype(str), rows, err, table.y, members)[:args.top]:
         print(f"  member {d['member']}  {d['group'][:60]:60s} rows {d['rows']:4d}  MAE {d['mae']:6.2f}  "
               f"bias {d['bias']:+6.2f}  measured {d['measured']:5.1f}  share {d['total'] / total:5.1%}")
 
