@@ -51,13 +51,17 @@ def gaussian_nll(err: np.ndarray, std: np.ndarray) -> float:
     return float(np.sum(np.log(std) + 0.5 * (err / std) ** 2))
 
 
+def floored_std(s: float, r: float, spread: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """σ = √((s·spread)² + (r·mean)²): a multiple of the members' spread plus a floor relative to the value."""
+    return np.sqrt((s * spread) ** 2 + (r * mean) ** 2).clip(min=1e-12)
+
+
 def fit_floor(err: np.ndarray, spread: np.ndarray, mean: np.ndarray) -> tuple[float, float]:
-    """(s, r) of σ = √((s·spread)² + (r·|mean|)²) by maximum Gaussian likelihood of the errors ``err``; then both
+    """(s, r) of ``floored_std`` by maximum Gaussian likelihood of the errors ``err``; then both
     multiplied by one factor so that ±2σ covers COVERAGE of the rows (the likelihood fixes their ratio, the quantile
     their level, as for the one factor)."""
     def sigma(log_sr: np.ndarray) -> np.ndarray:
-        s, r = np.exp(log_sr)
-        return np.sqrt((s * spread) ** 2 + (r * mean) ** 2).clip(min=1e-12)
+        return floored_std(*np.exp(log_sr), spread, mean)
 
     fit = minimize(lambda q: gaussian_nll(err, sigma(q)), np.log([5.0, 0.05]), method="Nelder-Mead",
                    options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 4000})
@@ -136,7 +140,7 @@ def main() -> None:
     scale = float(np.quantile(ratio, COVERAGE) / 2.0)
     s_floor, r_floor = fit_floor((mean - y)[cal], spread[cal], mean[cal])
     one_sd = np.maximum(scale * spread[rep], 1e-12)
-    floor_sd = np.sqrt((s_floor * spread[rep]) ** 2 + (r_floor * mean[rep]) ** 2)
+    floor_sd = floored_std(s_floor, r_floor, spread[rep], mean[rep])
     result = {
         "std_scale": round(scale, 4),
         "method": (f"0.95 quantile of |error|/spread / 2 on half of {len(pubs)} publications ({len(test)} rows) that "
