@@ -14,7 +14,7 @@
   The pairing term then reads ε_solution = ε_blend + γ r, r the moles of salt per mole of solvent (half the ions'
   mole fraction over the solvents'), γ > 0 learned. Without it, −β / ε_blend takes a factor of about ten off a
   salt in a linear carbonate alone (ε ≈ 3) at any content, where no training row says so.
-- **Ion association by mass action** (``association=True``, with ion pairing): instead of a term linear in 1 / ε,
+- **Ion association by mass action** (``ion_association=True``, with ion pairing): instead of a term linear in 1 / ε,
   the free-ion fraction α of the pair equilibrium M⁺ + X⁻ ⇌ MX, K r α² = 1 − α (Ostwald's dilution law with r the
   moles of salt per mole of solvent), ln κ += ln α = ln 2 − ln(1 + √(1 + 4 K r)), and the association constant
   follows Fuoss: K = K₀ exp(β / ε), K₀ and β > 0 learned. Where ε is high (EC, PC and their blends) K r ≪ 1 and
@@ -49,7 +49,7 @@ N_COLUMNS = 3  # charge flag, ln η (mPa·s), ε_r
 
 
 def check_options(walden: float = 0.0, permittivity: bool = False, salt_dielectric: bool = False,
-                  association: bool = False, walden_learned: bool = False) -> None:
+                  ion_association: bool = False, walden_learned: bool = False) -> None:
     """A ValueError naming the first option that cannot be taken: a negative exponent, or a refinement without the
     term it refines. The model checks on construction, the training config before any training starts."""
     if not (math.isfinite(walden) and walden >= 0):
@@ -58,23 +58,23 @@ def check_options(walden: float = 0.0, permittivity: bool = False, salt_dielectr
         raise ValueError("salt_dielectric raises the permittivity the ion-pairing term reads; set permittivity too")
     if walden_learned and not walden > 0:
         raise ValueError("walden_learned learns the viscosity's exponent from its starting value; set walden > 0 too")
-    if association and not permittivity:
+    if ion_association and not permittivity:
         raise ValueError("ion_association is a form of the ion-pairing term (it reads the permittivity); set permittivity too")
 
 
 class SolventLaws(nn.Module):
     def __init__(self, walden: float = 0.0, permittivity: bool = False, salt_dielectric: bool = False,
-                 association: bool = False, walden_learned: bool = False):
+                 ion_association: bool = False, walden_learned: bool = False):
         super().__init__()
-        check_options(walden, permittivity, salt_dielectric, association, walden_learned)
+        check_options(walden, permittivity, salt_dielectric, ion_association, walden_learned)
         self.walden = float(walden)
         self.permittivity = bool(permittivity)
         self.salt_dielectric = bool(salt_dielectric)
-        self.association = bool(association)
+        self.ion_association = bool(ion_association)
         # β = PAIRING_START · exp(p) (ASSOCIATION_BETA_START · exp(p) in the mass-action form),
         # γ = SALT_DIELECTRIC_START · exp(q): positive by construction
         self.pairing = nn.Parameter(torch.zeros(())) if self.permittivity else None
-        self.log_k0 = nn.Parameter(torch.tensor(ASSOCIATION_LOG_K0_START)) if self.association else None
+        self.log_k0 = nn.Parameter(torch.tensor(ASSOCIATION_LOG_K0_START)) if self.ion_association else None
         # the fractional Walden rule: α = walden · exp(w), learned (many electrolytes follow Λ η^α = const with
         # α < 1); None: α fixed at walden
         self.walden_log_factor = nn.Parameter(torch.zeros(())) if walden_learned else None

@@ -513,7 +513,7 @@ def test_mass_action_association_frees_nearly_every_ion_in_a_polar_blend_and_few
     # polar EC and its 1:1 blend with DMC free most ions and differ little; DMC alone pairs most of them; no salt, no term
     assert log_ratio[0] > log_ratio[1] > math.log(0.5) > math.log(0.1) > log_ratio[2]
     assert log_ratio[3] == 0.0
-    assert solvent_option_round_trip(tmp_path, "gnn_only", "ion_association", {"permittivity": True}).association
+    assert solvent_option_round_trip(tmp_path, "gnn_only", "ion_association", {"permittivity": True}).ion_association
 
 
 def test_a_learned_walden_exponent_starts_at_the_fixed_rule_and_moves_with_its_gradient(tmp_path):
