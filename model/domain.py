@@ -11,6 +11,9 @@ checked against it and carries ``{"in_domain": bool, "reasons": [...]}``. A mixt
 - a solvent's share of the solvent blend (by mole) is beyond the largest share training had for it;
 - the salt's molality or the temperature is beyond the range that salt was trained on (the temperature beyond the
   training range at all, for mixtures without salt);
+- two of its solvents never occur together in a training mixture (fewer than ``min_pair_rows`` rows; a blend's
+  pairs are what its binaries teach, and on CALiSol-23's blends a pair never together costs 3–4 times the error of
+  pairs taught: benchmarks/RESULTS.md, "The applicability domain");
 - it has more solvents than any training mixture.
 The checks are cheap (a dictionary look-up per species; fingerprints once per new molecule), so every prediction
 can carry them.
@@ -18,6 +21,7 @@ can carry them.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
@@ -50,6 +54,7 @@ class Thresholds:
     share_margin: float = 0.05  # a solvent share may exceed the largest trained share by this much
     molality_margin: float = 0.10  # relative: molality up to 10 % beyond the trained range is still in
     temperature_margin_K: float = 5.0
+    min_pair_rows: int = 1  # two solvents together in fewer training rows than this are "never (rarely) together"
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,11 @@ def salt_key(ions: list[str]) -> str:
     return ".".join(sorted(ions))
 
 
+def pair_key(a: str, b: str) -> str:
+    """One key per unordered pair of neutral species (two solvents), written as the salt key of its two SMILES."""
+    return salt_key([a, b])
+
+
 def molality_of(fractions: dict[str, float]) -> float:
     """mol of cations per kg of the neutral species (solvents) of a mixture given as species mole fractions
     (for a 1:1 salt, the salt's molality; the same convention for every salt in the domain, so ranges compare)."""
@@ -104,6 +114,9 @@ class Domain:
     protic: bool  # whether any training molecule is protic
     rows: int
     thresholds: Thresholds = field(default_factory=Thresholds)
+    # pair_key → training rows holding both solvents; None in a domain.json written before pairs were recorded
+    # (its pairs are then not judged; `diffmix domain --model DIR` rebuilds it)
+    pairs: dict[str, int] | None = None
     # the solvents' tabulated properties the model reads (``tables.SOLVENT_PROPERTIES``): a property of the model, not of its
     # training rows, so its Ensemble sets it and it is not saved
     reads: tuple[str, ...] = ()
@@ -116,6 +129,7 @@ class Domain:
         ions: dict[str, int] = {}
         molecules: dict[str, dict[str, float]] = {}
         salts: dict[str, dict[str, float]] = {}
+        pairs: dict[str, int] = {}
         max_solvents = 0
         for r in rows:
             frac = {table.vocab[i]: x for i, x in table.present(r)}
@@ -129,6 +143,8 @@ class Domain:
                 m["max_share"] = max(m["max_share"], x / blend if blend > 0 else 0.0)
             for s in charged:
                 ions[s] = ions.get(s, 0) + 1
+            for a, b in itertools.combinations(sorted(neutral), 2):
+                pairs[pair_key(a, b)] = pairs.get(pair_key(a, b), 0) + 1
             T = float(table.T[r])
             if charged:
                 b = molality_of(frac)
@@ -140,7 +156,7 @@ class Domain:
         els = sorted({e for s in table.vocab for e in elements(s)})
         return cls(els, ions, molecules, salts, (float(table.T[rows].min()), float(table.T[rows].max())),
                    (float(table.P[rows].min()), float(table.P[rows].max())), max_solvents,
-                   any(is_protic(s) for s in molecules), int(len(rows)))
+                   any(is_protic(s) for s in molecules), int(len(rows)), pairs=pairs)
 
     def save(self, directory: str | Path) -> Path:
         path = Path(directory) / DOMAIN_FILE
@@ -231,6 +247,21 @@ class Domain:
                            f"{100 * m['max_share']:.0f} %")
         return out
 
+    def _pair_reasons(self, pairs: list[tuple[str, str]]) -> list[str]:
+        """Pairs of solvents (both known molecules) that no or few training mixtures hold together."""
+        if self.pairs is None:
+            return []
+        t, out = self.thresholds, []
+        for a, b in sorted(tuple(sorted(p)) for p in pairs):
+            if a not in self.molecules or b not in self.molecules:
+                continue  # an unseen molecule is reported by the species checks
+            n = self.pairs.get(pair_key(a, b), 0)
+            if n == 0:
+                out.append(f"{name_of(a)} and {name_of(b)} never together in a training mixture")
+            elif n < t.min_pair_rows:
+                out.append(f"{name_of(a)} and {name_of(b)} together in only {n} training rows (fewer than {t.min_pair_rows})")
+        return out
+
     def _salt_reasons(self, ions: list[str], molality: tuple[float, float], T: tuple[float, float]) -> list[str]:
         t, out = self.thresholds, []
         key, name = salt_key(ions), name_of(".".join(sorted(ions)))
@@ -259,13 +290,16 @@ class Domain:
         return []
 
     def _judge(self, species_: list[str], shares: dict[str, float], molality: tuple[float, float],
-               T: tuple[float, float]) -> Report:
+               T: tuple[float, float], pairs: list[tuple[str, str]] | None = None) -> Report:
+        """``pairs``: the pairs of solvents judged (default: every two solvents with a share; a campaign space
+        passes the pairs its points hold at once, see ``check_space``)."""
         reasons: list[str] = []
         for s in species_:
             reasons += self._species_reasons(s)
         ions = [s for s in species_ if formal_charge(s) != 0]
         reasons += self._salt_reasons(ions, molality, T) if ions else self._temperature_reasons(T)
         reasons += self._share_reasons(shares)
+        reasons += self._pair_reasons(list(itertools.combinations(shares, 2)) if pairs is None else pairs)
         if len(shares) > self.max_solvents:
             reasons.append(f"{len(shares)} solvents; training mixtures have at most {self.max_solvents}")
         return Report(not reasons, list(dict.fromkeys(reasons)))
@@ -296,11 +330,13 @@ class Domain:
         neutral = [j for j, k in enumerate(space.species) if formal_charge(k) == 0]
         blend = x[:, neutral].sum(1, keepdims=True)
         shares = {space.species[j]: float((x[:, j : j + 1] / blend).max()) for j in neutral if x[:, j].max() > 0}
+        pairs = [(space.species[i], space.species[j]) for i, j in itertools.combinations(neutral, 2)
+                 if ((x[:, i] > 0) & (x[:, j] > 0)).any()]
         b = space.molality(z)
         # the same convention as molality_of (cations per kg of solvent): a salt with ν cations counts ν times
         nu = space.formula.counts[space.formula.ions.index(space.cation)]
         T = (float(min(temperatures_K)), float(max(temperatures_K)))
-        return self._judge(space.species, shares, (float(b.min() * nu), float(b.max() * nu)), T)
+        return self._judge(space.species, shares, (float(b.min() * nu), float(b.max() * nu)), T, pairs)
 
 
 def mixture_report(domain: Domain | None, mixture: Mixture) -> Report:

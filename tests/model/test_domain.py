@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from model.data.dataset import MixtureTable
-from model.domain import Domain, Thresholds, fractions_report
+from model.domain import Domain, Thresholds, fractions_report, pair_key
 from model.ensemble import Ensemble
 from model.errors import DiffMixInputError
 from model.mixture import from_amounts
@@ -13,6 +13,7 @@ from model.properties import get_property
 from tests.conftest import tiny_domain
 
 EC, DMC, EMC, PC, FEC = "O=C1OCCO1", "COC(=O)OC", "CCOC(=O)OC", "CC1COC(=O)O1", "O=C1OCC(F)O1"
+DEC = "CCOC(=O)OCC"
 LIPF6, LIFSI = "[Li+].F[P-](F)(F)(F)(F)F", "[Li+].O=S(=O)(F)[N-]S(=O)(=O)F"
 M_LIPF6 = 151.905
 
@@ -41,11 +42,39 @@ def test_what_it_was_trained_on_is_in_domain(domain):
     assert r.in_domain and r.reasons == []
 
 
-def test_a_ternary_of_trained_solvents_is_in_domain_but_more_solvents_than_ever_seen_are_not(domain):
+def test_a_ternary_of_taught_pairs_is_in_domain_but_more_solvents_than_ever_seen_are_not(domain):
     assert domain.max_solvents == 3
-    assert domain.check(lipf6([(EC, 0.3), (DMC, 0.35), (EMC, 0.35)], 1.0)).in_domain
+    assert domain.with_thresholds(min_rows=1).check(lipf6([(EC, 0.3), (DMC, 0.6), (FEC, 0.1)], 1.0)).in_domain
     r = domain.with_thresholds(min_rows=1).check(lipf6([(EC, 0.3), (DMC, 0.3), (EMC, 0.35), (FEC, 0.05)], 1.0))
-    assert r.reasons == ["4 solvents; training mixtures have at most 3"]
+    assert r.reasons == ["EMC and DMC never together in a training mixture", "EMC and FEC never together in a training mixture",
+                         "4 solvents; training mixtures have at most 3"]
+
+
+def test_a_blend_with_two_solvents_never_together_in_training_is_flagged(domain):
+    """EC:DMC and EC:EMC taught EC with each, never DMC with EMC: their ternary (the issue's commercial example) rests
+    on a pair no row taught, whatever the order of the components; a pair in few rows is flagged below its threshold."""
+    r = domain.check(lipf6([(EC, 0.3), (DMC, 0.35), (EMC, 0.35)], 1.0))
+    assert not r.in_domain and r.reasons == ["EMC and DMC never together in a training mixture"]
+    assert domain.check(lipf6([(EMC, 0.35), (DMC, 0.35), (EC, 0.3)], 1.0)) == r
+    assert domain.pairs is not None and domain.pairs[pair_key(EC, DMC)] == 33 and domain.pairs[pair_key(EC, EMC)] == 27
+    strict = domain.with_thresholds(min_rows=1, min_pair_rows=5)
+    assert strict.check(lipf6([(EC, 0.3), (DMC, 0.6), (FEC, 0.1)], 1.0)).reasons == [
+        "DMC and FEC together in only 3 training rows (fewer than 5)", "FEC and EC together in only 3 training rows (fewer than 5)"]
+    assert strict.check(lipf6([(EC, 0.3), (DMC, 0.7)], 1.0)).in_domain
+
+
+def test_a_domain_json_without_pairs_does_not_judge_them(tmp_path, domain):
+    """A domain.json written before pairs were recorded loads, and judges everything else as before."""
+    import json
+
+    domain.save(tmp_path)
+    data = json.loads((tmp_path / "domain.json").read_text())
+    del data["pairs"]
+    (tmp_path / "domain.json").write_text(json.dumps(data))
+    old = Domain.load(tmp_path)
+    assert old is not None and old.pairs is None
+    assert old.check(lipf6([(EC, 0.3), (DMC, 0.35), (EMC, 0.35)], 1.0)).in_domain
+    assert not old.check(lipf6([(EC, 1.0)], 66.0)).in_domain
 
 
 def test_nacl_in_water_is_flagged_for_every_reason(domain):
@@ -121,6 +150,12 @@ def test_a_campaign_space_is_judged_over_its_extremes(domain):
     r = domain.check_space(wide, [298.15, 353.15])
     text = " | ".join(r.reasons)
     assert not r.in_domain and "3 mol/kg is beyond" in text and "FEC at 100 %" in text and "353.15 K" in text
+    # the pairs a space's points hold at once: DMC with EMC is judged only where the space lets both in
+    bounds = dict(salt_basis="molality", solvent_lower=np.array([0.2, 0.2, 0.0]), solvent_basis="mass")
+    both = CompositionSpace(LIPF6, [EC, DMC, EMC], (0.5, 1.4), solvent_upper=np.array([0.6, 0.6, 0.4]), **bounds)
+    assert domain.check_space(both, [298.15]).reasons == ["EMC and DMC never together in a training mixture"]
+    apart = CompositionSpace(LIPF6, [EC, DMC, EMC], (0.5, 1.4), solvent_upper=np.array([0.8, 0.8, 0.0]), **bounds)
+    assert domain.check_space(apart, [298.15]).in_domain
 
 
 def test_an_experiments_composition_is_judged_too(domain):
@@ -136,7 +171,8 @@ def test_the_tiny_test_models_domain_is_what_its_docstring_says():
 
 def test_the_shipped_conductivity_models_domain_flags_the_known_examples():
     """The shipped model's domain.json (built from its CALiSol-23 training rows by `diffmix domain`): NaCl in water,
-    66 mol/kg LiPF6 in EC and an FEC-rich blend are out; 1 mol/kg LiPF6 in EC:DMC:EMC 30:35:35 is in."""
+    66 mol/kg LiPF6 in EC and an FEC-rich blend are out, and so is EMC:DEC (two linear carbonates no CALiSol-23 row
+    holds together); 1 mol/kg LiPF6 in EC:DMC:EMC 30:35:35 is in."""
     from model.predict import Predictor
 
     p = Predictor.load("ionic_conductivity")
@@ -147,9 +183,11 @@ def test_the_shipped_conductivity_models_domain_flags_the_known_examples():
         {"components": [{"smiles": FEC, "amount": 0.6}, {"smiles": EMC, "amount": 0.4}, {"smiles": LIPF6, "amount": 0.15}]},
         {"components": [{"smiles": EC, "amount": 0.3}, {"smiles": DMC, "amount": 0.35}, {"smiles": EMC, "amount": 0.35},
                         {"smiles": LIPF6, "amount": M_LIPF6 / 1000}]},
+        {"components": [{"smiles": EMC, "amount": 0.5}, {"smiles": DEC, "amount": 0.5}, {"smiles": LIPF6, "amount": M_LIPF6 / 1000}]},
     ]
     rows = p.predict_records([{**r, "basis": "mass", "temperature_K": 298.15} for r in records])
-    water, conc, fec, ternary = (r["domain"] for r in rows)
+    water, conc, fec, ternary, linear = (r["domain"] for r in rows)
+    assert linear == {"in_domain": False, "reasons": ["EMC and DEC never together in a training mixture"]}
     assert not water["in_domain"] and any("protic" in x for x in water["reasons"])
     assert not conc["in_domain"] and any("66 mol/kg is beyond" in x for x in conc["reasons"])
     assert not fec["in_domain"] and any(x.startswith("FEC") for x in fec["reasons"])
