@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     max_records: int = 10_000
     # The applicability domain calls a salt or molecule "rarely seen" below this many training rows (model/domain.py)
     domain_min_rows: int = Field(50, ge=1)
+    # … and two solvents "rarely together" in fewer training rows than this (1: only pairs never together)
+    domain_min_pair_rows: int = Field(1, ge=1)
     lease_seconds: float = 120.0
     max_attempts: int = 3
     max_restarts: int = 5  # agent restarts mid-experiment before the experiment fails (they use up no attempt)

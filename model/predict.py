@@ -36,11 +36,11 @@ def validate_for(prop: str, mixture: Mixture) -> Mixture:
 class Predictor:
     """A loaded ensemble for one property."""
 
-    def __init__(self, ensemble: Ensemble, domain_min_rows: int | None = None):
+    def __init__(self, ensemble: Ensemble, domain_min_rows: int | None = None, domain_min_pair_rows: int | None = None):
         self.ensemble = ensemble
         self.property = ensemble.property
-        if domain_min_rows is not None and ensemble.domain is not None:  # "rarely seen" below this many training rows
-            ensemble.domain = ensemble.domain.with_thresholds(min_rows=domain_min_rows)
+        if ensemble.domain is not None:  # "rarely seen" below this many training rows; a pair "rarely together" likewise
+            ensemble.domain = ensemble.domain.with_thresholds(min_rows=domain_min_rows, min_pair_rows=domain_min_pair_rows)
 
     @classmethod
     def load(cls, prop: str, directory: str | Path | None = None) -> Predictor:

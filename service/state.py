@@ -46,17 +46,22 @@ class ServiceState:
     metrics: Metrics = field(default_factory=Metrics.create)
     learner: Learner = field(default_factory=Learner)
 
+    @property
+    def _domain_thresholds(self) -> tuple[int, int]:
+        """What the applicability domain calls rarely seen and rarely together (DIFFMIX_DOMAIN_MIN_ROWS, …_PAIR_ROWS)."""
+        return self.settings.domain_min_rows, self.settings.domain_min_pair_rows
+
     def load_models(self) -> None:
         """Load every property's ensemble once and register its version in the database; then the extra
         checkpoints (selectable by version id, never a property's default)."""
         for prop in PROPERTIES:
             d = model_dir(prop, self.settings.models_dir)
             if (d / "config.json").exists():
-                predictor = Predictor(Predictor.load(prop, d).ensemble, self.settings.domain_min_rows)
+                predictor = Predictor(Predictor.load(prop, d).ensemble, *self._domain_thresholds)
                 self.models[prop] = self._register(predictor, d)
         for d in self.settings.extra_models:
             cfg = Ensemble.load(d)  # a clear error at start-up for a directory that is not a model
-            loaded = self._register(Predictor(cfg, self.settings.domain_min_rows), Path(d))
+            loaded = self._register(Predictor(cfg, *self._domain_thresholds), Path(d))
             self.extra[loaded.version_id] = loaded
 
     def _register(self, predictor: Predictor, d: Path) -> LoadedModel:

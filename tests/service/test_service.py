@@ -76,6 +76,17 @@ def test_predictions_carry_the_applicability_domain(api):
     assert not b["domain"]["in_domain"] and any("element Na" in r for r in b["domain"]["reasons"])
 
 
+def test_the_domains_pair_threshold_is_a_setting(db_url, tiny_models_dir):
+    """DIFFMIX_DOMAIN_MIN_PAIR_ROWS: the tiny models' 27 rows of EC with DMC are "rarely together" below 30."""
+    settings = Settings(database_url=db_url, models_dir=tiny_models_dir, domain_min_rows=5, domain_min_pair_rows=30)
+    keys = make_keys(db_url)
+    ok = {**RECORD, "components": [*RECORD["components"], {"smiles": DMC, "amount": 1.5}]}
+    with TestClient(create_app(settings)) as client:
+        r = Api(client, keys, db_url)("POST", "/v1/predict", "operator", json={"property": "ionic_conductivity", "records": [ok]})
+    assert r.json()["predictions"][0]["domain"] == {
+        "in_domain": False, "reasons": ["DMC and EC together in only 27 training rows (fewer than 30)"]}
+
+
 def test_predict_takes_names_a_formulation_and_celsius(api):
     named = {"components": [{"smiles": "EC", "amount": 1.506}, {"smiles": "LiPF6", "amount": 0.3006}], "basis": "mass",
              "temperature_C": 25.0}
