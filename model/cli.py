@@ -346,4 +346,4 @@ def domain(
         fail(str(e))
     path = d.save(model)
     typer.echo(json.dumps({"out": str(path), "rows": d.rows, "salts": len(d.salts), "molecules": len(d.molecules),
-                           "max_solvents": d.max_solvents}))
+                           "max_solvents": d.max_solvents, "solvent_pairs": len(d.pairs or {})}))

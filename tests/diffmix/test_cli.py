@@ -159,6 +159,13 @@ def test_train_then_evaluate_from_the_command_line(tmp_path):
     assert config["environment"]["threads_per_member"] >= 1 and config["environment"]["packages"]["torch"]
     assert config["train_config"]["huber_beta"] == 0.01 and config["train_config"]["weight_decay"] == 1e-4
     assert config["train_config"]["head_weight_decay"] == 1e-3
+    # the domain rebuilt from the members' training rows knows the three binary systems as pairs
+    written = json.loads((out / "domain.json").read_text())
+    (out / "domain.json").unlink()
+    r = CliRunner().invoke(app, ["domain", "--model", str(out), "--data-dir", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["solvent_pairs"] == 3 and json.loads((out / "domain.json").read_text()) == written
+    assert set(written["pairs"]) == {"CO.O", "CCO.O", "CC(C)=O.CO"}
     r = CliRunner().invoke(app, ["evaluate", "--runs", str(tmp_path / "runs"), "--plots", str(tmp_path / "plots"),
                                  "--data-dir", str(tmp_path)])
     assert r.exit_code == 0, r.output
