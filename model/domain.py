@@ -13,7 +13,7 @@ checked against it and carries ``{"in_domain": bool, "reasons": [...]}``. A mixt
   training range at all, for mixtures without salt);
 - two of its solvents never occur together in a training mixture (fewer than ``min_pair_rows`` rows; a blend's
   pairs are what its binaries teach, and on CALiSol-23's blends a pair never together costs 3–4 times the error of
-  pairs taught: benchmarks/RESULTS.md, "The applicability domain");
+  pairs taught: benchmarks/RESULTS.md, "Session 11", with what the check measures on each split);
 - it has more solvents than any training mixture.
 The checks are cheap (a dictionary look-up per species; fingerprints once per new molecule), so every prediction
 can carry them.
