@@ -21,11 +21,11 @@ import numpy as np
 from scipy.constants import zero_Celsius
 
 from model.data.dataset import Batcher, MixtureTable
-from model.domain import Domain
+from model.domain import Domain, pair_key
 from model.ensemble import Ensemble
 from model.errors import DiffMixInputError
 from model.mixture import Mixture
-from model.splits import HELD_OUT_GROUP, T_SPLIT_K, Split, neutral_species
+from model.splits import HELD_OUT_GROUP, T_SPLIT_K, Split
 from model.train import predict_rows
 
 SPLITS_FILE = "splits.npz"
@@ -230,22 +230,17 @@ def blend_novelty(table: MixtureTable, split: Split) -> np.ndarray:
     - "new pair": every species seen, but two of its solvents never together in a training row;
     - "pairs taught": every pair of its solvents occurs together in some training row.
     A model that builds a blend from what its binaries taught can be held to the last class; the first needs
-    chemistry that no training row holds (on CALiSol-23's blends: TFP, methyl acetate, the aromatics)."""
-    neutral = neutral_species(table)
-
-    def present(r: int) -> list[int]:
-        return [i for i, _ in table.present(r)]
-
-    def solvents(r: int) -> list[int]:
-        return sorted({i for i in present(r) if neutral[i]})
-
-    seen = {i for r in split.train for i in present(int(r))}
-    pairs = {p for r in split.train for p in itertools.combinations(solvents(int(r)), 2)}
+    chemistry that no training row holds (on CALiSol-23's blends: TFP, methyl acetate, the aromatics). The species and
+    pairs are those of the training rows' applicability domain, so "new pair" is what the domain flags as never together."""
+    domain = Domain.build(table, split.train)  # its species and its pairs of solvents held together
+    seen = set(domain.molecules) | set(domain.ions)
+    pairs = domain.pairs or {}
     labels = []
     for r in split.test:
-        if not set(present(int(r))) <= seen:
+        species_ = sorted(table.vocab[i] for i, _ in table.present(int(r)))
+        if not set(species_) <= seen:
             labels.append(NOVELTY[2])
-        elif all(p in pairs for p in itertools.combinations(solvents(int(r)), 2)):
+        elif all(pair_key(a, b) in pairs for a, b in itertools.combinations([s for s in species_ if s in domain.molecules], 2)):
             labels.append(NOVELTY[0])
         else:
             labels.append(NOVELTY[1])
