@@ -144,7 +144,8 @@ class Domain:
             for s in charged:
                 ions[s] = ions.get(s, 0) + 1
             for a, b in itertools.combinations(sorted(neutral), 2):
-                pairs[pair_key(a, b)] = pairs.get(pair_key(a, b), 0) + 1
+                key = pair_key(a, b)
+                pairs[key] = pairs.get(key, 0) + 1
             T = float(table.T[r])
             if charged:
                 b = molality_of(frac)
