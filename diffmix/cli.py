@@ -45,8 +45,10 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show the full trace
 
 def everyday_error(e: BaseException) -> str | None:
     """One or two lines saying what to do, for the mistakes an operator makes every day; None for real bugs."""
+    from pydantic import ValidationError
     from sqlalchemy.exc import OperationalError
 
+    from diffmix.settings import Settings, settings_variable
     from robot.client import UNREACHABLE, ServiceError
 
     if isinstance(e, ServiceError):
@@ -60,6 +62,9 @@ def everyday_error(e: BaseException) -> str | None:
         url = getattr(getattr(e, "engine_url", None), "render_as_string", None)
         first = str(e.orig).strip().splitlines()[0] if getattr(e, "orig", None) is not None else str(e).splitlines()[0]
         return f"database unreachable: {first}; check DATABASE_URL{f' ({url(hide_password=True)})' if url else ''} and that the server runs"
+    if isinstance(e, ValidationError) and e.title == Settings.__name__:
+        # a setting read from the environment (DIFFMIX_<FIELD>): name the variable, the value and the rule
+        return "; ".join(f"{settings_variable(err['loc'])}={err.get('input')!r}: {err['msg']}" for err in e.errors())
     if isinstance(e, FileNotFoundError):
         return f"file not found: {e.filename or e}"
     if isinstance(e, PermissionError):

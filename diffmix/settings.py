@@ -48,3 +48,8 @@ class Settings(BaseSettings):
     robot_key: str | None = None  # the API key `diffmix robot run` uses when --key is not given
     log_json: bool = False  # one JSON object per log line (service and agent), for log collectors
     log_level: str = "INFO"
+
+
+def settings_variable(loc: tuple[int | str, ...]) -> str:
+    """The environment variable of a Settings field named by a validation error's location (DIFFMIX_<FIELD>)."""
+    return f"{Settings.model_config.get('env_prefix', '')}{loc[0]}".upper() if loc else "DIFFMIX_*"

@@ -296,6 +296,23 @@ def test_everyday_errors_are_two_lines_and_exit_2_and_debug_shows_the_traceback(
     assert everyday_error(ZeroDivisionError()) is None  # a bug keeps its traceback
 
 
+def test_a_bad_setting_in_the_environment_is_two_lines_naming_the_variable_and_nothing_starts(tmp_path, monkeypatch, capsys):
+    from diffmix.cli import main
+
+    db = tmp_path / "never.db"
+    monkeypatch.setenv("DIFFMIX_DATABASE_URL", f"sqlite:///{db}")
+    for variable, value, rule in [("DIFFMIX_DOMAIN_MIN_PAIR_ROWS", "0", "greater than or equal to 1"),
+                                  ("DIFFMIX_DOMAIN_MIN_ROWS", "many", "valid integer")]:
+        monkeypatch.setenv(variable, value)
+        with pytest.raises(SystemExit) as e:
+            main(["serve", "--port", "1"])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and len(err.strip().splitlines()) == 2, err
+        assert err.startswith(f"error: {variable}={value!r}: ") and rule in err and "Traceback" not in err
+        monkeypatch.delenv(variable)
+    assert not db.exists()
+
+
 def test_campaign_commands_against_a_running_service(live, tmp_path):
     """create by names and °C, list, show, propose, pause, resume, cancel, results (table and CSV), --json."""
     from diffmix.cli import everyday_error
