@@ -48,6 +48,7 @@ class TrainConfig:
     carrier_density: bool = False  # VFT prefactor ∝ the ions' mole fraction (see DiffMixVFT)
     prefactor_power: float = 0.0  # VFT prefactor ∝ T^−n (n = 1: Nernst–Einstein; see DiffMixVFT)
     max_prefactor: float | None = None  # a smooth upper bound on the VFT prefactor A, mS/cm (see DiffMixVFT)
+    anchor_temperature_K: float | None = None  # the VFT head gives ln κ at this temperature, not ln A (DiffMixVFT)
     walden: float = 0.0  # conductivity ∝ the blend's tabulated viscosity to the power −walden (model.nn.solvent); 0: off
     permittivity: bool = False  # conductivity lowered by ion pairing as the blend's permittivity falls (model.nn.solvent)
     salt_dielectric: bool = False  # the pairing term's permittivity rises with the salt content (model.nn.solvent)
@@ -136,6 +137,8 @@ def hyperparameters(kind: str, prop: Property, table: MixtureTable, train_rows: 
             hyper["prefactor_power"] = cfg.prefactor_power
         if cfg.max_prefactor is not None:
             hyper["max_prefactor"] = cfg.max_prefactor
+        if cfg.anchor_temperature_K is not None:
+            hyper["anchor_temperature_K"] = cfg.anchor_temperature_K
         if not cfg.pair_pool:
             hyper["pair_pool"] = False
         if cfg.blend_order is not None:

@@ -25,6 +25,9 @@ P_REF_KPA = 101.325
 # VFT constraints by construction: T0 ∈ (0, VOGEL_T_MAX_K] lies at least 10 K below every temperature the model is
 # asked about (see model.properties); B = softplus(·)·B_SCALE_K > 0; A = exp(·) > 0.
 B_SCALE_K = 500.0
+B_OFFSET = 0.5  # B = softplus(o + B_OFFSET) · B_SCALE_K: a head output of 0 starts at B ≈ 487 K
+_B_START_K = math.log1p(math.exp(B_OFFSET)) * B_SCALE_K  # B and T0 at a head output of 0
+_T0_START_K = 0.5 * VOGEL_T_MAX_K
 # Carrier-density prefactor (DiffMixVFT(carrier_density=True)): 1 mol/kg LiPF6 in EC:DMC has x(Li+) + x(PF6−) ≈ 0.17;
 # a mixture without ions gets κ ≈ 1e-12 · A' (zero, without an infinite logarithm).
 TYPICAL_ION_FRACTION = 0.17
@@ -180,6 +183,11 @@ class DiffMixVFT(MixtureModel):
     (κ = F² Σ c_i z_i² D_i / RT) applied to ions whose diffusivity follows VFT. The factor is fixed, not learned,
     so temperature still enters only through the law.
 
+    ``anchor_temperature_K=T_a`` lets the head give ln κ(T_a) in place of ln A, with ln A = ln κ(T_a) + B / (T_a − T0):
+    the same law, centred on the data's temperatures. Fitted to cold rows, ln A and B are strongly correlated, so a
+    mixture the network has not seen (a blend of three solvents) can get the two wrong together; κ(T_a), the curve's
+    level, is what the rows pin down, and what GNN-only's direct output extrapolates. A study option.
+
     ``walden=α`` and ``permittivity=True`` add what the solvents' tabulated viscosity and permittivity say (Walden's
     rule, ion pairing; ``model.nn.solvent``) to ln A: the network learns what they leave out. Study options.
     """
@@ -192,9 +200,14 @@ class DiffMixVFT(MixtureModel):
                  like_pairs: bool = False, binary_blend: bool = False, max_prefactor: float | None = None,
                  walden: float = 0.0, permittivity: bool = False, salt_dielectric: bool = False,
                  ion_association: bool = False,
-                 walden_learned: bool = False, **kw):
+                 walden_learned: bool = False, anchor_temperature_K: float | None = None, **kw):
         super().__init__(hidden=hidden, **kw)
         self.solvent_laws = SolventLaws(walden, permittivity, salt_dielectric, ion_association, walden_learned)
+        if anchor_temperature_K is not None and not (math.isfinite(anchor_temperature_K)
+                                                     and anchor_temperature_K > VOGEL_T_MAX_K):
+            raise ValueError(f"anchor_temperature_K must lie above the largest Vogel temperature, {VOGEL_T_MAX_K} K "
+                             f"(e.g. 298.15), got {anchor_temperature_K}")
+        self.anchor_temperature_K = anchor_temperature_K
         # solvent_pairs=False: the pairwise pooling keeps the pairs with an ion (ion–solvent, cation–anion) and
         # drops solvent–solvent pairs, so every term of a blend's representation is one its binaries (with that
         # salt) taught: a ternary of solvents seen pairwise with the salt holds no pair term the model never fitted
@@ -307,13 +320,18 @@ class DiffMixVFT(MixtureModel):
 
     def _physical(self, o: torch.Tensor) -> torch.Tensor:
         """The head's raw outputs [.., 3] → (ln A without the carrier term, B, T0) [.., 3], within their bounds."""
-        log_a = self.log_prefactor_init + o[..., 0]
+        b = torch.nn.functional.softplus(o[..., 1] + B_OFFSET) * B_SCALE_K
+        t0 = torch.sigmoid(o[..., 2]) * VOGEL_T_MAX_K
+        if self.anchor_temperature_K is None:
+            log_a = self.log_prefactor_init + o[..., 0]
+        else:  # o[..., 0] is ln κ at the anchor; the start (o = 0) is the plain head's start, the same curve
+            t_a = self.anchor_temperature_K
+            start = self.log_prefactor_init - _B_START_K / (t_a - _T0_START_K)
+            log_a = start + o[..., 0] + b / (t_a - t0)
         if self.max_prefactor is not None:
             log_max = math.log(self.max_prefactor)
             log_a = log_max - torch.nn.functional.softplus(log_max - log_a)
-        return torch.stack([log_a,
-                            torch.nn.functional.softplus(o[..., 1] + 0.5) * B_SCALE_K,
-                            torch.sigmoid(o[..., 2]) * VOGEL_T_MAX_K], dim=-1)
+        return torch.stack([log_a, b, t0], dim=-1)
 
     def _binary_blend_coefficients(self, coeffs, emb, charged, idx, x, T, P) -> torch.Tensor:
         """``coeffs`` [B, 3] with the rows of three or more solvents replaced by the mean of their binary sub-blends'

@@ -7,6 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from model import laws
 from model.data.dataset import Batcher, MoleculeSet
 from model.ensemble import Ensemble
 from model.mixture import Mixture
@@ -221,7 +222,7 @@ def test_like_pairs_is_the_trained_default_and_a_checkpoint_without_it_loads_the
 
 @pytest.mark.parametrize("option,value", [("pair_pool", False), ("carrier_density", True), ("prefactor_power", 1.0),
                                           ("blend_order", 1), ("binary_blend", True), ("max_prefactor", 3000.0),
-                                          ("walden", 1.0), ("permittivity", True)])
+                                          ("anchor_temperature_K", 298.15), ("walden", 1.0), ("permittivity", True)])
 def test_vft_study_options_are_recorded_only_when_set_and_restored(tmp_path, option, value):
     # recorded only when they differ from the default, so checkpoints written before an option existed load unchanged
     prop = get_property("ionic_conductivity")
@@ -362,6 +363,26 @@ def test_a_bounded_prefactor_never_exceeds_its_bound_and_leaves_ordinary_prefact
     assert bool((kappa < 3000.0).all())
     with pytest.raises(ValueError, match="positive number of mS/cm"):
         make("diffmix", "ionic_conductivity", max_prefactor=0.0)
+
+
+def test_an_anchored_head_gives_the_level_at_its_temperature_and_starts_on_the_plain_heads_curve():
+    plain = make("diffmix", "ionic_conductivity")
+    anchored = make("diffmix", "ionic_conductivity", anchor_temperature_K=298.15)
+    anchored.load_state_dict(plain.state_dict())  # the same network: only the meaning of its first output differs
+    g = torch.Generator().manual_seed(3)
+    level = torch.randn(6, 1, generator=g, dtype=torch.float64)
+    o = torch.cat([level, 2.0 * torch.randn(6, 2, generator=g, dtype=torch.float64)], dim=-1)
+    log_a, b, t0 = anchored._physical(o).unbind(-1)
+    at_anchor = laws.log_vft(torch.full((6,), 298.15, dtype=torch.float64), log_a, b, t0)
+    # ln κ(T_a) is the first output (plus the start) whatever B and T0 the other two outputs give
+    assert torch.allclose(at_anchor - level.squeeze(-1), at_anchor[:1] - level[0], atol=1e-9)
+    assert float(at_anchor.std()) > 0.5  # the level itself moves with the first output
+    # at a zero output it is the plain head's starting curve (same A, B, T0), so training starts where it did
+    zero = torch.zeros(1, 3, dtype=torch.float64)
+    assert torch.allclose(anchored._physical(zero), plain._physical(zero), rtol=1e-12, atol=1e-12)
+    for bad in (150.0, float("nan")):
+        with pytest.raises(ValueError, match="above the largest Vogel temperature"):
+            make("diffmix", "ionic_conductivity", anchor_temperature_K=bad)
 
 
 def test_walden_prefactor_divides_by_the_blends_ideally_mixed_tabulated_viscosity():
