@@ -56,6 +56,8 @@ DESIGNS: dict[str, tuple[str, list[str]]] = {
     "learned Walden + mass-action pairing + salt ε": (
         "k_diffmix_waldenlearned_massaction_random_seed0_2026-12-04c",
         [f"k_diffmix_waldenlearned_massaction_blends_seed{s}_2026-12-04c" for s in (0, 5, 10)]),
+    "level at 298 K (anchored head)": ("k_diffmix_anchor_random_seed0_2026-12-04e",
+                                       [f"k_diffmix_anchor_blends_seed{s}_2026-12-04e" for s in (0, 5, 10)]),
     GNN: ("k_gnn_random_2026-12-03b", [f"k_gnn_blends_seed{s}_2026-12-04b" for s in (0, 5, 10)]),
     "GNN-only + Walden's rule": ("k_gnn_walden_random_2026-12-03e", ["k_gnn_walden_blends_2026-12-03e",
                                                                     "k_gnn_walden_blends_seed5_2026-12-03e"]),

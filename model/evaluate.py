@@ -119,6 +119,8 @@ def _design(ens: Ensemble) -> str:
     if ens.kind != "diffmix":
         return ", ".join([ens.kind, *solvent_terms])
     parts = ["diffmix", *solvent_terms]
+    if ens.hyper.get("max_prefactor") is not None:
+        parts.append(f"A ≤ {ens.hyper['max_prefactor']:g} mS/cm")
     if ens.hyper.get("anchor_temperature_K") is not None:
         parts.append(f"level at {ens.hyper['anchor_temperature_K']:g} K")
     if ens.hyper.get("blend_order") is not None:
