@@ -127,6 +127,9 @@ def train(
     max_prefactor: float | None = typer.Option(
         None, min=1.0, help="DiffMix conductivity: a smooth upper bound on the VFT prefactor A, mS/cm (κ < A at every "
         "temperature; default: unbounded)"),
+    bound_sharpness: float = typer.Option(
+        1.0, min=0.01, help="DiffMix conductivity: sharpness k of the --max-prefactor bound, "
+        "ln A_max − softplus(k (ln A_max − a)) / k (1: the bound as first measured)"),
     anchor_temperature: float | None = typer.Option(
         None, help="DiffMix conductivity: the VFT head gives ln κ at this temperature (K, above the largest Vogel "
         "temperature; e.g. 298.15) in place of ln A (default: ln A, the shipped design)"),
@@ -197,7 +200,7 @@ def train(
                           head_weight_decay=head_weight_decay, weight_ema=weight_ema,
                           head_decay_modules=head_decay_modules,
                           hidden=hidden, order=order, coeff_layers=coeff_layers, mol_descriptors=mol_descriptors, carrier_density=carrier_density,
-                          prefactor_power=prefactor_power, max_prefactor=max_prefactor, anchor_temperature_K=anchor_temperature, walden=walden, permittivity=permittivity,
+                          prefactor_power=prefactor_power, max_prefactor=max_prefactor, bound_sharpness=bound_sharpness, anchor_temperature_K=anchor_temperature, walden=walden, permittivity=permittivity,
                           salt_dielectric=salt_dielectric, ion_association=ion_association, walden_learned=walden_learned, pair_pool=pair_pool, blend_order=blend_order,
                           binary_blend=binary_blend, solvent_pairs=solvent_pairs, like_pairs=like_pairs, blend_consistency=blend_consistency, log_offset=log_offset, huber_beta=huber_beta)
         cfg = resolve_config(table, prop, model, cfg)

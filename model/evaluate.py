@@ -120,7 +120,8 @@ def _design(ens: Ensemble) -> str:
         return ", ".join([ens.kind, *solvent_terms])
     parts = ["diffmix", *solvent_terms]
     if ens.hyper.get("max_prefactor") is not None:
-        parts.append(f"A ≤ {ens.hyper['max_prefactor']:g} mS/cm")
+        sharpness = ens.hyper.get("bound_sharpness", 1.0)
+        parts.append(f"A ≤ {ens.hyper['max_prefactor']:g} mS/cm" + (f" (sharpness {sharpness:g})" if sharpness != 1.0 else ""))
     if ens.hyper.get("anchor_temperature_K") is not None:
         parts.append(f"level at {ens.hyper['anchor_temperature_K']:g} K")
     if ens.hyper.get("blend_order") is not None:

@@ -48,6 +48,7 @@ class TrainConfig:
     carrier_density: bool = False  # VFT prefactor ∝ the ions' mole fraction (see DiffMixVFT)
     prefactor_power: float = 0.0  # VFT prefactor ∝ T^−n (n = 1: Nernst–Einstein; see DiffMixVFT)
     max_prefactor: float | None = None  # a smooth upper bound on the VFT prefactor A, mS/cm (see DiffMixVFT)
+    bound_sharpness: float = 1.0  # of that bound: ln A_max − softplus(k (ln A_max − a)) / k (see DiffMixVFT)
     anchor_temperature_K: float | None = None  # the VFT head gives ln κ at this temperature, not ln A (DiffMixVFT)
     walden: float = 0.0  # conductivity ∝ the blend's tabulated viscosity to the power −walden (model.nn.solvent); 0: off
     permittivity: bool = False  # conductivity lowered by ion pairing as the blend's permittivity falls (model.nn.solvent)
@@ -137,6 +138,8 @@ def hyperparameters(kind: str, prop: Property, table: MixtureTable, train_rows: 
             hyper["prefactor_power"] = cfg.prefactor_power
         if cfg.max_prefactor is not None:
             hyper["max_prefactor"] = cfg.max_prefactor
+            if cfg.bound_sharpness != 1.0:
+                hyper["bound_sharpness"] = cfg.bound_sharpness
         if cfg.anchor_temperature_K is not None:
             hyper["anchor_temperature_K"] = cfg.anchor_temperature_K
         if not cfg.pair_pool:
@@ -199,6 +202,8 @@ def resolve_config(table: MixtureTable, prop: Property, kind: str, cfg: TrainCon
     if (cfg.walden or cfg.permittivity) and (prop.law != "vft" or kind not in ("diffmix", "gnn_only")):
         raise ValueError(f"walden and permittivity are terms of a conductivity model (DiffMix or GNN-only); not of "
                          f"{kind} for {prop.name}")
+    if cfg.bound_sharpness != 1.0 and cfg.max_prefactor is None:
+        raise ValueError(f"bound_sharpness {cfg.bound_sharpness:g} shapes the prefactor's bound; give --max-prefactor too")
     if cfg.blend_consistency and not prop.log_scale:
         raise ValueError(f"blend consistency is a term for conductivity (a log-scale property), not {prop.name}")
     # the model's own checks (e.g. blend_order) and the head modules' names, on a model that is built and dropped

@@ -177,7 +177,10 @@ class DiffMixVFT(MixtureModel):
     head's a: unchanged where a is well below (CALiSol-23's fitted A: median about 90 mS/cm, largest about 1,500), and
     never above A_max. Since κ < A at every temperature, a mixture unlike any trained on cannot be answered with an
     unbounded conductivity far above its trained temperatures (an unbounded head gave A ≈ 2·10⁹ and κ = 811 mS/cm for
-    LiBPFPB in PC at 204 °C, measured ≤ 10.3).
+    LiBPFPB in PC at 204 °C, measured ≤ 10.3). ``bound_sharpness=k`` writes the bound as
+    ln A_max − softplus(k (ln A_max − a)) / k: a lowers ln A by about (A / A_max)^k, so with k = 4 a prefactor of
+    A_max / 10 moves by 10⁻⁴ where k = 1 moves it by 10 %. For the anchored head, where every change of ln A is a
+    change of the level the head gave (measured, not better: benchmarks/RESULTS.md, issue 19, session 12).
 
     ``prefactor_power=n`` writes κ = A (T_ref/T)^n exp(−B / (T − T0)): with n = 1 the Nernst–Einstein relation
     (κ = F² Σ c_i z_i² D_i / RT) applied to ions whose diffusivity follows VFT. The factor is fixed, not learned,
@@ -198,6 +201,7 @@ class DiffMixVFT(MixtureModel):
                  coeff_temperature: bool = False, coeff_layers: int = 1, carrier_density: bool = False,
                  prefactor_power: float = 0.0, blend_order: int | None = None, solvent_pairs: bool = True,
                  like_pairs: bool = False, binary_blend: bool = False, max_prefactor: float | None = None,
+                 bound_sharpness: float = 1.0,
                  walden: float = 0.0, permittivity: bool = False, salt_dielectric: bool = False,
                  ion_association: bool = False,
                  walden_learned: bool = False, anchor_temperature_K: float | None = None, **kw):
@@ -236,6 +240,9 @@ class DiffMixVFT(MixtureModel):
         if max_prefactor is not None and not (math.isfinite(max_prefactor) and max_prefactor > 0):
             raise ValueError(f"max_prefactor must be a positive number of mS/cm, got {max_prefactor}")
         self.max_prefactor = max_prefactor
+        if not (math.isfinite(bound_sharpness) and bound_sharpness > 0):
+            raise ValueError(f"bound_sharpness must be a positive number, got {bound_sharpness}")
+        self.bound_sharpness = float(bound_sharpness)
         self.carrier_density = carrier_density
         self.coeff_temperature = coeff_temperature
         self.component = mlp([hidden + 1, hidden, hidden], last_act=True)
@@ -330,7 +337,7 @@ class DiffMixVFT(MixtureModel):
             log_a = start + o[..., 0] + b / (t_a - t0)
         if self.max_prefactor is not None:
             log_max = math.log(self.max_prefactor)
-            log_a = log_max - torch.nn.functional.softplus(log_max - log_a)
+            log_a = log_max - torch.nn.functional.softplus(log_max - log_a, beta=self.bound_sharpness)
         return torch.stack([log_a, b, t0], dim=-1)
 
     def _binary_blend_coefficients(self, coeffs, emb, charged, idx, x, T, P) -> torch.Tensor:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from benchmarks.tradeoff import DESIGNS, LOGS, logged_mae, measured
+from benchmarks.tradeoff import DESIGNS, LOGS, difference, logged_mae, logged_members, measured
 
 
 def write_log(directory, name, mae):
@@ -32,3 +32,17 @@ def test_every_log_the_table_names_is_committed():
     for random_log, blends_logs in DESIGNS.values():
         for name in (random_log, *blends_logs):
             assert logged_mae(name, LOGS) > 0
+
+
+def test_members_are_read_where_logged_and_a_difference_comes_with_its_interval(tmp_path):
+    write_log(tmp_path, "old", 0.8)  # written before the members' MAEs were printed
+    (tmp_path / "new.log").write_text(json.dumps({"test_mae": "0.8 ± 0.1", "member_test_mae": [0.7, 0.9]}) + "\n")
+    assert logged_members("old", tmp_path) is None and logged_members("new", tmp_path) == [0.7, 0.9]
+    [row] = measured({"d": ("old", ["new", "old"])}, tmp_path)
+    assert row["members"] is None  # one seed without members: no pooled comparison rather than a partial one
+    spread = [0.70, 0.85, 0.95, 0.78, 0.91, 0.66, 1.02, 0.80, 0.88, 0.74]
+    d, lo, hi = difference(spread, spread)
+    assert d == 0 and lo < 0 < hi  # a design against itself: no finding
+    d, lo, hi = difference([v + 0.5 for v in spread], spread)
+    assert d == pytest.approx(0.5) and 0.3 < lo < 0.5 < hi < 0.7  # a shift far beyond the spread is one
+    assert difference(spread, spread[:5]) == difference(spread, spread[:5])  # seeded: the table reads the same twice

@@ -50,7 +50,7 @@ def test_a_bad_record_is_an_error_line_and_the_others_are_predicted(tmp_path, ti
 
 
 @pytest.mark.parametrize("change,message", [
-    ({"hyper": {"anchor_temperature_K": 298.15}}, "has no option 'anchor_temperature_K'"),  # an option from elsewhere
+    ({"hyper": {"pressure_head": True}}, "has no option 'pressure_head'"),  # an option from elsewhere
     ({"format_version": 99}, "checkpoint format 99"),
 ])
 def test_a_checkpoint_this_version_cannot_read_is_refused_not_loaded_as_another_model(tmp_path, tiny_models_dir,

@@ -241,6 +241,8 @@ def test_a_runs_label_names_each_way_it_differs_from_the_shipped_conductivity_de
     assert label(ens(k, "diffmix", {"like_pairs": True, "anchor_temperature_K": 298.15})) == "diffmix, level at 298.15 K"
     assert label(ens(k, "diffmix", {"like_pairs": True, "anchor_temperature_K": 298.15, "max_prefactor": 3000.0})) == \
         "diffmix, A ≤ 3000 mS/cm, level at 298.15 K"
+    assert label(ens(k, "diffmix", {"like_pairs": True, "max_prefactor": 3000.0, "bound_sharpness": 4.0})) == \
+        "diffmix, A ≤ 3000 mS/cm (sharpness 4)"
     assert label(ens(h, "diffmix", {"order": 4, "target_scale": 1.0})) == "diffmix (N=4)"
     assert label(ens(k, "diffmix", {"like_pairs": True, "permittivity": True, "salt_dielectric": True})) == \
         "diffmix, ion pairing, salt-raised ε"

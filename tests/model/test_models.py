@@ -380,6 +380,29 @@ def test_an_anchored_head_gives_the_level_at_its_temperature_and_starts_on_the_p
     # at a zero output it is the plain head's starting curve (same A, B, T0), so training starts where it did
     zero = torch.zeros(1, 3, dtype=torch.float64)
     assert torch.allclose(anchored._physical(zero), plain._physical(zero), rtol=1e-12, atol=1e-12)
+    # a sharp bound (3,000 mS/cm, sharpness 4) leaves the level alone until A nears the bound, where the first
+    # bound (sharpness 1) takes A / A_max off ln κ at every temperature: a tenth for A = 300 mS/cm
+    sharp = make("diffmix", "ionic_conductivity", anchor_temperature_K=298.15, max_prefactor=3000.0, bound_sharpness=4.0)
+    first = make("diffmix", "ionic_conductivity", anchor_temperature_K=298.15, max_prefactor=3000.0)
+    free_log_a = anchored._physical(o)[:, 0]
+    below = free_log_a < math.log(300.0)
+    assert int(below.sum()) >= 2 and not bool(below.all())
+    for bounded in (sharp, first):
+        shift = free_log_a - bounded._physical(o)[:, 0]
+        assert bool((shift >= 0).all()) and bool((bounded._physical(o)[:, 0] < math.log(3000.0) + 1e-9).all())
+    assert float((free_log_a - sharp._physical(o)[:, 0])[below].max()) < 3e-4
+    assert torch.allclose((free_log_a - first._physical(o)[:, 0])[below], torch.log1p(free_log_a[below].exp() / 3000.0),
+                          rtol=1e-9)
+    # recorded with its bound, and a sharpness without a bound to shape is refused before any training
+    prop, table = get_property("ionic_conductivity"), synthetic_conductivity_table(60)
+    rows = np.arange(len(table))
+    hyper = hyperparameters("diffmix", prop, table, rows, TrainConfig(max_prefactor=3000.0, bound_sharpness=4.0))
+    assert hyper["bound_sharpness"] == 4.0 and "bound_sharpness" not in hyperparameters(
+        "diffmix", prop, table, rows, TrainConfig(max_prefactor=3000.0))
+    with pytest.raises(ValueError, match="--max-prefactor"):
+        resolve_config(table, prop, "diffmix", TrainConfig(bound_sharpness=4.0))
+    with pytest.raises(ValueError, match="bound_sharpness must be a positive number"):
+        make("diffmix", "ionic_conductivity", max_prefactor=3000.0, bound_sharpness=0.0)
     for bad in (150.0, float("nan")):
         with pytest.raises(ValueError, match="above the largest Vogel temperature"):
             make("diffmix", "ionic_conductivity", anchor_temperature_K=bad)
