@@ -202,6 +202,11 @@ def resolve_config(table: MixtureTable, prop: Property, kind: str, cfg: TrainCon
     if (cfg.walden or cfg.permittivity) and (prop.law != "vft" or kind not in ("diffmix", "gnn_only")):
         raise ValueError(f"walden and permittivity are terms of a conductivity model (DiffMix or GNN-only); not of "
                          f"{kind} for {prop.name}")
+    head = [name for name, on in (("anchor_temperature_K", cfg.anchor_temperature_K is not None),
+                                  ("max_prefactor", cfg.max_prefactor is not None)) if on]
+    if head and (kind != "diffmix" or prop.law != "vft"):
+        raise ValueError(f"{' and '.join(head)} {'shape' if len(head) > 1 else 'shapes'} the DiffMix conductivity "
+                         f"model's VFT head; {kind} for {prop.name} has none")
     if cfg.bound_sharpness != 1.0 and cfg.max_prefactor is None:
         raise ValueError(f"bound_sharpness {cfg.bound_sharpness:g} shapes the prefactor's bound; give --max-prefactor too")
     if cfg.blend_consistency and not prop.log_scale:

@@ -179,8 +179,8 @@ class DiffMixVFT(MixtureModel):
     unbounded conductivity far above its trained temperatures (an unbounded head gave A ≈ 2·10⁹ and κ = 811 mS/cm for
     LiBPFPB in PC at 204 °C, measured ≤ 10.3). ``bound_sharpness=k`` writes the bound as
     ln A_max − softplus(k (ln A_max − a)) / k: a lowers ln A by about (A / A_max)^k, so with k = 4 a prefactor of
-    A_max / 10 moves by 10⁻⁴ where k = 1 moves it by 10 %. For the anchored head, where every change of ln A is a
-    change of the level the head gave (measured, not better: benchmarks/RESULTS.md, issue 19, session 12).
+    A_max / 10 moves by 10⁻⁴ where k = 1 moves it by 10 %. Made for the anchored head (below), where every change of
+    ln A is a change of the level the head gave; measured there, and not better (benchmarks/RESULTS.md, issue 19).
 
     ``prefactor_power=n`` writes κ = A (T_ref/T)^n exp(−B / (T − T0)): with n = 1 the Nernst–Einstein relation
     (κ = F² Σ c_i z_i² D_i / RT) applied to ions whose diffusivity follows VFT. The factor is fixed, not learned,

@@ -401,6 +401,11 @@ def test_an_anchored_head_gives_the_level_at_its_temperature_and_starts_on_the_p
         "diffmix", prop, table, rows, TrainConfig(max_prefactor=3000.0))
     with pytest.raises(ValueError, match="--max-prefactor"):
         resolve_config(table, prop, "diffmix", TrainConfig(bound_sharpness=4.0))
+    with pytest.raises(ValueError, match="anchor_temperature_K shapes the DiffMix conductivity model's VFT head"):
+        resolve_config(table, prop, "gnn_only", TrainConfig(anchor_temperature_K=298.15))
+    with pytest.raises(ValueError, match="max_prefactor shapes the"):
+        resolve_config(synthetic_excess_table(40), get_property("excess_molar_enthalpy"), "diffmix",
+                       TrainConfig(max_prefactor=3000.0))
     with pytest.raises(ValueError, match="bound_sharpness must be a positive number"):
         make("diffmix", "ionic_conductivity", max_prefactor=3000.0, bound_sharpness=0.0)
     for bad in (150.0, float("nan")):
