@@ -26,8 +26,6 @@ P_REF_KPA = 101.325
 # asked about (see model.properties); B = softplus(·)·B_SCALE_K > 0; A = exp(·) > 0.
 B_SCALE_K = 500.0
 B_OFFSET = 0.5  # B = softplus(o + B_OFFSET) · B_SCALE_K: a head output of 0 starts at B ≈ 487 K
-_B_START_K = math.log1p(math.exp(B_OFFSET)) * B_SCALE_K  # B and T0 at a head output of 0
-_T0_START_K = 0.5 * VOGEL_T_MAX_K
 # Carrier-density prefactor (DiffMixVFT(carrier_density=True)): 1 mol/kg LiPF6 in EC:DMC has x(Li+) + x(PF6−) ≈ 0.17;
 # a mixture without ions gets κ ≈ 1e-12 · A' (zero, without an infinite logarithm).
 TYPICAL_ION_FRACTION = 0.17
@@ -256,6 +254,10 @@ class DiffMixVFT(MixtureModel):
         self.coeff = mlp([n_pooled + n_cond, *[2 * hidden] * (coeff_layers - 1), hidden, 3])
         # with the carrier density factored out, A' starts at A / (a typical electrolyte's ion fraction)
         self.log_prefactor_init = log_prefactor_init - (math.log(TYPICAL_ION_FRACTION) if carrier_density else 0.0)
+        if anchor_temperature_K is not None:  # ln κ(T_a) of the ln A head's starting curve (a zero output), from the
+            # same bounds as every other curve, so the anchored head starts where that head starts
+            b0, t0_0 = self._vogel(torch.zeros(3, dtype=torch.float64))
+            self._anchor_start = self.log_prefactor_init - float(b0 / (anchor_temperature_K - t0_0))
 
     @property
     def _flags_charge(self) -> bool:
@@ -325,16 +327,20 @@ class DiffMixVFT(MixtureModel):
         pair = torch.stack([laws.symmetrise_pair_coefficients(raw[..., d, :]) for d in range(3)], dim=-2)
         return laws.redlich_kister_blend(shares, pure, pair)
 
+    @staticmethod
+    def _vogel(o: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The head's raw outputs [.., 3] → B and T0, within their bounds."""
+        return (torch.nn.functional.softplus(o[..., 1] + B_OFFSET) * B_SCALE_K,
+                torch.sigmoid(o[..., 2]) * VOGEL_T_MAX_K)
+
     def _physical(self, o: torch.Tensor) -> torch.Tensor:
         """The head's raw outputs [.., 3] → (ln A without the carrier term, B, T0) [.., 3], within their bounds."""
-        b = torch.nn.functional.softplus(o[..., 1] + B_OFFSET) * B_SCALE_K
-        t0 = torch.sigmoid(o[..., 2]) * VOGEL_T_MAX_K
+        b, t0 = self._vogel(o)
         if self.anchor_temperature_K is None:
             log_a = self.log_prefactor_init + o[..., 0]
-        else:  # o[..., 0] is ln κ at the anchor; the start (o = 0) is the plain head's start, the same curve
+        else:  # o[..., 0] is ln κ at the anchor, counted from the level the ln A head starts at
             t_a = self.anchor_temperature_K
-            start = self.log_prefactor_init - _B_START_K / (t_a - _T0_START_K)
-            log_a = start + o[..., 0] + b / (t_a - t0)
+            log_a = self._anchor_start + o[..., 0] + b / (t_a - t0)
         if self.max_prefactor is not None:
             log_max = math.log(self.max_prefactor)
             log_a = log_max - torch.nn.functional.softplus(log_max - log_a, beta=self.bound_sharpness)
