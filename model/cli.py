@@ -125,14 +125,14 @@ def train(
     prefactor_power: float = typer.Option(
         0.0, min=0.0, max=3.0, help="DiffMix conductivity: VFT prefactor ∝ T^−n (1: Nernst–Einstein; 0: plain VFT)"),
     max_prefactor: float | None = typer.Option(
-        None, min=1.0, help="DiffMix conductivity: a smooth upper bound on the VFT prefactor A, mS/cm (κ < A at every "
-        "temperature; default: unbounded)"),
+        None, min=0.0, help="DiffMix conductivity: a smooth upper bound on the VFT prefactor A, mS/cm (κ < A at every "
+        "temperature; default: 3000, the shipped design; 0: unbounded)"),
     bound_sharpness: float = typer.Option(
         1.0, min=0.01, help="DiffMix conductivity: sharpness k of the --max-prefactor bound, "
         "ln A_max − softplus(k (ln A_max − a)) / k (1: the bound as first measured)"),
     anchor_temperature: float | None = typer.Option(
-        None, help="DiffMix conductivity: the VFT head gives ln κ at this temperature (K, above the largest Vogel "
-        "temperature; e.g. 298.15) in place of ln A (default: ln A, the shipped design)"),
+        None, min=0.0, help="DiffMix conductivity: the VFT head gives ln κ at this temperature (K, above the largest "
+        "Vogel temperature) in place of ln A (default: 298.15, the shipped design; 0: the ln A head)"),
     walden: float = typer.Option(
         0.0, min=0.0, max=2.0, help="Conductivity (DiffMix, GNN-only): κ ∝ (the blend's viscosity)^−n, from each "
         "solvent's tabulated viscosity mixed ideally in ln η (1: Walden's rule; 0: off, the shipped design)"),

@@ -26,7 +26,7 @@ from model.ensemble import Ensemble
 from model.errors import DiffMixInputError
 from model.mixture import Mixture
 from model.splits import HELD_OUT_GROUP, T_SPLIT_K, Split
-from model.train import predict_rows
+from model.train import VFT_HEAD, predict_rows
 
 SPLITS_FILE = "splits.npz"
 METRICS_FILE = "metrics.json"
@@ -100,7 +100,8 @@ def rk_order(ens: Ensemble) -> int | None:
 
 def label(ens: Ensemble) -> str:
     """The model's name in tables: the kind, and for DiffMix conductivity each way it differs from the shipped design
-    (like pairs, no blend law, no consistency term, no separate head decay, no weight average), and for either
+    (the level at 25 °C and the bounded prefactor, like pairs, no blend law, no consistency term, no separate head
+    decay, no weight average), and for either
     conductivity model the solvent terms it reads (model.nn.solvent); a group split's members that validated on rows
     (``model.splits.VALIDATE``) say so."""
     name = _design(ens)
@@ -119,11 +120,16 @@ def _design(ens: Ensemble) -> str:
     if ens.kind != "diffmix":
         return ", ".join([ens.kind, *solvent_terms])
     parts = ["diffmix", *solvent_terms]
-    if ens.hyper.get("max_prefactor") is not None:
-        sharpness = ens.hyper.get("bound_sharpness", 1.0)
-        parts.append(f"A ≤ {ens.hyper['max_prefactor']:g} mS/cm" + (f" (sharpness {sharpness:g})" if sharpness != 1.0 else ""))
-    if ens.hyper.get("anchor_temperature_K") is not None:
-        parts.append(f"level at {ens.hyper['anchor_temperature_K']:g} K")
+    anchor, bound = ens.hyper.get("anchor_temperature_K"), ens.hyper.get("max_prefactor")
+    sharpness = ens.hyper.get("bound_sharpness", 1.0)
+    if anchor is None:
+        parts.append("ln A head")  # the head shipped until 2026-12-04
+    elif anchor != VFT_HEAD["anchor_temperature_K"]:
+        parts.append(f"level at {anchor:g} K")
+    if bound is None:
+        parts.append("A unbounded")
+    elif bound != VFT_HEAD["max_prefactor"] or sharpness != 1.0:
+        parts.append(f"A ≤ {bound:g} mS/cm" + (f" (sharpness {sharpness:g})" if sharpness != 1.0 else ""))
     if ens.hyper.get("blend_order") is not None:
         parts.append(f"blend law (n={ens.hyper['blend_order']})")
     if ens.hyper.get("solvent_pairs") is False:

@@ -47,9 +47,11 @@ class TrainConfig:
     coeff_layers: int = 2  # hidden layers of the VFT coefficient head (see DiffMixVFT)
     carrier_density: bool = False  # VFT prefactor ∝ the ions' mole fraction (see DiffMixVFT)
     prefactor_power: float = 0.0  # VFT prefactor ∝ T^−n (n = 1: Nernst–Einstein; see DiffMixVFT)
-    max_prefactor: float | None = None  # a smooth upper bound on the VFT prefactor A, mS/cm (see DiffMixVFT)
+    max_prefactor: float | None = None  # a smooth upper bound on the VFT prefactor A, mS/cm (see DiffMixVFT); None:
+    # the design's (VFT_HEAD: DiffMix conductivity bounded, every other model none); 0: unbounded
     bound_sharpness: float = 1.0  # of that bound: ln A_max − softplus(k (ln A_max − a)) / k (see DiffMixVFT)
-    anchor_temperature_K: float | None = None  # the VFT head gives ln κ at this temperature, not ln A (DiffMixVFT)
+    anchor_temperature_K: float | None = None  # the VFT head gives ln κ at this temperature, not ln A (DiffMixVFT);
+    # None: the design's (VFT_HEAD); 0: the ln A head
     walden: float = 0.0  # conductivity ∝ the blend's tabulated viscosity to the power −walden (model.nn.solvent); 0: off
     permittivity: bool = False  # conductivity lowered by ion pairing as the blend's permittivity falls (model.nn.solvent)
     salt_dielectric: bool = False  # the pairing term's permittivity rises with the salt content (model.nn.solvent)
@@ -68,11 +70,25 @@ class TrainConfig:
     def from_saved(cls, saved: dict) -> TrainConfig:
         """The config a run was trained with (its config.json's ``train_config``). An option the run predates takes
         the value that reproduces the design it was trained with, not today's default."""
-        return cls(**{**SAVED_BEFORE_OPTION, **saved})
+        saved = {**SAVED_BEFORE_OPTION, **saved}
+        # a run records the head it resolved (resolve_config), so None here is a run saved before the head had a
+        # default: the ln A head, unbounded
+        return cls(**{**saved, **{k: 0.0 for k in VFT_HEAD if saved.get(k) is None}})
 
 
 # what a saved train_config without the key was trained with (the default changed after it was written)
 SAVED_BEFORE_OPTION = {"like_pairs": False}
+
+# DiffMix conductivity's VFT head since 2026-12-04 (issue 19, RESULTS.md session 13): the head gives ln κ at 25 °C and
+# the prefactor is bounded softly at 3,000 mS/cm; a run that predates it loads as the ln A head, unbounded
+VFT_HEAD = {"anchor_temperature_K": 298.15, "max_prefactor": 3000.0}
+
+
+def vft_head(cfg: TrainConfig, kind: str, law: str) -> dict:
+    """The VFT head options ``cfg`` gives a ``kind`` model of a ``law`` property: each of VFT_HEAD's keys with its
+    number (0: off), None in ``cfg`` taking the design's — VFT_HEAD's for DiffMix conductivity, off for every other."""
+    design = VFT_HEAD if (kind, law) == ("diffmix", "vft") else dict.fromkeys(VFT_HEAD, 0.0)
+    return {k: float(design[k] if getattr(cfg, k) is None else getattr(cfg, k)) for k in VFT_HEAD}
 
 
 def offset_log(log_value: torch.Tensor, offset: float) -> torch.Tensor:
@@ -136,12 +152,13 @@ def hyperparameters(kind: str, prop: Property, table: MixtureTable, train_rows: 
             hyper["carrier_density"] = True
         if cfg.prefactor_power:
             hyper["prefactor_power"] = cfg.prefactor_power
-        if cfg.max_prefactor is not None:
-            hyper["max_prefactor"] = cfg.max_prefactor
+        head = vft_head(cfg, kind, prop.law)
+        if head["max_prefactor"]:
+            hyper["max_prefactor"] = head["max_prefactor"]
             if cfg.bound_sharpness != 1.0:
                 hyper["bound_sharpness"] = cfg.bound_sharpness
-        if cfg.anchor_temperature_K is not None:
-            hyper["anchor_temperature_K"] = cfg.anchor_temperature_K
+        if head["anchor_temperature_K"]:
+            hyper["anchor_temperature_K"] = head["anchor_temperature_K"]
         if not cfg.pair_pool:
             hyper["pair_pool"] = False
         if cfg.blend_order is not None:
@@ -202,12 +219,16 @@ def resolve_config(table: MixtureTable, prop: Property, kind: str, cfg: TrainCon
     if (cfg.walden or cfg.permittivity) and (prop.law != "vft" or kind not in ("diffmix", "gnn_only")):
         raise ValueError(f"walden and permittivity are terms of a conductivity model (DiffMix or GNN-only); not of "
                          f"{kind} for {prop.name}")
-    head = [name for name, on in (("anchor_temperature_K", cfg.anchor_temperature_K is not None),
-                                  ("max_prefactor", cfg.max_prefactor is not None)) if on]
-    if head and (kind != "diffmix" or prop.law != "vft"):
-        raise ValueError(f"{' and '.join(head)} {'shape' if len(head) > 1 else 'shapes'} the DiffMix conductivity "
+    head = vft_head(cfg, kind, prop.law)
+    for name, value in head.items():
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number ≥ 0 (0: off), got {value}")
+    shaped = [name for name, value in head.items() if value]
+    if shaped and (kind != "diffmix" or prop.law != "vft"):
+        raise ValueError(f"{' and '.join(shaped)} {'shape' if len(shaped) > 1 else 'shapes'} the DiffMix conductivity "
                          f"model's VFT head; {kind} for {prop.name} has none")
-    if cfg.bound_sharpness != 1.0 and cfg.max_prefactor is None:
+    cfg = dataclasses.replace(cfg, **head)
+    if cfg.bound_sharpness != 1.0 and not cfg.max_prefactor:
         raise ValueError(f"bound_sharpness {cfg.bound_sharpness:g} shapes the prefactor's bound; give --max-prefactor too")
     if cfg.blend_consistency and not prop.log_scale:
         raise ValueError(f"blend consistency is a term for conductivity (a log-scale property), not {prop.name}")

@@ -224,29 +224,34 @@ def test_a_runs_label_names_each_way_it_differs_from_the_shipped_conductivity_de
         m = build(kind, prop.law, log_scale=prop.log_scale, hidden=8, gnn_layers=1, **hyper)
         return Ensemble([m], prop, kind, {"hidden": 8, "gnn_layers": 1, **hyper}, {"train_config": train_config or {}})
 
-    assert label(ens(k, "diffmix", {"like_pairs": True})) == "diffmix"
-    assert label(ens(k, "diffmix", {})) == "diffmix, pairs a ≠ b"  # a checkpoint from before like pairs
-    assert label(ens(k, "diffmix", {"solvent_pairs": False})) == "diffmix, no solvent–solvent pairs"
-    assert label(ens(k, "diffmix", {"like_pairs": True}, {"blend_consistency": 1.0})) == "diffmix, blend consistency 1"
-    assert label(ens(k, "diffmix", {"blend_order": 2})) == "diffmix, blend law (n=2), pairs a ≠ b"
-    assert label(ens(k, "diffmix", {"like_pairs": True}, {"head_weight_decay": 3e-4, "head_decay_modules": "pair",
+    head = {"anchor_temperature_K": 298.15, "max_prefactor": 3000.0}
+    shipped = {"like_pairs": True, **head}
+    assert label(ens(k, "diffmix", shipped)) == "diffmix"
+    assert label(ens(k, "diffmix", head)) == "diffmix, pairs a ≠ b"  # a checkpoint from before like pairs
+    assert label(ens(k, "diffmix", {})) == "diffmix, ln A head, A unbounded, pairs a ≠ b"  # and before the head
+    assert label(ens(k, "diffmix", {**head, "solvent_pairs": False})) == "diffmix, no solvent–solvent pairs"
+    assert label(ens(k, "diffmix", shipped, {"blend_consistency": 1.0})) == "diffmix, blend consistency 1"
+    assert label(ens(k, "diffmix", {**head, "blend_order": 2})) == "diffmix, blend law (n=2), pairs a ≠ b"
+    assert label(ens(k, "diffmix", shipped, {"head_weight_decay": 3e-4, "head_decay_modules": "pair",
                                                           "weight_ema": 0.997, "blend_consistency": 0.0})) == \
         "diffmix, head decay 0.0003 (pair), weight average 0.997"
-    assert label(ens(k, "diffmix", {"like_pairs": True}, {"head_weight_decay": 1e-4, "weight_ema": None})) == \
+    assert label(ens(k, "diffmix", shipped, {"head_weight_decay": 1e-4, "weight_ema": None})) == \
         "diffmix, head decay 0.0001"
     assert label(ens(k, "gnn_only", {})) == "gnn_only"
-    assert label(ens(k, "diffmix", {"like_pairs": True, "walden": 1.0, "permittivity": True})) == \
+    assert label(ens(k, "diffmix", {**shipped, "walden": 1.0, "permittivity": True})) == \
         "diffmix, Walden 1, ion pairing"
     assert label(ens(k, "gnn_only", {"walden": 0.5})) == "gnn_only, Walden 0.5"
-    assert label(ens(k, "diffmix", {"like_pairs": True, "anchor_temperature_K": 298.15})) == "diffmix, level at 298.15 K"
-    assert label(ens(k, "diffmix", {"like_pairs": True, "anchor_temperature_K": 298.15, "max_prefactor": 3000.0})) == \
-        "diffmix, A ≤ 3000 mS/cm, level at 298.15 K"
-    assert label(ens(k, "diffmix", {"like_pairs": True, "max_prefactor": 3000.0, "bound_sharpness": 4.0})) == \
-        "diffmix, A ≤ 3000 mS/cm (sharpness 4)"
+    # the VFT head shipped since 2026-12-04 (level at 25 °C, A ≤ 3,000 mS/cm) goes unnamed; every other is named
+    assert label(ens(k, "diffmix", {"like_pairs": True})) == "diffmix, ln A head, A unbounded"
+    assert label(ens(k, "diffmix", {"like_pairs": True, "max_prefactor": 3000.0})) == "diffmix, ln A head"
+    assert label(ens(k, "diffmix", {"like_pairs": True, "anchor_temperature_K": 298.15})) == "diffmix, A unbounded"
+    assert label(ens(k, "diffmix", {**shipped, "bound_sharpness": 4.0})) == "diffmix, A ≤ 3000 mS/cm (sharpness 4)"
+    assert label(ens(k, "diffmix", {**shipped, "anchor_temperature_K": 273.15, "max_prefactor": 1000.0})) == \
+        "diffmix, level at 273.15 K, A ≤ 1000 mS/cm"
     assert label(ens(h, "diffmix", {"order": 4, "target_scale": 1.0})) == "diffmix (N=4)"
-    assert label(ens(k, "diffmix", {"like_pairs": True, "permittivity": True, "salt_dielectric": True})) == \
+    assert label(ens(k, "diffmix", {**shipped, "permittivity": True, "salt_dielectric": True})) == \
         "diffmix, ion pairing, salt-raised ε"
-    assert label(ens(k, "diffmix", {"like_pairs": True, "walden": 1.0, "walden_learned": True, "permittivity": True,
+    assert label(ens(k, "diffmix", {**shipped, "walden": 1.0, "walden_learned": True, "permittivity": True,
                                     "ion_association": True})) == "diffmix, Walden 1, learned, ion pairing, mass action"
     rows_validated = ens(k, "gnn_only", {})
     rows_validated.info["validate"] = "rows"

@@ -217,12 +217,44 @@ def test_like_pairs_is_the_trained_default_and_a_checkpoint_without_it_loads_the
     assert build("diffmix", prop.law, log_scale=True, hidden=16, gnn_layers=1).like_pairs is False
     # and its saved train_config (calibrate_std trains members like it) reads back as that design too
     assert TrainConfig.from_saved({"max_epochs": 7}).like_pairs is False
-    assert TrainConfig.from_saved(asdict(TrainConfig(max_epochs=7))) == TrainConfig(max_epochs=7)
+    resolved = resolve_config(table, prop, "diffmix", TrainConfig(max_epochs=7))
+    assert TrainConfig.from_saved(asdict(resolved)) == resolved
+
+
+def test_the_anchored_bounded_head_is_the_trained_default_and_a_run_before_it_loads_the_ln_a_head(tmp_path):
+    prop = get_property("ionic_conductivity")
+    table = synthetic_conductivity_table(60)
+    rows = np.arange(len(table))
+    hyper = hyperparameters("diffmix", prop, table, rows, TrainConfig())
+    assert (hyper["anchor_temperature_K"], hyper["max_prefactor"]) == (298.15, 3000.0)
+    # 0 turns either off: the ln A head, the unbounded prefactor
+    off = hyperparameters("diffmix", prop, table, rows, TrainConfig(anchor_temperature_K=0.0, max_prefactor=0.0))
+    assert "anchor_temperature_K" not in off and "max_prefactor" not in off
+    # a run records the numbers it resolved, so it retrains (calibrate_std) as the head it was trained with
+    cfg = resolve_config(table, prop, "diffmix", TrainConfig())
+    assert (cfg.anchor_temperature_K, cfg.max_prefactor) == (298.15, 3000.0)
+    assert resolve_config(table, prop, "diffmix", cfg) == cfg
+    # a run saved before the head had a default (None, or no key at all) was the ln A head, unbounded
+    for saved in ({"max_epochs": 7}, {"max_epochs": 7, "anchor_temperature_K": None, "max_prefactor": None}):
+        back = TrainConfig.from_saved(saved)
+        assert (back.anchor_temperature_K, back.max_prefactor) == (0.0, 0.0)
+        assert "anchor_temperature_K" not in hyperparameters("diffmix", prop, table, rows, back)
+    # other models have no VFT head: the default resolves to off, and a number given for them is refused
+    gnn = resolve_config(table, prop, "gnn_only", TrainConfig())
+    assert (gnn.anchor_temperature_K, gnn.max_prefactor) == (0.0, 0.0)
+    excess = resolve_config(synthetic_excess_table(40), get_property("excess_molar_enthalpy"), "diffmix", TrainConfig())
+    assert excess.max_prefactor == 0.0
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="max_prefactor must be a finite number ≥ 0"):
+            resolve_config(table, prop, "diffmix", TrainConfig(max_prefactor=bad))
+    # and a checkpoint whose hyperparameters name neither builds the ln A head, unbounded
+    old = build("diffmix", prop.law, log_scale=True, hidden=16, gnn_layers=1, like_pairs=True)
+    assert old.anchor_temperature_K is None and old.max_prefactor is None
 
 
 @pytest.mark.parametrize("option,value", [("pair_pool", False), ("carrier_density", True), ("prefactor_power", 1.0),
-                                          ("blend_order", 1), ("binary_blend", True), ("max_prefactor", 3000.0),
-                                          ("anchor_temperature_K", 298.15), ("walden", 1.0), ("permittivity", True)])
+                                          ("blend_order", 1), ("binary_blend", True), ("walden", 1.0),
+                                          ("permittivity", True)])
 def test_vft_study_options_are_recorded_only_when_set_and_restored(tmp_path, option, value):
     # recorded only when they differ from the default, so checkpoints written before an option existed load unchanged
     prop = get_property("ionic_conductivity")
@@ -400,7 +432,7 @@ def test_an_anchored_head_gives_the_level_at_its_temperature_and_starts_on_the_p
     assert hyper["bound_sharpness"] == 4.0 and "bound_sharpness" not in hyperparameters(
         "diffmix", prop, table, rows, TrainConfig(max_prefactor=3000.0))
     with pytest.raises(ValueError, match="--max-prefactor"):
-        resolve_config(table, prop, "diffmix", TrainConfig(bound_sharpness=4.0))
+        resolve_config(table, prop, "diffmix", TrainConfig(max_prefactor=0.0, bound_sharpness=4.0))
     with pytest.raises(ValueError, match="anchor_temperature_K shapes the DiffMix conductivity model's VFT head"):
         resolve_config(table, prop, "gnn_only", TrainConfig(anchor_temperature_K=298.15))
     with pytest.raises(ValueError, match="max_prefactor shapes the"):
