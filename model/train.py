@@ -229,7 +229,8 @@ def resolve_config(table: MixtureTable, prop: Property, kind: str, cfg: TrainCon
                          f"model's VFT head; {kind} for {prop.name} has none")
     cfg = dataclasses.replace(cfg, **head)
     if cfg.bound_sharpness != 1.0 and not cfg.max_prefactor:
-        raise ValueError(f"bound_sharpness {cfg.bound_sharpness:g} shapes the prefactor's bound; give --max-prefactor too")
+        raise ValueError(f"bound_sharpness {cfg.bound_sharpness:g} shapes the prefactor's bound; give --max-prefactor a "
+                         "bound above 0")
     if cfg.blend_consistency and not prop.log_scale:
         raise ValueError(f"blend consistency is a term for conductivity (a log-scale property), not {prop.name}")
     # the model's own checks (e.g. blend_order) and the head modules' names, on a model that is built and dropped
