@@ -84,10 +84,15 @@ SAVED_BEFORE_OPTION = {"like_pairs": False}
 VFT_HEAD = {"anchor_temperature_K": 298.15, "max_prefactor": 3000.0}
 
 
+def has_vft_head(kind: str, law: str) -> bool:
+    """Whether a ``kind`` model of a ``law`` property maps its mixture to VFT coefficients (DiffMix conductivity)."""
+    return (kind, law) == ("diffmix", "vft")
+
+
 def vft_head(cfg: TrainConfig, kind: str, law: str) -> dict:
     """The VFT head options ``cfg`` gives a ``kind`` model of a ``law`` property: each of VFT_HEAD's keys with its
     number (0: off), None in ``cfg`` taking the design's — VFT_HEAD's for DiffMix conductivity, off for every other."""
-    design = VFT_HEAD if (kind, law) == ("diffmix", "vft") else dict.fromkeys(VFT_HEAD, 0.0)
+    design = VFT_HEAD if has_vft_head(kind, law) else dict.fromkeys(VFT_HEAD, 0.0)
     return {k: float(design[k] if getattr(cfg, k) is None else getattr(cfg, k)) for k in VFT_HEAD}
 
 
@@ -142,7 +147,7 @@ def hyperparameters(kind: str, prop: Property, table: MixtureTable, train_rows: 
         hyper["target_scale"] = float(np.std(table.y[train_rows]) or 1.0)
     if kind == "diffmix" and prop.law == "redlich_kister":
         hyper["order"] = cfg.order
-    if kind == "diffmix" and prop.law == "vft":
+    if has_vft_head(kind, prop.law):
         # recorded only when they differ from DiffMixVFT's defaults, so older checkpoints load unchanged
         if cfg.coeff_temperature:
             hyper["coeff_temperature"] = True
@@ -224,7 +229,7 @@ def resolve_config(table: MixtureTable, prop: Property, kind: str, cfg: TrainCon
         if not (math.isfinite(value) and value >= 0):
             raise ValueError(f"{name} must be a finite number ≥ 0 (0: off), got {value}")
     shaped = [name for name, value in head.items() if value]
-    if shaped and (kind != "diffmix" or prop.law != "vft"):
+    if shaped and not has_vft_head(kind, prop.law):
         raise ValueError(f"{' and '.join(shaped)} {'shape' if len(shaped) > 1 else 'shapes'} the DiffMix conductivity "
                          f"model's VFT head; {kind} for {prop.name} has none")
     cfg = dataclasses.replace(cfg, **head)
