@@ -1,7 +1,7 @@
 """The closed loop on simulated worlds: how many experiments each strategy needs to reach a world's true optimum.
 
     .venv/bin/python -m benchmarks.bench_loop [--worlds 20] [--seeds 3] [--budget 24] [--batch 4] [--workers 2]
-        [--strategies learning,botorch] [--tag NAME] [--merge results/OTHER.json]
+        [--strategies learning,botorch] [--tag NAME] [--merge results/OTHER.json] [--worlds-from results/OTHER.json]
 
 Worlds are the builtin physics (robot/sim/electrolyte.py) perturbed at random (robot/sim/truth.py): ion pairing
 ×0.7–1.4, each solvent's viscosity ×0.7–1.5, an instrument bias ×0.85–1.15 and 0.5 % noise. A world is kept
@@ -12,6 +12,8 @@ in process (diffmix/simulate.py: the service's loop, the world as the instrument
 benchmarks/results/loop[_TAG].json and benchmarks/plots/loop[_TAG].png (loop_best_so_far.png without a tag), and
 prints the tables of RESULTS.md. ``--merge`` adds the campaigns of an earlier run (same worlds, same arguments) for
 the strategies this run did not run, so one strategy can be measured again beside stored baselines.
+``--worlds-from`` runs on an earlier run's worlds instead of choosing them against today's shipped model, so a
+retrained model can be measured beside baselines stored on the worlds of the model before it.
 """
 
 from __future__ import annotations
@@ -77,6 +79,17 @@ def choose_worlds(space_name: str, k: int, seed: int) -> list[dict]:
         if loss >= 0.05 or shift >= 0.1:
             out.append({"table": table, "optimum": best, "z_optimum": z_world.tolist(), "model_loss": loss,
                         "shift": shift})
+    return out
+
+
+def stored_worlds(stored: dict, spaces: list[str], k: int) -> dict[str, list[dict]]:
+    """The first k worlds of each space from an earlier run's results; refused if it has fewer or lacks a space."""
+    out = {}
+    for s in spaces:
+        have = stored.get("worlds", {}).get(s, [])
+        if len(have) < k:
+            raise ValueError(f"it holds {len(have)} worlds of {s!r}, and {k} were asked for")
+        out[s] = have[:k]
     return out
 
 
@@ -260,6 +273,8 @@ def main() -> None:
     ap.add_argument("--timing-only", action="store_true", help="only time an update and a proposal at 48 measurements")
     ap.add_argument("--tag", default="", help="suffix of the result and plot files")
     ap.add_argument("--merge", default="", help="an earlier run's results JSON whose other strategies join the tables")
+    ap.add_argument("--worlds-from", default="", help="an earlier run's results JSON whose worlds to run on (default: "
+                                                       "chosen against the shipped model's optimum)")
     args = ap.parse_args()
     if args.timing_only:
         print(time_update())
@@ -268,7 +283,13 @@ def main() -> None:
 
     spaces = [list(SPACES)[int(i)] for i in args.spaces.split(",")]
     t0 = time.perf_counter()
-    worlds = {s: choose_worlds(s, args.worlds, seed=17 + i) for i, s in enumerate(spaces)}
+    if args.worlds_from:
+        try:
+            worlds = stored_worlds(json.loads(Path(args.worlds_from).read_text()), spaces, args.worlds)
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"--worlds-from: {args.worlds_from}: {e}") from e
+    else:
+        worlds = {s: choose_worlds(s, args.worlds, seed=17 + i) for i, s in enumerate(spaces)}
     earlier = None
     if args.merge:  # refused before any campaign runs
         earlier = json.loads(Path(args.merge).read_text())

@@ -54,3 +54,22 @@ def test_the_loop_benchmark_merges_stored_campaigns_only_on_the_same_worlds_and_
     assert "other worlds for EC/DMC/EMC, salt free" in merge_problem(stored, args, other)
     # a space the stored run did not hold merges nothing, so it cannot disagree
     assert merge_problem(stored, args, {**worlds, "five solvents, salt free": [{"table": WORLD}]}) is None
+
+
+def test_the_loop_benchmark_reruns_on_stored_worlds_and_refuses_a_file_short_of_them():
+    import pytest
+
+    from benchmarks.bench_loop import merge_problem, stored_worlds
+
+    space = "EC/DMC/EMC, salt free"
+    other = {**WORLD, "noise": 0.01}
+    stored = json.loads(json.dumps({"args": {"worlds": 2, "seeds": 1, "budget": 8, "batch": 4},
+                                    "worlds": {space: [{"table": WORLD}, {"table": other}]}}))
+    worlds = stored_worlds(stored, [space], 2)
+    assert [w["table"] for w in worlds[space]] == [WORLD, other]
+    assert merge_problem(stored, stored["args"], worlds) is None  # so its stored baselines join the tables
+    assert [w["table"] for w in stored_worlds(stored, [space], 1)[space]] == [WORLD]
+    with pytest.raises(ValueError, match="holds 2 worlds of 'EC/DMC/EMC, salt free', and 3 were asked for"):
+        stored_worlds(stored, [space], 3)
+    with pytest.raises(ValueError, match="holds 0 worlds of 'five solvents, salt free'"):
+        stored_worlds(stored, ["five solvents, salt free"], 1)
