@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.bench_loop [--worlds 20] [--seeds 3] [--budget 24] [--batch 4] [--workers 2]
         [--strategies learning,botorch] [--tag NAME] [--merge results/OTHER.json] [--worlds-from results/OTHER.json]
+        [--finetune-pull P]
 
 Worlds are the builtin physics (robot/sim/electrolyte.py) perturbed at random (robot/sim/truth.py): ion pairing
 ×0.7–1.4, each solvent's viscosity ×0.7–1.5, an instrument bias ×0.85–1.15 and 0.5 % noise. A world is kept
@@ -105,6 +106,14 @@ def merge_problem(earlier: dict, args: dict, worlds: dict) -> str | None:
         return (f"ran on other worlds for {', '.join(differ)} (chosen against another shipped model); "
                 "run every strategy again instead")
     return None
+
+
+def _set_finetune_pull(pull: float | None) -> None:
+    """Per worker process: the fine-tuned posterior's pull toward the pretrained weights (None: model.finetune's)."""
+    if pull is not None:
+        import model.finetune
+
+        model.finetune.PENALTY = pull
 
 
 _OPEN_LOOP: dict[tuple, dict] = {}  # per worker process: the batches of gradient and random, which no world changes
@@ -273,6 +282,8 @@ def main() -> None:
     ap.add_argument("--timing-only", action="store_true", help="only time an update and a proposal at 48 measurements")
     ap.add_argument("--tag", default="", help="suffix of the result and plot files")
     ap.add_argument("--merge", default="", help="an earlier run's results JSON whose other strategies join the tables")
+    ap.add_argument("--finetune-pull", type=float, default=None,
+                    help="learning/finetune: the pull toward the pretrained weights (default: model.finetune.PENALTY)")
     ap.add_argument("--worlds-from", default="", help="an earlier run's results JSON whose worlds to run on (default: "
                                                        "chosen against the shipped model's optimum)")
     args = ap.parse_args()
@@ -299,7 +310,7 @@ def main() -> None:
     jobs = [(s, w, world, strategy, seed, args.budget, args.batch) for s in spaces for w, world in enumerate(worlds[s])
             for seed in range(args.seeds) for strategy in args.strategies.split(",")]
     results = []
-    with ProcessPoolExecutor(args.workers) as pool:
+    with ProcessPoolExecutor(args.workers, initializer=_set_finetune_pull, initargs=(args.finetune_pull,)) as pool:
         for r in tqdm(pool.map(campaign, jobs), total=len(jobs), desc="campaigns"):
             results.append(r)
     ran = set(args.strategies.split(","))

@@ -26,6 +26,8 @@ def finetuned_ensemble(objective: Objective, observations: list[Observation], se
     mixtures = [Mixture(tuple(space.species), tuple(space.species_dict(o.z).values()), o.temperature_K,
                         objective.pressure_kPa) for o in observations]
     return finetune(objective.ensemble, mixtures, np.array([o.measured for o in observations]), seed=seed)
+
+
 def finetuned_posterior(objective: Objective, observations: list[Observation], hyper: Hyper | None = None,
                         seed: int = 0) -> Posterior:
     """The fine-tuned ensemble as a data-free posterior's prior (the same interface as the GP design). It keeps
