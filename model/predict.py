@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from model.chem import formal_charge
-from model.domain import mixture_report
+from model.domain import Report, mixture_report
 from model.ensemble import Ensemble
 from model.errors import DiffMixInputError
 from model.mixture import Mixture, from_record
@@ -90,7 +90,9 @@ class Predictor:
                 row = {"prediction": float(pred.mean[j]), "std": float(pred.std[j]), "unit": self.property.unit}
                 grad = pred.gradient[j] if gradient else {}
                 j += 1
-            row["domain"] = mixture_report(self.ensemble.domain, m).json()
+            # the definition holds for any liquid, seen in training or not: the model is not asked, so nothing is
+            # outside its domain (a report naming an unseen molecule would cast doubt on an exact 0)
+            row["domain"] = (Report(True, []) if p else mixture_report(self.ensemble.domain, m)).json()
             if gradient:
                 row["gradient"] = grad
                 row["fractions"] = m.fractions()

@@ -111,6 +111,13 @@ def test_an_excess_property_of_a_pure_liquid_is_exactly_zero(api):
         assert r.status_code == 200, r.text
         p = r.json()["predictions"]
         assert [(x["prediction"], x["std"]) for x in p[:2]] == [(0.0, 0.0), (0.0, 0.0)] and p[2]["prediction"] != 0.0
+        # exact for any liquid, so never outside the domain, even of a molecule the model never saw (FEC)
+        assert [x["domain"] for x in p[:2]] == [{"in_domain": True, "reasons": []}] * 2
+        fec = "O=C1OCC(F)O1"
+        unseen = {**pure, "components": [{"smiles": fec, "amount": 1.0}]}
+        blend = {**mixed, "components": [{"smiles": fec, "amount": 0.5}, {"smiles": DMC, "amount": 0.5}]}
+        r = api("POST", "/v1/predict", "operator", json={"property": prop, "records": [unseen, blend]}).json()
+        assert r["predictions"][0]["domain"]["in_domain"] and not r["predictions"][1]["domain"]["in_domain"], r
     # conductivity still needs a salt and a solvent
     r = api("POST", "/v1/predict", "operator", json={"property": "ionic_conductivity", "records": [pure]})
     assert r.status_code == 422 and "at least 2 are needed" in r.text
