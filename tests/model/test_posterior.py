@@ -249,6 +249,8 @@ def test_the_finetuned_design_fits_the_measurements_and_stays_near_the_prior_wit
     assert np.mean(np.abs(post.predict_numpy(zt, 298.15)[0] - world(objective, zt))) < 0.2 * np.mean(
         np.abs(prior_t - world(objective, zt)))
     assert (std > 0).all() and post.diagnostics().n == 12  # bootstraps keep a spread; no GP diagnostics
+    # that spread is the std as it is: the base's factor was calibrated for members that never saw the data
+    assert post.objective.std_scale == 1.0 and objective.std_scale > 5
     assert objective.ensemble.members[0] is not post.objective.ensemble.members[0]  # the shipped weights untouched
     with pytest.raises(ValueError, match="surrogate"):
         posterior_for(objective, obs, surrogate="kriging")
