@@ -83,11 +83,24 @@ def choose_worlds(space_name: str, k: int, seed: int) -> list[dict]:
     return out
 
 
+def read_results(path: str, option: str) -> dict:
+    """An earlier run's results JSON, or an exit naming the option and what is wrong with the file."""
+    try:
+        return json.loads(Path(path).read_text())
+    except OSError as e:
+        raise SystemExit(f"{option}: cannot read {path}: {e.strerror}") from e
+    except json.JSONDecodeError as e:
+        raise SystemExit(f"{option}: {path} is not JSON ({e.msg}, line {e.lineno}); give a "
+                         "benchmarks/results/loop*.json") from e
+
+
 def stored_worlds(stored: dict, spaces: list[str], k: int) -> dict[str, list[dict]]:
     """The first k worlds of each space from an earlier run's results; refused if it has fewer or lacks a space."""
+    if not (isinstance(stored, dict) and isinstance(stored.get("worlds"), dict)):
+        raise ValueError("it is not a results file of bench_loop (no 'worlds' by space)")
     out = {}
     for s in spaces:
-        have = stored.get("worlds", {}).get(s, [])
+        have = stored["worlds"].get(s, [])
         if len(have) < k:
             raise ValueError(f"it holds {len(have)} worlds of {s!r}, and {k} were asked for")
         out[s] = have[:k]
@@ -287,6 +300,8 @@ def main() -> None:
     ap.add_argument("--worlds-from", default="", help="an earlier run's results JSON whose worlds to run on (default: "
                                                        "chosen against the shipped model's optimum)")
     args = ap.parse_args()
+    if args.finetune_pull is not None and not (np.isfinite(args.finetune_pull) and args.finetune_pull >= 0):
+        ap.error(f"--finetune-pull is a weight ≥ 0; got {args.finetune_pull}")
     if args.timing_only:
         print(time_update())
         return
@@ -296,14 +311,14 @@ def main() -> None:
     t0 = time.perf_counter()
     if args.worlds_from:
         try:
-            worlds = stored_worlds(json.loads(Path(args.worlds_from).read_text()), spaces, args.worlds)
-        except (OSError, ValueError) as e:
+            worlds = stored_worlds(read_results(args.worlds_from, "--worlds-from"), spaces, args.worlds)
+        except ValueError as e:
             raise SystemExit(f"--worlds-from: {args.worlds_from}: {e}") from e
     else:
         worlds = {s: choose_worlds(s, args.worlds, seed=17 + i) for i, s in enumerate(spaces)}
     earlier = None
     if args.merge:  # refused before any campaign runs
-        earlier = json.loads(Path(args.merge).read_text())
+        earlier = read_results(args.merge, "--merge")
         problem = merge_problem(earlier, vars(args), worlds)
         if problem:
             raise SystemExit(f"--merge: {args.merge} {problem}")

@@ -73,3 +73,6 @@ def test_the_loop_benchmark_reruns_on_stored_worlds_and_refuses_a_file_short_of_
         stored_worlds(stored, [space], 3)
     with pytest.raises(ValueError, match="holds 0 worlds of 'five solvents, salt free'"):
         stored_worlds(stored, ["five solvents, salt free"], 1)
+    for not_results in ([1, 2], {"args": {}}, {"worlds": [WORLD]}):
+        with pytest.raises(ValueError, match="not a results file of bench_loop"):
+            stored_worlds(not_results, [space], 1)
