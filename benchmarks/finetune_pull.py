@@ -31,6 +31,13 @@ def main() -> None:
     ap.add_argument("--pulls", default="30,10,3,1,0.3,0.1,0.03,0")
     ap.add_argument("--measurements", default="4,12")
     args = ap.parse_args()
+    try:
+        pulls = [float(v) for v in args.pulls.split(",")]
+        counts = [int(v) for v in args.measurements.split(",")]
+    except ValueError as e:
+        ap.error(f"--pulls takes numbers and --measurements whole numbers, comma-separated ({e})")
+    if not all(np.isfinite(v) and v >= 0 for v in pulls) or not all(n >= 1 for n in counts):
+        ap.error("each pull is a weight ≥ 0 and each number of measurements at least 1")
     import model.finetune
     from model.optimize.design import DesignSpec
     from model.optimize.loop import posterior_for
@@ -45,12 +52,12 @@ def main() -> None:
     prior_out = obj.evaluate(z_out, gradient=False)[1]
     print("| measurements | pull | in-sample / prior | unmeasured / prior | unmeasured MAE (mS/cm) | ±2σ coverage |")
     print("|---|---|---|---|---|---|")
-    for n in (int(v) for v in args.measurements.split(",")):
+    for n in counts:
         z = obj.space.random_points(n, np.random.default_rng(0))
         y = lab(obj, z)
         obs = [Observation(z[i], 298.15, float(v)) for i, v in enumerate(y)]
         prior = obj.evaluate(z, gradient=False)[1]
-        for pull in (float(v) for v in args.pulls.split(",")):
+        for pull in pulls:
             model.finetune.PENALTY = pull
             post = posterior_for(obj, obs, surrogate="finetune", seed=1)
             mean = post.predict_numpy(z, 298.15)[0]
