@@ -300,8 +300,14 @@ def main() -> None:
     ap.add_argument("--worlds-from", default="", help="an earlier run's results JSON whose worlds to run on (default: "
                                                        "chosen against the shipped model's optimum)")
     args = ap.parse_args()
-    if args.finetune_pull is not None and not (np.isfinite(args.finetune_pull) and args.finetune_pull >= 0):
-        ap.error(f"--finetune-pull is a weight ≥ 0; got {args.finetune_pull}")
+    if args.finetune_pull is not None:
+        from model.errors import DiffMixInputError
+        from model.finetune import check_pull
+
+        try:
+            check_pull(args.finetune_pull)
+        except DiffMixInputError as e:
+            ap.error(f"--finetune-pull: {e}")
     if args.timing_only:
         print(time_update())
         return

@@ -28,13 +28,19 @@ LR = 3e-3
 PENALTY = 0.1
 
 
+def check_pull(penalty: float) -> float:
+    """The pull toward the pretrained weights as a float, refused unless it is a finite weight ≥ 0."""
+    value = float(penalty)
+    if not (np.isfinite(value) and value >= 0):
+        raise DiffMixInputError(f"the pull toward the pretrained weights is a weight ≥ 0; got {value}")
+    return value
+
+
 def finetune(ensemble: Ensemble, mixtures: list[Mixture], measured: np.ndarray, seed: int = 0, steps: int = STEPS,
              lr: float = LR, penalty: float | None = None, bootstrap: bool = True) -> Ensemble:
     """A copy of ``ensemble`` whose members' heads are fitted to the measurements (κ > 0, one per mixture);
     ``penalty`` None is the module's PENALTY, read at the call (benchmarks set it per process)."""
-    penalty = PENALTY if penalty is None else float(penalty)
-    if not (np.isfinite(penalty) and penalty >= 0):
-        raise DiffMixInputError(f"the pull toward the pretrained weights is a weight ≥ 0; got {penalty}")
+    penalty = check_pull(PENALTY if penalty is None else penalty)
     y_np = np.asarray(measured, dtype=float)
     if len(mixtures) == 0 or len(mixtures) != len(y_np):
         raise DiffMixInputError(f"give one measurement per mixture ({len(mixtures)} mixtures, {len(y_np)} values)")
