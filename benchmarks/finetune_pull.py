@@ -16,8 +16,7 @@ import argparse
 import numpy as np
 import torch
 
-LIPF6 = "[Li+].F[P-](F)(F)(F)(F)F"
-PC, EC, DMC = "CC1COC(=O)O1", "O=C1OCCO1", "COC(=O)OC"
+from benchmarks.bench_loop import DMC, EC, LIPF6, PC
 
 
 def lab(objective, z: np.ndarray) -> np.ndarray:
