@@ -86,13 +86,15 @@ class Predictor:
             if p:  # no other species to exchange with: the derivative along the mixture's own simplex is 0 as well
                 row: dict[str, Any] = {"prediction": 0.0, "std": 0.0, "unit": self.property.unit}
                 grad = {m.species[0]: 0.0}
+                # the definition holds for any liquid, seen in training or not: the model is not asked, so nothing
+                # is outside its domain (a report naming an unseen molecule would cast doubt on an exact 0)
+                domain = Report(True, [])
             else:
                 row = {"prediction": float(pred.mean[j]), "std": float(pred.std[j]), "unit": self.property.unit}
                 grad = pred.gradient[j] if gradient else {}
+                domain = mixture_report(self.ensemble.domain, m)
                 j += 1
-            # the definition holds for any liquid, seen in training or not: the model is not asked, so nothing is
-            # outside its domain (a report naming an unseen molecule would cast doubt on an exact 0)
-            row["domain"] = (Report(True, []) if p else mixture_report(self.ensemble.domain, m)).json()
+            row["domain"] = domain.json()
             if gradient:
                 row["gradient"] = grad
                 row["fractions"] = m.fractions()
