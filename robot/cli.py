@@ -83,7 +83,7 @@ def analyze(file: Path = typer.Argument(..., help="CSV with frequency_Hz,z_real_
     """Bulk resistance and conductivity of one spectrum (capacitive reactance negative)."""
     import numpy as np
 
-    from robot import eis
+    from model import eis
 
     try:
         data = np.genfromtxt(file, delimiter=",", names=True)

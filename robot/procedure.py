@@ -16,9 +16,9 @@ from typing import TypeVar
 import numpy as np
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from model import eis
 from model.cell import cell_constant_per_cm, kcl_standard_mS_cm
 from model.contract import Recipe, Result, Spectrum
-from robot import eis
 from robot.drivers.cavro import CavroPump
 from robot.drivers.mettler import Balance
 from robot.drivers.palmsens import Potentiostat

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from model.cell import kcl_standard_mS_cm, resistance_ohm
-from robot.eis import impedance
+from model.eis import impedance
 from robot.sim.truth import Truth, TruthError, from_table
 
 FAULTS = ("timeout", "garble", "disconnect", "pump_error", "air_bubble", "temperature_drift")

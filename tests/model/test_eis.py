@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from diffmix.cli import app
-from robot import eis
+from model import eis
 
 
 def spectrum(r_b, q, alpha=0.85, c_stray=5e-12, f=None, noise=0.0, seed=0):
