@@ -1,20 +1,20 @@
-"""The closed loop on simulated worlds: how many experiments each strategy needs to reach a world's true optimum.
+"""The closed loop on simulated worlds: what each strategy finds within the budget, family by family.
 
-    .venv/bin/python -m benchmarks.bench_loop [--worlds 20] [--seeds 3] [--budget 24] [--batch 4] [--workers 2]
-        [--strategies learning,botorch] [--tag NAME] [--merge results/OTHER.json] [--worlds-from results/OTHER.json]
-        [--finetune-pull P]
+    .venv/bin/python -m benchmarks.bench_loop [--families perturbed,relocated,bump,noisy] [--worlds 10] [--seeds 3]
+        [--budget 24] [--batch 4] [--workers 2] [--strategies learning,botorch,random] [--spaces 0,1,2] [--tag NAME]
+        [--merge results/OTHER.json] [--worlds-file worlds/loop_worlds.json] [--finetune-pull P]
 
-Worlds are the builtin physics (robot/sim/electrolyte.py) perturbed at random (robot/sim/truth.py): ion pairing
-×0.7–1.4, each solvent's viscosity ×0.7–1.5, an instrument bias ×0.85–1.15 and 0.5 % noise. A world is kept
-for a space only if its optimum differs from the shipped model's: the model's best point loses ≥ 5 % of κ in
-that world, or lies ≥ 0.1 away from the world's best in some share. Spaces: LiPF6 in PC:EC:DMC at x(Li⁺) = 0.08;
-EC/DMC/EMC with the salt free (x(Li⁺) 0.03–0.12); EC/PC/DMC/EMC/DEC with the salt free. Every campaign runs
-in process (diffmix/simulate.py: the service's loop, the world as the instrument). Writes
-benchmarks/results/loop[_TAG].json and benchmarks/plots/loop[_TAG].png (loop_best_so_far.png without a tag), and
-prints the tables of RESULTS.md. ``--merge`` adds the campaigns of an earlier run (same worlds, same arguments) for
-the strategies this run did not run, so one strategy can be measured again beside stored baselines.
-``--worlds-from`` runs on an earlier run's worlds instead of choosing them against today's shipped model, so a
-retrained model can be measured beside baselines stored on the worlds of the model before it.
+The worlds are frozen by family in benchmarks/worlds/loop_worlds.json (benchmarks/loop_worlds.py says how each
+family is built): ``perturbed`` (the builtin physics perturbed, optimum away from the shipped model's),
+``relocated`` (the optimum moved to where DiffMix is low and sure), ``bump`` (a narrow peak where DiffMix predicts
+its minimum, on a flat floor) and ``noisy`` (3 % noise, 5 % of readings at 0.7×). Spaces: LiPF6 in PC:EC:DMC at
+x(Li⁺) = 0.08; EC/DMC/EMC with the salt free (x(Li⁺) 0.03–0.12); EC/PC/DMC/EMC/DEC with the salt free. Every campaign
+runs in process (diffmix/simulate.py: the service's loop, dispensing error, the world as the instrument) and is
+scored honestly: by the truth at the recipe with the best *measured* reading, and by the truth at the final
+posterior's recommendation. Writes benchmarks/results/loop[_TAG].json and benchmarks/plots/loop[_TAG].png
+(loop_best_so_far.png without a tag), and prints the tables of RESULTS.md. ``--merge`` adds the campaigns of an
+earlier run (same worlds, same arguments) for the strategies this run did not run, so one strategy can be measured
+again beside stored baselines.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ SPACES = {
                                  "salt_fraction_range": [0.03, 0.12]},
 }
 STRATEGIES = ("learning", "learning/finetune", "gradient", "botorch", "random")  # strategy[/surrogate]
+FAMILIES = ("perturbed", "relocated", "bump", "noisy")
 T_K = 298.15
 OUT = Path(__file__).resolve().parent
 
@@ -95,7 +96,8 @@ def read_results(path: str, option: str) -> dict:
 
 
 def stored_worlds(stored: dict, spaces: list[str], k: int) -> dict[str, list[dict]]:
-    """The first k worlds of each space from an earlier run's results; refused if it has fewer or lacks a space."""
+    """The first k worlds of each space from a worlds file's family ({"worlds": {space: [world, …]}}); refused if it
+    has fewer or lacks a space."""
     if not (isinstance(stored, dict) and isinstance(stored.get("worlds"), dict)):
         raise ValueError("it is not a results file of bench_loop (no 'worlds' by space)")
     out = {}
@@ -109,7 +111,7 @@ def stored_worlds(stored: dict, spaces: list[str], k: int) -> dict[str, list[dic
 
 def merge_problem(earlier: dict, args: dict, worlds: dict) -> str | None:
     """Why an earlier run's campaigns cannot join this run's tables (None: they can). Its arguments must match, and
-    so must its worlds: they are chosen against the shipped model's optimum, so a retrained model keeps other ones."""
+    so must its worlds (one family's, by space)."""
     for key in ("worlds", "seeds", "budget", "batch"):
         if earlier["args"][key] != args[key]:
             return f"was run with --{key} {earlier['args'][key]}, this run with {args[key]}"
@@ -118,6 +120,15 @@ def merge_problem(earlier: dict, args: dict, worlds: dict) -> str | None:
     if differ:
         return (f"ran on other worlds for {', '.join(differ)} (chosen against another shipped model); "
                 "run every strategy again instead")
+    return None
+
+
+def merge_problems(earlier: dict, args: dict, worlds: dict[str, dict]) -> str | None:
+    """``merge_problem`` for every family this run holds."""
+    for family, by_space in worlds.items():
+        problem = merge_problem({"args": earlier["args"], "worlds": earlier["worlds"].get(family, {})}, args, by_space)
+        if problem:
+            return f"({family} worlds) {problem}"
     return None
 
 
@@ -133,32 +144,39 @@ _OPEN_LOOP: dict[tuple, dict] = {}  # per worker process: the batches of gradien
 
 
 def campaign(job: tuple) -> dict:
-    """One campaign: (space name, world index, world, strategy, seed, budget, batch) → its best-so-far curve."""
+    """One campaign: (family, space name, world index, world, strategy, seed, budget, batch) → its honest score curve
+    (the truth at the recipe with the best measured reading, after each experiment) and its recommendation's truth."""
     import torch
 
     torch.set_num_threads(1)
     from diffmix.simulate import run
     from robot.sim.truth import from_table
 
-    space_name, w, world, strategy, seed, budget, batch = job
+    family, space_name, w, world, strategy, seed, budget, batch = job
     spec, obj = _objective(SPACES[space_name])
     t0 = time.perf_counter()
-    curve, times, held_out = [], [], []
+    curve, times, held_out, sources = [], [], [], []
     last = time.perf_counter()
     name, _, surrogate = strategy.partition("/")
     open_loop = _OPEN_LOOP.setdefault((space_name, strategy, seed, budget, batch), {})
+    summary: dict = {}
     for row in run(spec, obj, from_table(world["table"]), name, budget, batch, seed, world["optimum"],
                    surrogate=surrogate or "gp", open_loop=open_loop):
         if "summary" in row:
+            summary = row["summary"]
             continue
-        curve.append(row.get("best_truth_so_far", curve[-1] if curve else None))
+        curve.append(row["score"])
+        sources.append(row["source"])
         if "measured" in row:  # each proposal is a held-out point for the model that proposed it
             held_out.append((row["batch"], row["predicted"], row["std"], row["measured"]))
         if row["index"] % batch == 1 or batch == 1:
             times.append(time.perf_counter() - last)
         last = time.perf_counter()
-    return {"space": space_name, "world": w, "strategy": strategy, "seed": seed, "optimum": world["optimum"],
-            "curve": curve, "seconds": time.perf_counter() - t0, "batch_seconds": times, "held_out": held_out}
+    evidence = (summary.get("posterior") or {}).get("evidence") or {}
+    return {"family": family, "space": space_name, "world": w, "strategy": strategy, "seed": seed,
+            "optimum": world["optimum"], "curve": curve, "recommended": summary.get("recommended_truth"),
+            "prior_weight": evidence.get("prior_weight"), "sources": sources,
+            "seconds": time.perf_counter() - t0, "batch_seconds": times, "held_out": held_out}
 
 
 def reach(curve: list, optimum: float, within: float) -> int | None:
@@ -175,84 +193,102 @@ def _q(rs: list[dict], within: float, p: float, budget: int) -> str:
     return f"> {budget}" if v > budget else f"{v:.0f}"
 
 
-def _regret(rs: list[dict], k: int) -> str:
-    """Median regret of the best truth after k experiments, % of the optimum."""
-    vals = [1 - r["curve"][min(k, len(r["curve"])) - 1] / r["optimum"] for r in rs if r["curve"][0] is not None]
-    return f"{100 * np.median(vals):.2f} %"
+def score(r: dict, k: int | None = None) -> float:
+    """The honest score after k experiments (all: None), % of the optimum (0 before anything was measured)."""
+    vals = [v for v in (r["curve"] if k is None else r["curve"][:k]) if v is not None]
+    return 100.0 * vals[-1] / r["optimum"] if vals else 0.0
 
 
 def summarise(results: list[dict], budget: int) -> str:
-    lines = ["| space | strategy | runs | to 1 % (median / p90) | to 2 % (median / p90) | regret @12 | regret @24 |",
-             "|---|---|---|---|---|---|---|"]
-    for space in SPACES:
-        for strategy in STRATEGIES:
-            rs = [r for r in results if r["space"] == space and r["strategy"] == strategy]
-            if not rs:
-                continue
-
-            lines.append(f"| {space} | {strategy} | {len(rs)} | {_q(rs, 0.01, 50, budget)} / {_q(rs, 0.01, 90, budget)} | "
-                         f"{_q(rs, 0.02, 50, budget)} / {_q(rs, 0.02, 90, budget)} | {_regret(rs, 12)} | "
-                         f"{_regret(rs, budget)} |")
-    return "\n".join(lines)
+    """One table per family: the honest score after the budget (median and 10th percentile, % of the optimum),
+    experiments to 2 % (median / p90), and the truth at the final posterior's recommendation."""
+    out = []
+    for family in FAMILIES:
+        fam = [r for r in results if r.get("family", "perturbed") == family]
+        if not fam:
+            continue
+        out += [f"**{family}**", "",
+                f"| space | strategy | runs | score @{budget} median | p10 | score @12 median | to 2 % (median / p90) | "
+                f"recommended @{budget} median |", "|---|---|---|---|---|---|---|---|"]
+        for space in SPACES:
+            for strategy in STRATEGIES:
+                rs = [r for r in fam if r["space"] == space and r["strategy"] == strategy]
+                if not rs:
+                    continue
+                final = [score(r) for r in rs]
+                rec = [100 * r["recommended"] / r["optimum"] for r in rs if r.get("recommended") is not None]
+                out.append(f"| {space} | {strategy} | {len(rs)} | {np.median(final):.1f} % | "
+                           f"{np.percentile(final, 10):.1f} % | {np.median([score(r, 12) for r in rs]):.1f} % | "
+                           f"{_q(rs, 0.02, 50, budget)} / {_q(rs, 0.02, 90, budget)} | "
+                           + (f"{np.median(rec):.1f} % |" if rec else "– |"))
+        out.append("")
+    return "\n".join(out)
 
 
 def coverage_table(results: list[dict]) -> str:
-    """±2σ coverage and MAE of the proposing model on the next batch's measurements: batch 1 is DiffMix alone
-    (the calibrated ensemble), later batches the posterior (learning) or the ensemble (gradient)."""
-    lines = ["| strategy | model | points | ±2σ coverage | MAE (mS/cm) |", "|---|---|---|---|---|"]
-    for strategy in ("learning", "learning/finetune", "gradient"):
-        rows = [h for r in results if r["strategy"] == strategy for h in r.get("held_out", [])]
-        for label, pick in (("DiffMix (batch 1)", lambda b: b == 1),
-                            ("posterior (batches ≥ 2)" if strategy.startswith("learning") else "DiffMix (batches ≥ 2)",
-                             lambda b: b >= 2)):
-            sel = [(p, s, m) for b, p, s, m in rows if pick(b)]
-            if not sel:
-                continue
-            a = np.array(sel)
-            cover = float(np.mean(np.abs(a[:, 0] - a[:, 2]) <= 2 * a[:, 1]))
-            lines.append(f"| {strategy} | {label} | {len(a)} | {100 * cover:.1f} % | {np.mean(np.abs(a[:, 0] - a[:, 2])):.3f} |")
+    """±2σ coverage and MAE of the proposing model on the next batch's measurements, per family: batch 1 is DiffMix
+    alone (the calibrated ensemble), later batches the posterior (learning) or the ensemble (gradient)."""
+    lines = ["| family | strategy | model | points | ±2σ coverage | MAE (mS/cm) |", "|---|---|---|---|---|---|"]
+    for family in FAMILIES:
+        for strategy in ("learning", "learning/finetune", "gradient"):
+            rows = [h for r in results if r["strategy"] == strategy and r.get("family", "perturbed") == family
+                    for h in r.get("held_out", [])]
+            for label, pick in (("DiffMix (batch 1)", lambda b: b == 1),
+                                ("posterior (batches ≥ 2)" if strategy.startswith("learning") else "DiffMix (batches ≥ 2)",
+                                 lambda b: b >= 2)):
+                sel = [(p, s, m) for b, p, s, m in rows if pick(b)]
+                if not sel:
+                    continue
+                a = np.array(sel)
+                cover = float(np.mean(np.abs(a[:, 0] - a[:, 2]) <= 2 * a[:, 1]))
+                lines.append(f"| {family} | {strategy} | {label} | {len(a)} | {100 * cover:.1f} % | "
+                             f"{np.mean(np.abs(a[:, 0] - a[:, 2])):.3f} |")
     return "\n".join(lines)
 
 
-def coverage_by_batch(results: list[dict], strategy: str = "learning") -> str:
-    """The same, batch by batch: how fast the proposing model comes to predict the lab (batch 1: DiffMix alone)."""
-    lines = ["| batch | points | ±2σ coverage | median (predicted − measured) / measured | MAE (mS/cm) |",
-             "|---|---|---|---|---|"]
-    rows = np.array([h for r in results if r["strategy"] == strategy for h in r.get("held_out", [])])
-    if not len(rows):
-        return ""
-    for b in sorted(set(rows[:, 0].astype(int))):
-        p, s, m = rows[rows[:, 0] == b, 1:].T
-        lines.append(f"| {b} | {len(p)} | {100 * np.mean(np.abs(p - m) <= 2 * s):.1f} % | "
-                     f"{100 * np.median((p - m) / m):+.1f} % | {np.mean(np.abs(p - m)):.3f} |")
+def evidence_table(results: list[dict]) -> str:
+    """Where the learning campaigns ended: DiffMix's weight in the campaign posterior after the last batch (median,
+    and the share of campaigns where the lab's evidence overruled it), per family."""
+    lines = ["| family | campaigns | DiffMix's final weight (median) | overruled (weight < 0.5) |", "|---|---|---|---|"]
+    for family in FAMILIES:
+        w = [r["prior_weight"] for r in results if r["strategy"] == "learning" and r.get("family") == family
+             and r.get("prior_weight") is not None]
+        if w:
+            lines.append(f"| {family} | {len(w)} | {np.median(w):.2f} | {100 * np.mean(np.array(w) < 0.5):.0f} % |")
     return "\n".join(lines)
 
 
 def plot(results: list[dict], budget: int, path: Path) -> None:
+    """Best-so-far (honest score, % of the optimum; median and interquartile range) against experiments, one row of
+    panels per family and one column per space."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(SPACES), figsize=(5 * len(SPACES), 4), sharey=True)
-    for ax, space in zip(np.atleast_1d(axes), SPACES):
-        for strategy in STRATEGIES:
-            rs = [r for r in results if r["space"] == space and r["strategy"] == strategy]
-            if not rs:
-                continue
-            regret = np.array([[100 * (1 - v / r["optimum"]) for v in r["curve"]] for r in rs])
-            x = np.arange(1, regret.shape[1] + 1)
-            ax.plot(x, np.median(regret, 0), label=strategy)
-            ax.fill_between(x, np.percentile(regret, 25, 0), np.percentile(regret, 75, 0), alpha=0.2)
-        ax.axhline(2, color="grey", lw=0.8, ls="--")
-        ax.set_yscale("symlog", linthresh=1)
-        ax.set_title(space)
-        ax.set_xlabel("experiments")
-    np.atleast_1d(axes)[0].set_ylabel("regret of the best measured κ, % (median, IQR)")
-    np.atleast_1d(axes)[0].legend()
+    families = [f for f in FAMILIES if any(r.get("family", "perturbed") == f for r in results)]
+    fig, axes = plt.subplots(len(families), len(SPACES), figsize=(5 * len(SPACES), 3.6 * len(families)),
+                             sharey=True, squeeze=False)
+    for row, family in enumerate(families):
+        for ax, space in zip(axes[row], SPACES):
+            for strategy in STRATEGIES:
+                rs = [r for r in results if r["space"] == space and r["strategy"] == strategy
+                      and r.get("family", "perturbed") == family]
+                if not rs:
+                    continue
+                curves = np.array([[score(r, k) for k in range(1, len(r["curve"]) + 1)] for r in rs])
+                x = np.arange(1, curves.shape[1] + 1)
+                ax.plot(x, np.median(curves, 0), label=strategy)
+                ax.fill_between(x, np.percentile(curves, 25, 0), np.percentile(curves, 75, 0), alpha=0.2)
+            ax.axhline(98, color="grey", lw=0.8, ls="--")
+            ax.set_ylim(0, 102)
+            ax.set_title(f"{family}: {space}", fontsize=9)
+            ax.set_xlabel("experiments")
+        axes[row][0].set_ylabel("truth at the best reading, % of optimum")
+    axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
 
 
 def time_update(n: int = 48, batch: int = 4, repeats: int = 3) -> str:
@@ -285,20 +321,20 @@ def time_update(n: int = 48, batch: int = 4, repeats: int = 3) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--worlds", type=int, default=20)
+    ap.add_argument("--families", default=",".join(FAMILIES))
+    ap.add_argument("--worlds", type=int, default=10, help="worlds per family and space (from the worlds file)")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--budget", type=int, default=24)
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    ap.add_argument("--strategies", default=",".join(STRATEGIES))
+    ap.add_argument("--strategies", default="learning,botorch,random")
     ap.add_argument("--spaces", default=",".join(str(i) for i in range(len(SPACES))))
     ap.add_argument("--timing-only", action="store_true", help="only time an update and a proposal at 48 measurements")
     ap.add_argument("--tag", default="", help="suffix of the result and plot files")
     ap.add_argument("--merge", default="", help="an earlier run's results JSON whose other strategies join the tables")
     ap.add_argument("--finetune-pull", type=float, default=None,
                     help="learning/finetune: the pull toward the pretrained weights (default: model.finetune.PENALTY)")
-    ap.add_argument("--worlds-from", default="", help="an earlier run's results JSON whose worlds to run on (default: "
-                                                       "chosen against the shipped model's optimum)")
+    ap.add_argument("--worlds-file", default="", help="the frozen worlds (default: benchmarks/worlds/loop_worlds.json)")
     args = ap.parse_args()
     if args.finetune_pull is not None:
         from model.errors import DiffMixInputError
@@ -308,51 +344,61 @@ def main() -> None:
             check_pull(args.finetune_pull)
         except DiffMixInputError as e:
             ap.error(f"--finetune-pull: {e}")
+    families = args.families.split(",")
+    unknown = sorted(set(families) - set(FAMILIES))
+    if unknown:
+        ap.error(f"--families: unknown {', '.join(unknown)}; choose from {', '.join(FAMILIES)}")
     if args.timing_only:
         print(time_update())
         return
     from tqdm import tqdm
 
+    from benchmarks.loop_worlds import OUT as WORLDS_FILE
+
     spaces = [list(SPACES)[int(i)] for i in args.spaces.split(",")]
     t0 = time.perf_counter()
-    if args.worlds_from:
-        try:
-            worlds = stored_worlds(read_results(args.worlds_from, "--worlds-from"), spaces, args.worlds)
-        except ValueError as e:
-            raise SystemExit(f"--worlds-from: {args.worlds_from}: {e}") from e
-    else:
-        worlds = {s: choose_worlds(s, args.worlds, seed=17 + i) for i, s in enumerate(spaces)}
+    path = args.worlds_file or str(WORLDS_FILE)
+    frozen = read_results(path, "--worlds-file").get("worlds", {})
+    try:
+        worlds = {f: stored_worlds({"worlds": frozen.get(f, {})}, spaces, args.worlds) for f in families}
+    except ValueError as e:
+        raise SystemExit(f"--worlds-file: {path}: {e} (python -m benchmarks.loop_worlds writes more)") from e
     earlier = None
     if args.merge:  # refused before any campaign runs
         earlier = read_results(args.merge, "--merge")
-        problem = merge_problem(earlier, vars(args), worlds)
+        problem = merge_problems(earlier, vars(args), worlds)
         if problem:
             raise SystemExit(f"--merge: {args.merge} {problem}")
-    jobs = [(s, w, world, strategy, seed, args.budget, args.batch) for s in spaces for w, world in enumerate(worlds[s])
-            for seed in range(args.seeds) for strategy in args.strategies.split(",")]
+    jobs = [(f, s, w, world, strategy, seed, args.budget, args.batch) for f in families for s in spaces
+            for w, world in enumerate(worlds[f][s]) for seed in range(args.seeds) for strategy in args.strategies.split(",")]
     results = []
     with ProcessPoolExecutor(args.workers, initializer=_set_finetune_pull, initargs=(args.finetune_pull,)) as pool:
         for r in tqdm(pool.map(campaign, jobs), total=len(jobs), desc="campaigns"):
             results.append(r)
     ran = set(args.strategies.split(","))
     if earlier is not None:
-        results += [r for r in earlier["results"] if r["strategy"] not in ran and r["space"] in spaces]
+        results += [r for r in earlier["results"] if r["strategy"] not in ran and r["space"] in spaces
+                    and r.get("family", "perturbed") in families]
+    report(results, args, worlds)
+    print(f"{len(jobs)} campaigns in {time.perf_counter() - t0:.0f} s with {args.workers} workers")
+
+
+def report(results: list[dict], args: argparse.Namespace, worlds: dict) -> None:
+    """Write the results file and the plot, and print the tables."""
     suffix = f"_{args.tag}" if args.tag else ""
     (OUT / "results").mkdir(exist_ok=True)
     (OUT / "results" / f"loop{suffix}.json").write_text(json.dumps({"args": vars(args), "worlds": worlds,
                                                                     "results": results}))
     plot(results, args.budget, OUT / "plots" / (f"loop{suffix}.png" if suffix else "loop_best_so_far.png"))
     print(summarise(results, args.budget))
-    print()
     print(coverage_table(results))
     print()
-    print(coverage_by_batch(results))
-    for strategy in args.strategies.split(","):
+    print(evidence_table(results))
+    for strategy in sorted({r["strategy"] for r in results}):
         secs = [t for r in results if r["strategy"] == strategy for t in r["batch_seconds"][1:]]
         if secs:
             print(f"{strategy}: update + propose a batch of {args.batch}: median {np.median(secs):.2f} s, "
                   f"max {np.max(secs):.2f} s (one worker thread)")
-    print(f"{len(jobs)} campaigns in {time.perf_counter() - t0:.0f} s with {args.workers} workers")
 
 
 if __name__ == "__main__":

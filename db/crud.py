@@ -136,8 +136,9 @@ def register_posterior(s: Session, campaign: Campaign, parent_id: int, experimen
     """A model version for a campaign's posterior on the given measurements (one row per distinct update: the
     same parent, measurements and hyperparameters give the same row)."""
     parent = _get(s, ModelVersion, parent_id, "model version")
+    hyper = metrics.get("hyper", {}) | ({"prior_free": metrics["free_hyper"]} if "free_hyper" in metrics else {})
     ident = payload_hash({"parent": parent.checkpoint_hash, "campaign": campaign.id, "experiments": experiment_ids,
-                          "metrics": metrics.get("hyper", {})})
+                          "metrics": hyper})
     row = s.scalar(select(ModelVersion).where(ModelVersion.checkpoint_hash == ident))
     if row is not None:
         return row

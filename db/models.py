@@ -83,6 +83,9 @@ class Experiment(Base):
     predicted_std: Mapped[float] = mapped_column(Float)
     gradient: Mapped[dict] = mapped_column(JSONType)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))  # the version that proposed it
+    # what chose it (model.optimize.proposals.Source: exploit, explore, prior-free, space-filling, or the strategy);
+    # None for experiments proposed before sources were recorded
+    source: Mapped[str | None] = mapped_column(String(16))
     batch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # its proposals call, 1, 2, …
     status: Mapped[str] = mapped_column(String(16), default=ExperimentStatus.queued)
     lease_owner: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))

@@ -141,13 +141,13 @@ def _experiment_rows(exps: list[dict], measured: dict[int, dict]) -> list[list[s
     rows = []
     for e in exps:
         m = measured.get(e["id"])
-        rows.append([str(e["id"]), str(e["batch"]), e["status"], e["lab"]["text"],
+        rows.append([str(e["id"]), str(e["batch"]), e["status"], e.get("source") or "–", e["lab"]["text"],
                      f"{e['temperature_K'] - K0:.1f} °C", f"{e['predicted']:.2f} ± {e['predicted_std']:.2f}",
                      _f(m["measured"]) if m else "–", (e.get("failure_reason") or "")[:60]])
     return rows
 
 
-EXPERIMENT_HEADER = ["id", "batch", "status", "formulation", "T", "predicted κ", "measured κ", "note"]
+EXPERIMENT_HEADER = ["id", "batch", "status", "source", "formulation", "T", "predicted κ", "measured κ", "note"]
 
 
 @app.command("show")
@@ -159,14 +159,16 @@ def show(campaign_id: int = typer.Argument(..., help="the campaign's id"),
     summary = client.request("GET", f"/v1/campaigns/{campaign_id}/summary").json()
     exps = client.request("GET", f"/v1/campaigns/{campaign_id}/experiments").json()
     results = client.request("GET", "/v1/results", params={"campaign": campaign_id}).json()
+    evidence = client.request("GET", f"/v1/campaigns/{campaign_id}/model", timeout=120).json()["evidence"]
     if as_json:
-        typer.echo(json.dumps({"campaign": c, "summary": summary, "experiments": exps}, indent=2))
+        typer.echo(json.dumps({"campaign": c, "summary": summary, "evidence": evidence, "experiments": exps}, indent=2))
         return
     typer.echo(_table([_campaign_line(c, summary["best"])], CAMPAIGN_HEADER))
     sp = c["space"]
     typer.echo(f"space: {', '.join(sp['solvents'])} with {sp['salt']}; bounds by {sp['bounds_basis']} share")
     if summary["mae"] is not None:
         typer.echo(f"MAE of proposals vs measured: {summary['mae']:.2f} mS/cm over {summary['measured']} measured")
+    typer.echo(f"evidence: {evidence['summary']}")
     if exps:
         typer.echo("")
         typer.echo(_table(_experiment_rows(exps, {r["experiment_id"]: r for r in results}), EXPERIMENT_HEADER))
@@ -276,7 +278,11 @@ def simulate(space: Path = typer.Option(..., "--space", help="JSON file: a campa
             typer.echo(json.dumps(row))
         elif "summary" in row:
             s = row["summary"]
-            typer.echo(f"best true κ {s['best_truth']:.3f} mS/cm after {s['measured']} measured"
+            found = (f"the best measured recipe's true κ {s['score']:.3f} mS/cm"
+                     if s["score"] is not None else "nothing measured")
+            rec = (f"; the posterior's recommendation {s['recommended_truth']:.3f}"
+                   if s["recommended_truth"] is not None else "")
+            typer.echo(f"{found} after {s['measured']} measured{rec}"
                        + (f"; the world's optimum {best:.3f} mS/cm" if best is not None else ""))
         elif "failed" in row:
             typer.echo(f"{row['index']:3d}  batch {row['batch']}  failed: {row['failed']}")
@@ -284,4 +290,4 @@ def simulate(space: Path = typer.Option(..., "--space", help="JSON file: a campa
             w = ", ".join(f"{k} {v:.2f}" for k, v in row["solvent_mass_fractions"].items())
             typer.echo(f"{row['index']:3d}  batch {row['batch']}  {w}; {row['molality']:.2f} mol/kg  "
                        f"predicted {row['predicted']:.2f} ± {row['std']:.2f}  measured {row['measured']:.2f}  "
-                       f"truth {row['truth']:.2f}  best {row['best_truth_so_far']:.2f}")
+                       f"truth {row['truth']:.2f}  score {row['score']:.2f}  ({row['source']})")

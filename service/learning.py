@@ -108,11 +108,15 @@ def current(learner: Learner, s: Session, campaign: Campaign, objective: Objecti
     if not ids:
         fitted = Fitted(campaign.model_version_id, [], Posterior(objective, []))
     else:
-        start = cached.posterior.hyper if cached is not None else _last_hyper(s, campaign.id)
-        post = posterior_for(objective, observations(objective, rows), start=start)
+        start, free_start = ((cached.posterior.hyper, cached.posterior.free_hyper) if cached is not None
+                             else _last_hypers(s, campaign.id))
+        post = posterior_for(objective, observations(objective, rows), start=start, free_start=free_start)
         diag = post.diagnostics()
+        metrics: dict[str, object] = {"hyper": post.hyper.as_dict(), "diagnostics": diag.as_dict()}
+        if post.free_hyper is not None:
+            metrics["free_hyper"] = post.free_hyper.as_dict()
         row = crud.register_posterior(s, campaign, campaign.model_version_id, ids, diag.loo_mae, diag.coverage_2sigma,
-                                      {"hyper": post.hyper.as_dict(), "diagnostics": diag.as_dict()})
+                                      metrics)
         fitted = Fitted(row.id, ids, post)
     with learner.lock:
         learner.cache[campaign.id] = fitted
@@ -120,9 +124,13 @@ def current(learner: Learner, s: Session, campaign: Campaign, objective: Objecti
     return fitted
 
 
-def _last_hyper(s: Session, campaign_id: int) -> Hyper | None:
+def _last_hypers(s: Session, campaign_id: int) -> tuple[Hyper | None, Hyper | None]:
+    """The last stored version's hyperparameters (DiffMix's, the prior-free GP's): the next fit starts there."""
     versions = crud.posterior_versions(s, campaign_id)
-    return Hyper.from_dict(versions[-1].metrics["hyper"]) if versions else None
+    if not versions:
+        return None, None
+    m = versions[-1].metrics
+    return Hyper.from_dict(m["hyper"]), Hyper.from_dict(m["free_hyper"]) if "free_hyper" in m else None
 
 
 def posterior_of(learner: Learner, s: Session, version: ModelVersion, objective: Objective) -> Posterior:
@@ -136,8 +144,11 @@ def posterior_of(learner: Learner, s: Session, version: ModelVersion, objective:
     else:
         ids = set(version.metrics.get("experiment_ids", []))
         rows = [(e, m) for e, m in crud.measured(s, version.campaign_id) if e.id in ids]
+        # a version stored before the prior-free GP existed is rebuilt as it was fitted: DiffMix's posterior alone
+        free = version.metrics.get("free_hyper")
         post = Posterior(objective, observations(objective, rows), hyper=Hyper.from_dict(version.metrics["hyper"]),
-                         fit=False)
+                         fit=False, free_hyper=Hyper.from_dict(free) if free is not None else None,
+                         prior_free=free is not None)
     with learner.lock:
         learner.versions[version.id] = post
     return post

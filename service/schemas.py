@@ -161,6 +161,10 @@ class ExperimentOut(BaseModel):
     predicted_std: float
     gradient: dict[str, float]
     model_version_id: int
+    source: str | None = Field(None, description="what chose it: exploit (the campaign posterior's best mean), explore "
+                               "(its upper confidence bound), prior-free (a GP without DiffMix), space-filling (far from "
+                               "every other point), or the strategy's name (gradient, botorch, random); null before "
+                               "sources were recorded")
     batch: int
     status: ExperimentStatus
     attempts: int
@@ -213,6 +217,22 @@ class PosteriorDiagnosticsOut(BaseModel):
     coverage_2sigma: float | None
     prior_mae: float | None = Field(None, description="the checkpoint's own MAE on the same measurements")
     hyper: dict[str, float]
+    free_hyper: dict[str, float] = Field(default_factory=dict, description="the prior-free GP's hyperparameters")
+
+
+class EvidenceOut(BaseModel):
+    """How the campaign's measurements weigh DiffMix against a GP that knows nothing of it
+    (model.optimize.posterior.Evidence)."""
+
+    n: int = Field(..., description="measurements weighed")
+    prior_weight: float = Field(..., description="DiffMix's share of the campaign posterior (pseudo-BMA of the two "
+                                                 "models' leave-one-out predictive densities; 1 with fewer than 3)")
+    lpd_diffmix: float | None = Field(None, description="DiffMix posterior's mean leave-one-out log density (nats)")
+    lpd_prior_free: float | None = Field(None, description="the prior-free GP's, likewise")
+    conflict: float | None = Field(None, description="RMS of DiffMix's standardised residuals at the measurements "
+                                                     "(about 1 where its spread covers the lab)")
+    disagrees: bool = Field(..., description="the measurements favour the prior-free model (prior_weight < 0.5)")
+    summary: str = Field(..., description="the same in words")
 
 
 class CampaignModelOut(BaseModel):
@@ -222,6 +242,7 @@ class CampaignModelOut(BaseModel):
     version_id: int
     parent_id: int
     strategy: str
+    evidence: EvidenceOut
     diagnostics: PosteriorDiagnosticsOut
     history: list[PosteriorVersionOut]
     batches: list[BatchResidualOut]

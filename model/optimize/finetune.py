@@ -43,6 +43,6 @@ def finetuned_posterior(objective: Objective, observations: list[Observation], h
     # percentile; benchmarks/RESULTS.md, session 14)
     ensemble.info = dict(ensemble.info) | {"std_calibration": {"std_scale": 1.0, "method": SPREAD_METHOD}}
     tuned = replace(objective, ensemble=ensemble)
-    post = Posterior(tuned, [], hyper=hyper or Hyper(offset=0.02))
+    post = Posterior(tuned, [], hyper=hyper or Hyper(offset=0.02), prior_free=False)
     post.observations = list(observations)
     return post

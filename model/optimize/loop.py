@@ -28,12 +28,13 @@ SURROGATES = ("gp", "finetune")  # the two posterior designs; gp is the default 
 
 def posterior_for(objective: Objective, measured: list[Observation], pending_z: np.ndarray | None = None,
                   pending_T: np.ndarray | None = None, start: Hyper | None = None, surrogate: str = "gp",
-                  seed: int = 0) -> Posterior:
+                  seed: int = 0, free_start: Hyper | None = None) -> Posterior:
     """The campaign's posterior on its measurements, with its pending points (queued or leased experiments) as
-    fantasies: ``gp``, a GP on the residuals (hyperparameters searched from ``start``), or ``finetune``, the
-    members fine-tuned on bootstraps of the measurements (model/optimize/finetune.py)."""
+    fantasies: ``gp``, a GP on the residuals averaged with a prior-free GP by the measurements' evidence
+    (hyperparameters searched from ``start`` and ``free_start``), or ``finetune``, the members fine-tuned on bootstraps
+    of the measurements (model/optimize/finetune.py)."""
     if surrogate == "gp":
-        post = Posterior(objective, measured, hyper=start)
+        post = Posterior(objective, measured, hyper=start, free_hyper=free_start)
     elif surrogate == "finetune":
         from model.optimize.finetune import finetuned_posterior
 

@@ -29,6 +29,15 @@ the ensemble mean, and the calibrated ensemble spread combined with the priors o
 Everything is torch, so mean, std and ∂/∂z are exact and differentiable; leave-one-out residuals and coverage are
 closed-form (Rasmussen & Williams, Gaussian Processes for Machine Learning, 2006, §5.4.2).
 
+That GP is ``ResidualGP``. Where DiffMix is confident and wrong, its correction is small (a and ρ are small there),
+so by itself it never looks there and never learns that it should. A campaign's ``Posterior`` therefore weighs it
+against ``PriorFreeGP``, the same GP with DiffMix left out (a flat mean and an amplitude of its own), by how well
+each predicts the measurements it has not seen (leave-one-out predictive densities, pseudo-BMA): it mixes the two in
+ln κ with that weight, and ``Evidence`` says how the lab and DiffMix stand, in numbers and in words. Where the lab
+agrees with DiffMix the posterior is DiffMix's; where it contradicts it the prior-free GP takes over, anywhere in the
+space. The acquisition keeps a prior-free and a space-filling share of every batch (model/optimize/proposals.py), so
+that a region DiffMix is sure of gets measured at all (docs/decisions/2026-12-08-a-loop-its-prior-cannot-trap.md).
+
 Points still being measured (queued or leased experiments) enter as fantasies: observations at the posterior's
 own mean there (the "kriging believer"), which leaves the mean unchanged and removes the variance the pending
 measurements will remove, so a batch does not propose what is already in the queue.
@@ -38,8 +47,8 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 import torch
@@ -134,11 +143,14 @@ class Diagnostics:
     coverage_2sigma: float | None  # share of measurements inside the LOO ±2σ
     prior_mae: float | None  # the ensemble's own MAE on the same points
     hyper: dict[str, float] = field(default_factory=dict)
+    evidence: dict[str, object] = field(default_factory=dict)  # Evidence.as_dict(): DiffMix against the lab
+    free_hyper: dict[str, float] = field(default_factory=dict)  # the prior-free GP's hyperparameters
 
     def as_dict(self) -> dict[str, object]:
         """Plain values for JSON."""
         return {"n": self.n, "loo_mae": self.loo_mae, "loo_bias": self.loo_bias,
-                "coverage_2sigma": self.coverage_2sigma, "prior_mae": self.prior_mae, "hyper": self.hyper}
+                "coverage_2sigma": self.coverage_2sigma, "prior_mae": self.prior_mae, "hyper": self.hyper,
+                "evidence": self.evidence, "free_hyper": self.free_hyper}
 
 
 def _matern52(d: torch.Tensor) -> torch.Tensor:
@@ -177,15 +189,18 @@ def _distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(diff2 + 1e-12)  # the jitter keeps ∂d/∂u finite where u = u'
 
 
-class Posterior:
+class ResidualGP:
     """DiffMix prior × residual GP for one campaign's composition space (see the module docstring)."""
+
+    HYPER_PRIOR: Hyper = PRIOR  # the hyperparameters' prior medians ...
+    HYPER_LOG_SD: dict[str, float] = PRIOR_LOG_SD  # ... and their log-normal spreads
 
     def __init__(self, objective: Objective, observations: list[Observation] | None = None,
                  hyper: Hyper | None = None, fit: bool = True):
         self.objective = objective
         self.space = objective.space
         self.observations = list(observations or [])
-        self.hyper = hyper or PRIOR
+        self.hyper = hyper or self.HYPER_PRIOR
         self._fantasies = 0  # the last `_fantasies` rows of the training set are pending points, not measurements
         self.pending_z: list[np.ndarray] = []  # the pending points themselves
         lo, hi = self.space.salt_range
@@ -262,8 +277,8 @@ class Posterior:
         start = torch.tensor([math.log(max(getattr(self.hyper, k), FLOOR[k] * 1.01) - FLOOR[k]) for k in names],
                              dtype=torch.float64)
         raw = start.clone().requires_grad_(True)
-        prior_mu = torch.tensor([math.log(getattr(PRIOR, k)) for k in names], dtype=torch.float64)
-        prior_sd = torch.tensor([PRIOR_LOG_SD[k] for k in names], dtype=torch.float64)
+        prior_mu = torch.tensor([math.log(getattr(self.HYPER_PRIOR, k)) for k in names], dtype=torch.float64)
+        prior_sd = torch.tensor([self.HYPER_LOG_SD[k] for k in names], dtype=torch.float64)
         floor = torch.tensor([FLOOR[k] for k in names], dtype=torch.float64)
         opt = torch.optim.LBFGS([raw], lr=0.5, max_iter=steps, line_search_fn="strong_wolfe")
         y = self._y
@@ -291,7 +306,7 @@ class Posterior:
             # keep the prior's hyperparameters, and say so: a campaign then learns less from its measurements
             log.warning("the posterior's hyperparameter fit failed on %d measurements (%s); it keeps the prior's "
                         "hyperparameters", len(self._y), type(e).__name__)
-            self.hyper = PRIOR
+            self.hyper = self.HYPER_PRIOR
         self._factorise()
         return self.hyper
 
@@ -358,8 +373,9 @@ class Posterior:
         return m.numpy(), s.numpy()
 
     # ------------------------------------------------------------------ pending points and diagnostics
-    def with_pending(self, z: np.ndarray, T: np.ndarray | float) -> Posterior:
-        """A copy that also knows the pending points (observed at its own mean there, without noise)."""
+    def with_pending(self, z: np.ndarray, T: np.ndarray | float, log_kappa: torch.Tensor | None = None) -> Self:
+        """A copy that also knows the pending points, observed without noise at its own mean there or at
+        ``log_kappa`` [S] (ln κ; the averaged posterior's mean, so that both of its models agree on them)."""
         z2 = np.atleast_2d(np.asarray(z, dtype=float))
         if len(z2) == 0:
             return self
@@ -368,8 +384,8 @@ class Posterior:
         with torch.no_grad():
             pr = self.prior(zt, Tt)
             U = self.features(zt, Tt)
-            g, _ = self.correction(U, pr.rel_std)
-        new = object.__new__(Posterior)
+            g = self.correction(U, pr.rel_std)[0] if log_kappa is None else log_kappa - pr.log_mean
+        new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new._U = torch.cat([self._U, U])
         new._a = torch.cat([self._a, pr.rel_std])
@@ -380,27 +396,302 @@ class Posterior:
         new._factorise()
         return new
 
+    def loo(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Leave-one-out predictions of the measurements' ln κ and their std (closed form, noise included), or None
+        without two measurements (or with pending points)."""
+        n = len(self.observations)
+        if n < 2 or self._fantasies or len(self._y) != n:
+            return None
+        d = torch.diagonal(torch.cholesky_inverse(self._L))
+        g_loo = (self._y - self._alpha / d).numpy()
+        return self._log_mu.numpy() + g_loo, torch.sqrt(1.0 / d).numpy()
+
     def diagnostics(self) -> Diagnostics:
         """Leave-one-out residuals and ±2σ coverage of the measurements (closed form), and the prior's MAE."""
         n = len(self.observations)
         if n == 0 or self._fantasies or len(self._y) != n:  # pending points, or a posterior without the GP on them
             return Diagnostics(n, None, None, None, None, self.hyper.as_dict())
         measured = np.array([o.measured for o in self.observations])
-        prior_kappa = torch.exp(self._log_mu).numpy()
-        prior_mae = float(np.mean(np.abs(prior_kappa - measured)))
-        if n == 1:
+        prior_mae = float(np.mean(np.abs(torch.exp(self._log_mu).numpy() - measured)))
+        loo = self.loo()
+        if loo is None:
             return Diagnostics(n, None, None, None, prior_mae, self.hyper.as_dict())
-        K_inv = torch.cholesky_inverse(self._L)
-        d = torch.diagonal(K_inv)
-        g_loo = (self._y - self._alpha / d).numpy()
-        sd_loo = torch.sqrt(1.0 / d).numpy()
-        log_pred = self._log_mu.numpy() + g_loo
-        pred = np.exp(log_pred)
-        inside = np.abs(np.log(measured) - log_pred) <= 2 * sd_loo
-        return Diagnostics(n, float(np.mean(np.abs(pred - measured))), float(np.mean(pred - measured)),
-                           float(np.mean(inside)), prior_mae, self.hyper.as_dict())
+        return _loo_diagnostics(measured, *loo, prior_mae, self.hyper.as_dict())
 
 
-def refit(posterior: Posterior, observations: list[Observation]) -> Posterior:
-    """A posterior on new measurements, starting the hyperparameter search from the old one's."""
-    return Posterior(posterior.objective, observations, replace(posterior.hyper))
+def _loo_diagnostics(measured: np.ndarray, log_pred: np.ndarray, sd: np.ndarray, prior_mae: float | None,
+                     hyper: dict[str, float]) -> Diagnostics:
+    pred = np.exp(log_pred)
+    inside = np.abs(np.log(measured) - log_pred) <= 2 * sd
+    return Diagnostics(len(measured), float(np.mean(np.abs(pred - measured))), float(np.mean(pred - measured)),
+                       float(np.mean(inside)), prior_mae, hyper)
+
+
+FREE_PRIOR = Hyper(signal=1.0, floor=0.3, offset=0.1)  # ρ: the variation of ln κ over the space, 30 % a priori
+FREE_LOG_SD = PRIOR_LOG_SD | {"floor": 1.0}
+
+
+class PriorFreeGP(ResidualGP):
+    """The same GP on ln κ with DiffMix left out: a constant mean (the measurements' mean ln κ) in place of the
+    ensemble, no ensemble spread, and a stationary amplitude ρ of its own (prior median 30 %). It is what a plain
+    Bayesian optimiser knows, and the reference the lab's evidence is weighed against (``Posterior``)."""
+
+    HYPER_PRIOR = FREE_PRIOR
+    HYPER_LOG_SD = FREE_LOG_SD
+
+    def __init__(self, objective: Objective, observations: list[Observation] | None = None,
+                 hyper: Hyper | None = None, fit: bool = True):
+        obs = list(observations or [])
+        self.level = float(np.mean([math.log(o.measured) for o in obs])) if obs else 0.0
+        super().__init__(objective, obs, hyper, fit)
+
+    def prior(self, z: torch.Tensor, T: torch.Tensor) -> Prior:
+        """A flat prior: the measurements' mean ln κ everywhere, no spread (the GP's own amplitude ρ is the prior's
+        uncertainty)."""
+        zeros = (z[:, 0] * 0.0).double()  # keeps the graph (and dtype) of z
+        return Prior(zeros + self.level, zeros)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How the lab's measurements weigh DiffMix against a prior-free GP.
+
+    ``prior_weight`` is the share of the campaign's prediction given to the DiffMix posterior, by the two models'
+    leave-one-out predictive densities of the measurements (pseudo Bayesian model averaging, Yao et al., Bayesian
+    Analysis 2018): w = 1 / (1 + exp(Σ lpd_free − Σ lpd_DiffMix)). ``conflict`` is the root mean square of DiffMix's
+    standardised residuals at the measurements, (ln κ_measured − ln μ) / √(a² + ρ₀² + τ₀² + σ_n₀²) with the prior's
+    ρ₀, τ₀, σ_n₀: about 1 where DiffMix's calibrated spread covers the lab, ≫ 1 where it is confidently wrong."""
+
+    n: int
+    prior_weight: float
+    lpd_diffmix: float | None = None  # mean leave-one-out log predictive density per measurement (nats)
+    lpd_prior_free: float | None = None
+    conflict: float | None = None
+
+    @property
+    def disagrees(self) -> bool:
+        """The measurements favour the prior-free model: proposals rely on them rather than on DiffMix."""
+        return self.prior_weight < 0.5
+
+    @property
+    def summary(self) -> str:
+        """One sentence for people (the campaign page, ``diffmix campaign show``)."""
+        if self.n < MIN_EVIDENCE:
+            return f"too few measurements ({self.n}) to weigh DiffMix against the lab; proposals follow DiffMix's prior"
+        if self.conflict is None:
+            return "this posterior is DiffMix's alone (no prior-free model to weigh it against)"
+        stat = (f"DiffMix's weight {self.prior_weight:.2f}, standardised residual {self.conflict:.1f} "
+                f"over {self.n} measurements")
+        if self.disagrees:
+            return f"the lab disagrees with DiffMix here; proposals now rely on the measurements ({stat})"
+        return f"the lab agrees with DiffMix so far ({stat})"
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain values for JSON."""
+        return {"n": self.n, "prior_weight": self.prior_weight, "lpd_diffmix": self.lpd_diffmix,
+                "lpd_prior_free": self.lpd_prior_free, "conflict": self.conflict, "disagrees": self.disagrees,
+                "summary": self.summary}
+
+
+MIN_EVIDENCE = 3  # measurements before the two models are weighed (the hyperparameters are fitted from 3 on)
+
+
+def weigh(physics: ResidualGP, free: ResidualGP) -> Evidence:
+    """The evidence of the measurements both GPs hold (see ``Evidence``)."""
+    n = len(physics.observations)
+    if n < MIN_EVIDENCE:
+        return Evidence(n, 1.0)
+    lp, lf = physics.loo(), free.loo()
+    assert lp is not None and lf is not None
+    y = np.log([o.measured for o in physics.observations])
+
+    def lpd(mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
+        out: np.ndarray = -0.5 * ((y - mean) / sd) ** 2 - np.log(sd) - 0.5 * math.log(2 * math.pi)
+        return out
+
+    s_phys, s_free = float(lpd(*lp).sum()), float(lpd(*lf).sum())
+    weight = 1.0 / (1.0 + math.exp(min(max(s_free - s_phys, -700.0), 700.0)))
+    base = PRIOR
+    spread = physics._a.numpy()
+    z = (y - physics._log_mu.numpy()) / np.sqrt(spread ** 2 + base.floor ** 2 + base.offset ** 2 + base.noise ** 2)
+    return Evidence(n, weight, s_phys / n, s_free / n, float(np.sqrt(np.mean(z ** 2))))
+
+
+@dataclass
+class CachedPair:
+    """``Posterior.at``: the fixed points' prior and features for both GPs."""
+
+    physics: Cached
+    free: Cached
+
+    def join(self, other: CachedPair) -> CachedPair:
+        """These points followed by the other's."""
+        return CachedPair(self.physics.join(other.physics), self.free.join(other.free))
+
+
+def _mixture(w: float, m1: torch.Tensor, v1: torch.Tensor, m2: torch.Tensor, v2: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and variance of the mixture w·N(m1, v1) + (1 − w)·N(m2, v2)."""
+    mean = w * m1 + (1.0 - w) * m2
+    return mean, w * v1 + (1.0 - w) * v2 + w * (1.0 - w) * (m1 - m2) ** 2
+
+
+class Posterior:
+    """A campaign's posterior: the DiffMix posterior (``ResidualGP``) and a prior-free GP on the same measurements,
+    averaged in ln κ with the weight the measurements give each (``Evidence``). With no or few measurements it is
+    DiffMix's; where the lab contradicts DiffMix the prior-free GP takes over, anywhere in the space, so a prior that
+    is confidently wrong cannot hold a campaign (benchmarks/RESULTS.md, the loop benchmark). ``prior_free=False``
+    keeps DiffMix's posterior alone (the fine-tuned design)."""
+
+    def __init__(self, objective: Objective, observations: list[Observation] | None = None,
+                 hyper: Hyper | None = None, fit: bool = True, free_hyper: Hyper | None = None,
+                 prior_free: bool = True):
+        self.objective = objective
+        self.space = objective.space
+        self.physics = ResidualGP(objective, observations, hyper, fit)
+        self.free: ResidualGP | None = PriorFreeGP(objective, observations, free_hyper, fit) if prior_free else None
+        self.evidence = weigh(self.physics, self.free) if self.free is not None else Evidence(
+            len(self.physics.observations), 1.0)
+        self.weight = self.evidence.prior_weight
+
+    # the DiffMix posterior's state, as callers have always read it
+    @property
+    def observations(self) -> list[Observation]:
+        """The measurements."""
+        return self.physics.observations
+
+    @observations.setter
+    def observations(self, value: list[Observation]) -> None:
+        self.physics.observations = list(value)
+
+    @property
+    def hyper(self) -> Hyper:
+        """The DiffMix posterior's hyperparameters."""
+        return self.physics.hyper
+
+    @property
+    def free_hyper(self) -> Hyper | None:
+        """The prior-free GP's hyperparameters (None without it)."""
+        return self.free.hyper if self.free is not None else None
+
+    @property
+    def pending_z(self) -> list[np.ndarray]:
+        """The pending points (queued or leased experiments, and a batch's points chosen so far)."""
+        return self.physics.pending_z
+
+    @property
+    def noise(self) -> float:
+        """The measurements' relative noise, as the two models weigh it."""
+        free = self.free.hyper.noise if self.free is not None else 0.0
+        return self.weight * self.physics.hyper.noise + (1.0 - self.weight) * free
+
+    def _uses_free(self) -> bool:
+        return self.free is not None and self.weight < 1.0 - 1e-9
+
+    def prior(self, z: torch.Tensor, T: torch.Tensor) -> Prior:
+        """DiffMix's prior at the points (see ``ResidualGP.prior``)."""
+        return self.physics.prior(z, T)
+
+    def predict(self, z: torch.Tensor, T: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior κ (median of the log-normal) and its std at points z [S, dim], each at its own temperature
+        T [S]; differentiable in z. The two models are mixed in ln κ."""
+        z = z.double()
+        T = torch.as_tensor(T, dtype=torch.float64)
+        m, v = self._log_moments(self.physics, z, T)
+        if self._uses_free():
+            assert self.free is not None
+            m, v = _mixture(self.weight, m, v, *self._log_moments(self.free, z, T))
+        kappa = torch.exp(m)
+        return kappa, kappa * torch.sqrt(v)
+
+    @staticmethod
+    def _log_moments(gp: ResidualGP, z: torch.Tensor, T: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pr = gp.prior(z, T)
+        g, var = gp.correction(gp.features(z, T), pr.rel_std)
+        return pr.log_mean + g, var
+
+    def at(self, z: np.ndarray, T: np.ndarray) -> CachedPair:
+        """The priors and features at fixed points, computed once; ``predict_cached`` then costs only the GPs."""
+        physics = self.physics.at(z, T)
+        free = self.free.at(z, T) if self.free is not None else physics
+        return CachedPair(physics, free)
+
+    def predict_cached(self, cached: CachedPair) -> tuple[np.ndarray, np.ndarray]:
+        """``predict`` at the points of ``at`` (no gradients)."""
+        with torch.no_grad():
+            g, v = self.physics.correction(cached.physics.features, cached.physics.prior.rel_std)
+            m = cached.physics.prior.log_mean + g
+            if self._uses_free():
+                assert self.free is not None
+                gf, vf = self.free.correction(cached.free.features, cached.free.prior.rel_std)
+                m, v = _mixture(self.weight, m, v, cached.free.prior.log_mean + gf, vf)
+            kappa = torch.exp(m)
+            return kappa.numpy(), (kappa * torch.sqrt(v)).numpy()
+
+    def measurement_std(self, kappa: np.ndarray, std: np.ndarray) -> np.ndarray:
+        """The std of a measurement at points whose posterior κ and std are given: the latent std and the
+        instrument's noise (σ_n, relative) together. ``predict`` gives the latent one (what the acquisition
+        weighs); this one is what a proposal's ±2σ should cover when the robot measures it."""
+        out: np.ndarray = np.sqrt(np.square(std) + np.square(np.asarray(kappa) * self.noise))
+        return out
+
+    def predict_numpy(self, z: np.ndarray, T: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """``predict`` on plain arrays, without gradients."""
+        z2 = np.atleast_2d(np.asarray(z, dtype=float))
+        T_arr = np.broadcast_to(np.asarray(T, dtype=float), (len(z2),))
+        with torch.no_grad():
+            m, s = self.predict(torch.as_tensor(z2), torch.as_tensor(T_arr.copy()))
+        return m.numpy(), s.numpy()
+
+    def with_pending(self, z: np.ndarray, T: np.ndarray | float) -> Posterior:
+        """A copy whose models also know the pending points, both observing them at the averaged mean there (the
+        "kriging believer": the mean stays, the variance a measurement will remove goes, the models' disagreement
+        there included); the weight stays the measurements'."""
+        z2 = np.atleast_2d(np.asarray(z, dtype=float))
+        if len(z2) == 0:
+            return self
+        T_arr = np.broadcast_to(np.asarray(T, dtype=float), (len(z2),)).copy()
+        kappa, _ = self.predict_numpy(z2, T_arr)
+        target = torch.log(torch.as_tensor(kappa, dtype=torch.float64))
+        new = object.__new__(Posterior)
+        new.__dict__.update(self.__dict__)
+        new.physics = self.physics.with_pending(z2, T_arr, target)
+        new.free = self.free.with_pending(z2, T_arr, target) if self.free is not None else None
+        return new
+
+    def prior_free_only(self) -> Posterior:
+        """The same posterior with all the weight on the prior-free GP (the acquisition's prior-free share); itself
+        without one."""
+        if self.free is None:
+            return self
+        new = object.__new__(Posterior)
+        new.__dict__.update(self.__dict__)
+        new.weight = 0.0
+        return new
+
+    def fit(self) -> Hyper:
+        """Refit both models' hyperparameters on the measurements; returns DiffMix's."""
+        if self.free is not None:
+            self.free.fit()
+        hyper = self.physics.fit()
+        if self.free is not None:
+            self.evidence = weigh(self.physics, self.free)
+            self.weight = self.evidence.prior_weight
+        return hyper
+
+    def diagnostics(self) -> Diagnostics:
+        """Leave-one-out residuals and ±2σ coverage of the averaged model (closed form, each model's own LOO
+        mixed with the weight), the prior's MAE, and the evidence."""
+        d = self.physics.diagnostics()
+        loo_p = self.physics.loo()
+        if self._uses_free() and loo_p is not None:
+            assert self.free is not None
+            loo_f = self.free.loo()
+            assert loo_f is not None
+            m, v = _mixture(self.weight, *(torch.as_tensor(a) for a in (loo_p[0], loo_p[1] ** 2, loo_f[0], loo_f[1] ** 2)))
+            measured = np.array([o.measured for o in self.observations])
+            d = _loo_diagnostics(measured, m.numpy(), np.sqrt(v.numpy()), d.prior_mae, d.hyper)
+        d.evidence = self.evidence.as_dict()
+        if self.free is not None:
+            d.free_hyper = self.free.hyper.as_dict()
+        return d

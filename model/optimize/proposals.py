@@ -7,16 +7,19 @@ latest point of any trajectory that is far enough from all of them: the ascent p
 paper's Clio runs validated (Figure 4d/f). The "random" strategy (a baseline for comparing campaigns) draws
 feasible points uniformly.
 
-The "learning" strategy needs the objective to carry a campaign posterior (model/optimize/posterior.py). Its first
-``LEARNING_EXPLOIT`` points exploit: where the posterior mean is best (found by the same projected gradient ascent,
-from the best points of a random pool, of the blends on the simplex's edges and faces, and of a cloud around the
-best measurements), then the next-best points, each at least ``min_distance`` from the others. These may lie as
-close as ``REFINE_DISTANCE`` to a point already measured, so the loop can refine its incumbent (a lab's optimum is a
-flat top: the last 2 % sit within a few % of composition). The rest of the batch maximises the upper confidence
-bound (mean + UCB_BETA · std), greedily: each chosen point joins the posterior as a fantasy (pending) observation
-before the next is chosen, so its neighbourhood loses the variance the measurement will remove and the batch spreads
-out by itself. Pending experiments of the campaign enter the same way before the batch starts. The constants were
-chosen on the loop benchmark (benchmarks/RESULTS.md, issue 15). "botorch" is the standard baseline without physics
+The "learning" strategy needs the objective to carry a campaign posterior (model/optimize/posterior.py: DiffMix's
+posterior averaged with a prior-free GP by the measurements' evidence). Each point of its batch comes from one
+source of a small portfolio (``batch_plan``, ``Source``): ``exploit``, where the posterior mean is best (found by the
+same projected gradient ascent, from the best points of a random pool, of the blends on the simplex's edges and faces,
+and of a cloud around the best measurements; these may lie as close as ``REFINE_DISTANCE`` to a point already measured,
+so the loop can refine its incumbent: a lab's optimum is a flat top); ``explore``, the upper confidence bound
+(mean + UCB_BETA · std); ``prior-free``, the prior-free GP's bound alone, in every batch after the first, so a region
+DiffMix is sure of is still measured; and ``space-filling``, the pool's point farthest from every other, in the first
+batch and while the lab agrees with DiffMix. Points are chosen greedily: each joins the posterior as a fantasy
+(pending) observation before the next is chosen, so its neighbourhood loses the variance the measurement will remove
+and the batch spreads out by itself. Pending experiments of the campaign enter the same way before the batch starts.
+The portfolio was chosen on the loop benchmark's world families (benchmarks/RESULTS.md;
+docs/decisions/2026-12-08-a-loop-its-prior-cannot-trap.md). "botorch" is the standard baseline without physics
 (model/optimize/baseline.py).
 """
 
@@ -24,18 +27,19 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
 from model.optimize.ascent import ascend, starts_for
 from model.optimize.objective import Objective
-from model.optimize.posterior import Cached, Posterior
+from model.optimize.posterior import CachedPair, Posterior
 from model.optimize.space import CompositionSpace
 
 STRATEGIES = ("learning", "gradient", "random", "botorch")
 UCB_BETA = 1.0  # the learning strategy's exploring points: posterior mean + UCB_BETA · posterior std
-LEARNING_EXPLOIT = 3  # a learning batch's first points maximise the posterior mean (the rest the bound)
+PRIOR_FREE_BETA = 2.0  # its prior-free points: the prior-free GP's mean + PRIOR_FREE_BETA · its std
 REFINE_DISTANCE = 0.01  # how close an exploiting point may come to a measured one (max-norm on z)
 POOL_RANDOM = 768  # random feasible points scored on the bound
 POOL_LOCAL = 64  # points scattered around the two best measurements
@@ -45,14 +49,27 @@ LEARNING_STARTS = 4  # the pool's best points (by posterior mean) the ascent sta
 LEARNING_MAX_ITER = 30  # the posterior mean's ascent (the bound changes with every batch; the pool decides it)
 
 
+class Source(StrEnum):
+    """What chose a proposal: a learning batch's portfolio (``batch_plan``), or the strategy that is not learning."""
+
+    exploit = "exploit"  # the campaign posterior's best mean
+    explore = "explore"  # its upper confidence bound
+    prior_free = "prior-free"  # the prior-free GP's upper confidence bound (DiffMix left out)
+    space_filling = "space-filling"  # farthest from every other point (the first batch)
+    gradient = "gradient"  # DiffMix's gradient ascent (open loop)
+    random = "random"
+    botorch = "botorch"
+
+
 @dataclass
 class Proposal:
-    """A point chosen for the robot, with the objective's value, std and feasible gradient there."""
+    """A point chosen for the robot, with the objective's value, std and feasible gradient there, and its source."""
 
     z: np.ndarray
     value: float
     std: float
     gradient: np.ndarray
+    source: Source = Source.gradient
 
     def experiment(self, objective: Objective) -> dict[str, Any]:
         """The fields of the experiment that makes this point: species composition, the robot's recipe, the
@@ -61,7 +78,7 @@ class Proposal:
         grad = {s: float(g) for s, g in zip(space.solvents, self.gradient[:-1])} | {space.salt_variable: float(self.gradient[-1])}
         return {"composition": space.species_dict(self.z), "recipe": space.recipe(self.z).model_dump(mode="json"),
                 "point": [float(v) for v in self.z], "temperature_K": float(np.mean(objective.temperatures_K)),
-                "predicted": self.value, "predicted_std": self.std, "gradient": grad}
+                "predicted": self.value, "predicted_std": self.std, "gradient": grad, "source": str(self.source)}
 
 
 def snap(space: CompositionSpace, z: np.ndarray, resolution: float) -> np.ndarray:
@@ -91,7 +108,7 @@ def propose(objective: Objective, n: int, seed: int, strategy: str = "gradient",
     _, v, s, g = objective.evaluate(z)
     if objective.posterior is not None:  # a proposal's std is that of the measurement the robot will make
         s = objective.posterior.measurement_std(v, s)
-    return [Proposal(z[i], float(v[i]), float(s[i]), g[i]) for i in range(len(chosen))]
+    return [Proposal(z[i], float(v[i]), float(s[i]), g[i], chosen[i].source) for i in range(len(chosen))]
 
 
 def _propose(objective: Objective, n: int, seed: int, strategy: str, avoid: list[np.ndarray] | None, min_distance: float,
@@ -107,11 +124,11 @@ def _propose(objective: Objective, n: int, seed: int, strategy: str, avoid: list
 
         z = botorch_batch(objective, n, seed)
         _, v, s, g = objective.evaluate(z)
-        return [Proposal(z[i], float(v[i]), float(s[i]), g[i]) for i in range(len(z))]
+        return [Proposal(z[i], float(v[i]), float(s[i]), g[i], Source.botorch) for i in range(len(z))]
     if strategy == "random":
         z = objective.space.random_points(n, rng)
         _, v, s, g = objective.evaluate(z)
-        return [Proposal(z[i], float(v[i]), float(s[i]), g[i]) for i in range(n)]
+        return [Proposal(z[i], float(v[i]), float(s[i]), g[i], Source.random) for i in range(n)]
     res = ascend(objective, starts_for(objective, n, "random", seed), max_iter=max_iter)
     chosen: list[Proposal] = []
     taken = list(avoid)
@@ -137,16 +154,18 @@ def _propose(objective: Objective, n: int, seed: int, strategy: str, avoid: list
                 break
             if _far(z, taken, min_distance):
                 _, v, s, g = objective.evaluate(z[None])
-                chosen.append(Proposal(z, float(v[0]), float(s[0]), g[0]))
+                chosen.append(Proposal(z, float(v[0]), float(s[0]), g[0], Source.random))
                 taken.append(z)
     return chosen[:n]
 
 
 def _learning(objective: Objective, n: int, rng: np.random.Generator, avoid: list[np.ndarray], min_distance: float,
               max_iter: int) -> list[Proposal]:
-    """A batch on the campaign's posterior: its mean's best points first (an ascent from the best points of a
-    large random pool), then the upper confidence bound, filled greedily with fantasies (the pool's prior is
-    computed once; each fantasy costs only the GP). ``avoid``: the points already measured."""
+    """A batch on the campaign's posterior, each point from one source of the portfolio (``batch_plan``): its mean's
+    best points (an ascent from the best points of a large random pool), the upper confidence bound, the prior-free
+    GP's bound and, before any measurement, points far from the rest. Each chosen point joins the posterior as a
+    pending observation before the next is chosen (the pool's prior is computed once; each costs only the GPs).
+    ``avoid``: the points already measured."""
     post = objective.posterior
     if post is None:
         raise ValueError("the learning strategy needs the campaign's posterior on the objective")
@@ -160,35 +179,69 @@ def _learning(objective: Objective, n: int, rng: np.random.Generator, avoid: lis
         jitter = near[rng.integers(0, len(near), POOL_LOCAL)] + rng.normal(0, LOCAL_SD, (POOL_LOCAL, space.dim)) * unit
         pool = np.vstack([pool, space.project(jitter)])
 
-    def bound(p: Posterior, cached: Cached, beta: float) -> np.ndarray:
+    def bound(p: Posterior, cached: CachedPair, beta: float) -> np.ndarray:
         mean, std = p.predict_cached(cached)
         return _aggregate_bound(objective, mean.reshape(-1, len(temps)), std.reshape(-1, len(temps)), beta)
 
     cached = post.at(np.repeat(pool, len(temps), axis=0), np.tile(temps, len(pool)))
-    # the batch's first points exploit (the posterior mean's maximum, found precisely by an ascent from the pool's
-    # best); the others explore (the bound, with the points chosen before them pending)
+    # the exploiting points start from the posterior mean's maximum, found precisely by an ascent from the pool's best
     tops = _distinct(pool[np.argsort(-bound(post, cached, 0.0))], LEARNING_STARTS, min_distance)
     res = ascend(replace(objective, beta=0.0), tops, max_iter=min(max_iter, LEARNING_MAX_ITER), tol=1e-3)
     climbed = np.array([t.points[-1] for t in res.trajectories])
     pool = np.vstack([climbed, pool])
     cached = post.at(np.repeat(climbed, len(temps), axis=0), np.tile(temps, len(climbed))).join(cached)
+    scale = _distance_scale(space)
     chosen: list[Proposal] = []
     queued = list(post.pending_z)  # never a point already waiting in the queue
-    for j in range(n):
-        exploit = j < LEARNING_EXPLOIT
-        score = bound(post, cached, 0.0 if exploit else UCB_BETA)
+    for source in batch_plan(n, len(post.observations), trusted=not post.evidence.disagrees):
         batch = queued + [p.z for p in chosen]
-        # an exploiting point may refine a measured one, never repeat a pending one; an exploring point keeps away
-        near_measured = min(REFINE_DISTANCE, min_distance) if exploit else min_distance
+        if source == Source.space_filling:  # the pool's point farthest from everything measured, queued or chosen
+            others = np.array(avoid + batch)
+            score = _nearest(pool / scale, others / scale) if len(others) else np.zeros(len(pool))
+        elif source == Source.prior_free:
+            score = bound(post.prior_free_only(), cached, PRIOR_FREE_BETA)
+        else:
+            score = bound(post, cached, 0.0 if source == Source.exploit else UCB_BETA)
+        # an exploiting point may refine a measured one, never repeat a pending one; the others keep away
+        near_measured = min(REFINE_DISTANCE, min_distance) if source == Source.exploit else min_distance
         pick = next((int(i) for i in np.argsort(-score)
                      if _far(pool[i], avoid, near_measured) and _far(pool[i], batch, min_distance)), None)
         if pick is None:
             break
         z = pool[pick]
         _, v, sd, g = objective.evaluate(z[None])  # the posterior mean and std, as a proposal reports them
-        chosen.append(Proposal(z, float(v[0]), float(sd[0]), g[0]))
+        chosen.append(Proposal(z, float(v[0]), float(sd[0]), g[0], source))
         post = post.with_pending(np.repeat(z[None], len(temps), axis=0), temps)
     return chosen
+
+
+def batch_plan(n: int, measured: int, trusted: bool = True) -> list[Source]:
+    """Which source makes each point of a learning batch of n, in order (benchmarks/RESULTS.md, the loop benchmark).
+
+    Before any measurement, half the batch exploits DiffMix and half fills the space: the first batch is as much for
+    information as for gain. After it, one point a batch is always the prior-free GP's, and one more goes where
+    nothing has been measured while the lab agrees with DiffMix (``trusted``): a region DiffMix is sure of and wrong
+    about shows no disagreement until something is measured there. Once the lab disagrees, that point follows the
+    campaign posterior's upper confidence bound instead (it is then mostly the prior-free GP's). The rest exploit."""
+    if n <= 0:
+        return []
+    if measured == 0:
+        k = (n + 1) // 2
+        return [Source.exploit] * k + [Source.space_filling] * (n - k)
+    free = [Source.prior_free] if n >= 2 else []
+    wide = ([Source.space_filling] if trusted else [Source.explore]) if n >= 3 else []
+    return [Source.exploit] * (n - len(free) - len(wide)) + wide + free
+
+
+def _distance_scale(space: CompositionSpace) -> np.ndarray:
+    """Units in which the decision variables are comparable: shares as they are, the salt in its range."""
+    return np.array([*([1.0] * len(space.solvents)), max(space.salt_range[1] - space.salt_range[0], 1e-9)])
+
+
+def _nearest(points: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Each point's Euclidean distance to the nearest of ``others``."""
+    d: np.ndarray = np.sqrt(((points[:, None, :] - others[None, :, :]) ** 2).sum(-1)).min(1)
+    return d
 
 
 def _face_points(space: CompositionSpace, rng: np.random.Generator) -> np.ndarray:

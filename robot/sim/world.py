@@ -52,7 +52,7 @@ class World:
         self.lock = threading.RLock()
         self.measured_drift_K = 0.0
         self.truth_error: str | None = None  # why the truth had no value for what fills the cell
-        self.reading_error = 0.0  # this filling's relative instrument noise
+        self.reading_factor = 1.0  # this filling's reading: the instrument's bias, noise and any outlier
         self._setpoint: tuple[float, float, float] | None = None  # (from K, to K, since monotonic s)
 
     # ----------------------------------------------------------------- the thermostat
@@ -97,7 +97,7 @@ class World:
         with self.lock:
             self.cell = dict(self.vial_g)
             self.cell_has_bubble = self.take("air_bubble")
-            self.reading_error = self.truth.noise * float(self.rng.standard_normal())
+            self.reading_factor = self.truth.reading_factor(self.rng)
 
     def rinse(self) -> None:
         with self.lock:
@@ -129,7 +129,7 @@ class World:
         return {k: v / total for k, v in solvent_g.items()}, salt, salt_mol / (total / 1000.0)
 
     def cell_conductivity_mS_cm(self) -> float | None:
-        """What the instrument will read: the truth × the instrument's bias × (1 + this filling's noise); None for
+        """What the instrument will read: the truth × this filling's reading factor (bias, noise, outliers); None for
         an empty cell or when the truth has no value (its reason kept in ``truth_error``)."""
         self._advance()
         if not self.cell:
@@ -147,7 +147,7 @@ class World:
         except TruthError as e:
             self.truth_error = str(e)
             return None
-        return kappa * self.truth.instrument_bias * (1.0 + self.reading_error)
+        return kappa * self.reading_factor
 
     def impedance(self, f: np.ndarray) -> np.ndarray:
         """Equivalent circuit of the filled cell: (R_b ∥ C_stray) + electrode CPE, with 0.2 % noise."""

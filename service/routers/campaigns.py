@@ -124,7 +124,8 @@ def model(campaign_id: Id, s: SessionDep, state: StateDep, _: ReaderDep) -> dict
                 "coverage_2sigma": v.coverage_2sigma, "created_at": v.created_at}
                for v in crud.posterior_versions(s, campaign_id)]
     return {"campaign_id": campaign_id, "version_id": fitted.version_id, "parent_id": c.model_version_id,
-            "strategy": c.strategy, "diagnostics": fitted.posterior.diagnostics().as_dict(), "history": history,
+            "strategy": c.strategy, "evidence": fitted.posterior.evidence.as_dict(),
+            "diagnostics": fitted.posterior.diagnostics().as_dict(), "history": history,
             "batches": learning.batch_residuals(crud.measured(s, campaign_id))}
 
 

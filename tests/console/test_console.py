@@ -121,6 +121,8 @@ def test_an_operator_runs_a_campaign_from_the_browser_and_downloads_its_results(
     queue = p.inner_text("#queue tbody")
     made = re.findall(r"\d\.\d\d m LiPF6 in ((?:EC|DMC|EMC)(?::(?:EC|DMC|EMC))*)(?: [\d:]+ \(w/w\))?", queue)
     assert len(made) == 3 and "mol/L" in queue and "mol/kg" in queue, queue
+    # which source of the learning portfolio chose each (a first batch: DiffMix's best, then far from it)
+    assert queue.count("exploit") == 2 and queue.count("space-filling") == 1, queue
     agent, rig = make_agent(service, tmp_path, idle_exit_s=2.0)
     robot = threading.Thread(target=agent.run, daemon=True)
     robot.start()
@@ -132,6 +134,9 @@ def test_an_operator_runs_a_campaign_from_the_browser_and_downloads_its_results(
     assert p.locator("#queue tbody tr[data-status=measured]").count() == 3
     p.wait_for_selector("#campaign-status:has-text('completed')")
     assert "MAE" in p.inner_text("#parity-plot") and "bias" in p.inner_text("#parity-plot")
+    # the evidence in words, and the model table's measured count per batch (the API's field is `measured`)
+    assert "DiffMix" in p.inner_text("#evidence")
+    assert p.inner_text("#diagnostics tbody tr td:nth-child(2)") == "3"
     assert p.locator("#landscape-plot .ternarylayer").count() == 1  # a Plotly ternary, not a picture
     w.shot("campaign")
 

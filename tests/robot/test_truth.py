@@ -92,3 +92,54 @@ def test_the_instrument_reads_the_truth_times_its_bias_and_the_thermostat_follow
     time.sleep(0.2)
     t = world.read_reference_temperature_K()
     assert abs(t - 283.15) < 0.2 and not math.isclose(world.temperature_K, 283.15, abs_tol=1e-9)
+
+
+def test_a_relocating_feature_raises_the_truth_where_it_is_centred_and_leaves_it_far_away():
+    base = from_table({"pairing_scale": 1.1})
+    feature = {"kind": "relocate", "center": {EC: 0.2, DMC: 0.8}, "molality": 1.8, "width": 0.2, "height": 0.5}
+    moved = from_table({"pairing_scale": 1.1, "feature": feature})
+    at = ({EC: 0.2, DMC: 0.8}, LIPF6, 1.8, 298.15)
+    assert moved.kappa(*at) == pytest.approx(1.5 * base.kappa(*at))
+    far = ({EC: 1.0}, LIPF6, 0.5, 298.15)
+    assert moved.kappa(*far) == pytest.approx(base.kappa(*far), rel=1e-6)
+    assert "relocate feature" in moved.description
+
+
+def test_a_bump_is_a_narrow_peak_on_a_flat_floor():
+    bump = from_table({"feature": {"kind": "bump", "center": {EC: 0.5, DMC: 0.5}, "molality": 1.0, "width": 0.1,
+                                   "peak_mS_cm": 12.0, "floor_mS_cm": 4.0}})
+    assert bump.kappa({EC: 0.5, DMC: 0.5}, LIPF6, 1.0, 298.15) == pytest.approx(12.0)
+    assert bump.kappa({EC: 0.9, DMC: 0.1}, LIPF6, 1.0, 298.15) == pytest.approx(4.0, abs=1e-3)
+    assert bump.kappa({EC: 0.1, EMC: 0.9}, LIPF6, 0.3, 320.0) == pytest.approx(4.0, abs=1e-3)  # flat: nothing else
+
+
+def test_outliers_read_low_at_their_rate():
+    import numpy as np
+
+    t = from_table({"noise": 0.0, "outlier_rate": 0.2, "outlier_factor": 0.7, "instrument_bias": 0.9})
+    rng = np.random.default_rng(0)
+    factors = np.array([t.reading_factor(rng) for _ in range(2000)])
+    assert set(np.round(factors, 9)) == {0.9, 0.63}
+    assert 0.17 < np.mean(factors < 0.8) < 0.23
+    # the serial world reads the cell through the same factor
+    world = World(truth=from_table({"outlier_rate": 0.5, "outlier_factor": 0.7}), seed=1)
+    world.fill_cell()
+    assert world.reading_factor in (1.0, 0.7)
+
+
+@pytest.mark.parametrize("table, message", [
+    ({"outlier_rate": 0.9}, "outlier_rate = 0.9 must be within 0–0.5"),
+    ({"feature": {"kind": "hill"}}, "kind = 'hill': choose one of relocate, bump"),
+    ({"feature": {"kind": "bump", "center": {EC: 1.0}, "molality": 1.0, "width": 0.2, "peak_mS_cm": 5}},
+     "needs floor_mS_cm"),
+    ({"feature": {"kind": "bump", "center": {EC: 1.0}, "molality": 1.0, "width": 0.2, "peak_mS_cm": 5,
+                  "floor_mS_cm": 6}}, "needs 0 ≤ floor_mS_cm < peak_mS_cm"),
+    ({"feature": {"kind": "relocate", "center": {EC: 0.5}, "molality": 1.0, "width": 0.2, "height": 1}},
+     "must be ≥ 0 and sum to 1"),
+    ({"feature": {"kind": "relocate", "center": {EC: 1.0}, "width": 0.2, "height": 1}}, "needs molality"),
+    ({"feature": {"kind": "relocate", "center": {EC: 1.0}, "molality": 1, "width": 0.2, "height": 1, "peak_mS_cm": 3}},
+     "unknown keys \\['peak_mS_cm'\\]"),
+])
+def test_a_bad_feature_or_outlier_setting_is_refused_and_named(table, message):
+    with pytest.raises(RecipeError, match=message):
+        from_table(table)

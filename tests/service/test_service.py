@@ -15,32 +15,7 @@ from db.session import make_engine, make_sessionmaker
 from diffmix.settings import Settings
 from service.app import create_app
 from tests.helpers import make_keys
-
-LIPF6, PC, EC, DMC = "[Li+].F[P-](F)(F)(F)(F)F", "CC1COC(=O)O1", "O=C1OCCO1", "COC(=O)OC"
-RECORD = {"components": [{"smiles": EC, "amount": 1.506}, {"smiles": LIPF6, "amount": 0.3006}], "basis": "mass",
-          "temperature_K": 298.15}
-CAMPAIGN = {"name": "LiPF6 in PC:EC:DMC", "space": {"salt": LIPF6, "solvents": [PC, EC, DMC], "salt_fraction": 0.08},
-            "temperature_K": 303.15, "budget": 6}
-
-
-class Api:
-    def __init__(self, client, keys, url):
-        self.client, self.keys, self.url = client, keys, url
-
-    def __call__(self, method, path, role=None, **kw):
-        headers = kw.pop("headers", {})
-        if role:
-            headers["Authorization"] = f"Bearer {self.keys[role]}"
-        return self.client.request(method, path, headers=headers, **kw)
-
-
-@pytest.fixture
-def api(db_url, tiny_models_dir):
-    settings = Settings(database_url=db_url, models_dir=tiny_models_dir, lease_seconds=60, max_attempts=2,
-                        max_body_bytes=200_000, domain_min_rows=5)  # the tiny models' domain has 27 rows
-    keys = make_keys(db_url)
-    with TestClient(create_app(settings)) as client:
-        yield Api(client, keys, db_url)
+from tests.service.client import CAMPAIGN, DMC, EC, LIPF6, PC, RECORD, Api, lease, result_body  # noqa: F401
 
 
 def test_health_ready_metrics(api):
@@ -220,17 +195,6 @@ def test_anonymous_predict_when_configured(db_url, tiny_models_dir):
         assert c.get("/v1/campaigns").status_code == 401
 
 
-def lease(exp):
-    return {"Lease-Token": exp["lease_token"]}
-
-
-def result_body(exp, kappa=9.0, k_cell=1.0):
-    r = 1000 * k_cell / kappa
-    return {"spectrum": {"frequency_Hz": [1e5, 2e5], "z_real_ohm": [r, r], "z_imag_ohm": [-1.0, -0.5]},
-            "resistance_ohm": r, "cell_constant_per_cm": k_cell, "temperature_K": 303.15, "conductivity_mS_cm": kappa,
-            "method": "min-phase", "measured_composition": exp["composition"], "instrument_ids": {"potentiostat": "sim"}}
-
-
 def test_campaign_in_lab_units(api):
     """Bounds by mass of the solvent blend and the salt as a molality range: proposals keep them, the recipe
     the robot gets says the molality, a measured result goes back into the posterior in those units, and
@@ -384,6 +348,10 @@ def test_the_loop_learns_from_every_measurement(api):
     cid, base = c["id"], c["model_version_id"]
     first = api("POST", f"/v1/campaigns/{cid}/proposals?n=4", "operator").json()
     assert all(e["model_version_id"] == base and e["batch"] == 1 for e in first)  # no data yet: the checkpoint
+    # the first batch is half DiffMix's best, half far from it; each experiment says which
+    assert [e["source"] for e in first] == ["exploit", "exploit", "space-filling", "space-filling"]
+    assert [e["source"] for e in api("GET", f"/v1/campaigns/{cid}/experiments", "analyst").json()] == \
+        [e["source"] for e in first]
     measured = _measure_batch(api, bias=0.7, off_K=2.0)
     flags = [m["quality_flags"] for _, m in measured]
     assert "temperature_off_plan" in flags[0][0] and all(not f for f in flags[1:])
@@ -395,8 +363,12 @@ def test_the_loop_learns_from_every_measurement(api):
     assert model["parent_id"] == base and model["version_id"] != base
     assert model["diagnostics"]["n"] == 4 and [h["n_measurements"] for h in model["history"]][-1] == 4
     assert model["batches"][0]["batch"] == 1 and model["batches"][0]["measured"] == 4
+    # a lab that reads 0.7 × DiffMix agrees with DiffMix's shape: its prior keeps the weight
+    ev = model["evidence"]
+    assert ev["n"] == 4 and ev["prior_weight"] > 0.5 and not ev["disagrees"] and "agrees with DiffMix" in ev["summary"]
     second = api("POST", f"/v1/campaigns/{cid}/proposals?n=4", "operator").json()
     assert all(e["model_version_id"] == model["version_id"] and e["batch"] == 2 for e in second)
+    assert [e["source"] for e in second] == ["exploit", "exploit", "space-filling", "prior-free"]
     # proposals now predict what this lab measures: 0.7 × DiffMix
     ratio = [e["predicted"] / _prior(api, e["composition"]) for e in second]
     assert all(0.6 < r < 0.8 for r in ratio), ratio
@@ -406,6 +378,30 @@ def test_the_loop_learns_from_every_measurement(api):
     assert api("GET", f"/v1/campaigns/{cid}/summary", "analyst").json()["batches"] == batches
     versions = api("GET", f"/v1/campaigns/{cid}/model", "analyst").json()["history"]
     assert [v["n_measurements"] for v in versions][-1] == 8 and len({v["version_id"] for v in versions}) == len(versions)
+
+
+def test_a_lab_that_contradicts_diffmix_is_said_to_and_the_proposals_rely_on_the_measurements(api):
+    """A lab whose κ is the same whatever the blend, where DiffMix sees structure: after two batches the campaign's
+    model says, in words and with the statistic, that the lab disagrees, and the batch's fourth point is no longer a
+    space-filling insurance but the posterior's bound."""
+    cid = api("POST", "/v1/campaigns", "operator", json={**CAMPAIGN, "budget": 12}).json()["id"]
+    for _ in range(2):
+        assert api("POST", f"/v1/campaigns/{cid}/proposals?n=4", "operator").status_code == 201
+        while (r := api("POST", "/v1/robot/claim", "robot")).status_code == 200:
+            e = r.json()
+            res = api("POST", f"/v1/experiments/{e['id']}/result", "robot", json=result_body(e, kappa=5.0),
+                      headers={"Idempotency-Key": f"flat-{e['id']:08d}", **lease(e)})
+            assert res.status_code == 201, res.text
+    model = api("GET", f"/v1/campaigns/{cid}/model", "analyst").json()
+    ev = model["evidence"]
+    assert ev["n"] == 8 and ev["disagrees"] and ev["prior_weight"] < 0.5, ev
+    assert ev["summary"].startswith("the lab disagrees with DiffMix here; proposals now rely on the measurements")
+    assert ev["conflict"] > 0 and ev["lpd_prior_free"] > ev["lpd_diffmix"]
+    assert model["diagnostics"]["free_hyper"]["floor"] > 0  # the prior-free GP's own amplitude, stored with the version
+    third = api("POST", f"/v1/campaigns/{cid}/proposals?n=4", "operator").json()
+    assert [e["source"] for e in third] == ["exploit", "exploit", "explore", "prior-free"]
+    # a version is rebuilt from its row with both models: the proposals' version re-predicts as it proposed
+    assert all(0.5 < e["predicted"] / 5.0 < 2.0 for e in third), [e["predicted"] for e in third]
 
 
 def test_a_checkpoint_finetuned_on_the_labs_results_can_be_served_and_chosen(api, tmp_path, tiny_models_dir):

@@ -4,6 +4,13 @@
 
 const KEY = "diffmix-key";
 const POLL_MS = 2000;
+// what chose a proposal (model.optimize.proposals.Source), for the queue's tooltip
+const SOURCE_HELP = {
+  exploit: "the campaign posterior's best mean", explore: "its upper confidence bound",
+  "prior-free": "a GP that knows nothing of DiffMix: so a region DiffMix is sure of is still tried",
+  "space-filling": "far from every other point (the first batch)", gradient: "DiffMix's gradient ascent",
+  botorch: "the plain BoTorch loop", random: "drawn at random",
+};
 const K0 = 273.15;
 let ROLE = null;
 
@@ -348,6 +355,7 @@ PAGES.campaign = async () => {
       return el("tr", { "data-id": e.id, "data-status": e.status },
         el("td", { text: e.id }), el("td", { text: e.batch }),
         el("td", {}, el("span", { class: `badge ${e.status}`, text: e.status })),
+        el("td", { class: "source", text: e.source || "–", title: SOURCE_HELP[e.source] || "" }),
         el("td", { text: lab.text, title: lab.solvents.map((s) => `${s.name} ${s.smiles}: mass ${fmt(s.mass_fraction, 3)}, mole ${fmt(s.mole_fraction, 3)}`).join("\n") }),
         el("td", { text: `${lab.cation_fraction_text} · ${fmt(lab.salt.molality_mol_kg)} mol/kg · ${lab.salt.molarity_mol_L === null ? "–" : fmt(lab.salt.molarity_mol_L)} mol/L`,
           title: lab.salt.molarity_note }),
@@ -367,11 +375,14 @@ PAGES.campaign = async () => {
       plot("parity-plot", parity(results));
       plot("best-plot", bestSoFar(results, !(c0.objective && c0.objective.maximize === false)));
       const d = model.diagnostics || {};
+      const ev = model.evidence || {};
       $("#diagnostics").replaceChildren(
+        el("p", { id: "evidence", class: ev.disagrees ? "evidence disagrees" : "evidence", "data-disagrees": String(!!ev.disagrees),
+          text: ev.summary || "" }),
         el("p", { text: `Posterior version ${model.version_id} on ${d.n || 0} measurements (parent checkpoint ${model.parent_id}); `
           + `leave-one-out MAE ${fmt(d.loo_mae)} mS/cm; 2σ coverage ${d.coverage_2sigma === undefined || d.coverage_2sigma === null ? "–" : `${fmt(100 * d.coverage_2sigma, 0)} %`}.` }),
         el("table", { class: "grid compact" }, el("thead", {}, el("tr", {}, ["batch", "n", "MAE of proposals (mS/cm)"].map((h) => el("th", { text: h })))),
-          el("tbody", {}, (model.batches || []).map((b) => el("tr", {}, el("td", { text: b.batch }), el("td", { text: b.n }), el("td", { text: fmt(b.mae) }))))));
+          el("tbody", {}, (model.batches || []).map((b) => el("tr", {}, el("td", { text: b.batch }), el("td", { text: b.measured }), el("td", { text: fmt(b.mae) }))))));
       document.body.dataset.measured = String(results.length);
     }
   }
