@@ -211,6 +211,18 @@ def create_campaign(s: Session, by: int | None, *, name: str, design: dict[str, 
     return c
 
 
+def get_experiment(s: Session, experiment_id: int) -> Experiment:
+    """One experiment (NotFound when there is none)."""
+    row: Experiment = _get(s, Experiment, experiment_id, "experiment")
+    return row
+
+
+def claimed_at(s: Session, experiment_id: int) -> datetime | None:
+    """When the experiment was last claimed (its latest claim in the audit log), None if never."""
+    return s.scalar(select(AuditLog.at).where(AuditLog.action == "claim", AuditLog.entity == "experiment",
+                                              AuditLog.entity_id == experiment_id).order_by(AuditLog.id.desc()).limit(1))
+
+
 def get_campaign(s: Session, campaign_id: int) -> Campaign:
     return _get(s, Campaign, campaign_id, "campaign")
 

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     # plausible ranges for what robots post (results, calibrations); outside → 422 naming the field
     cell_constant_range_per_cm: tuple[float, float] = (1e-3, 100.0)
     resistance_range_ohm: tuple[float, float] = (1e-2, 1e7)
+    # a result's resistance must be what its own spectrum gives, within this (relative; model/plausibility.py) …
+    result_resistance_tolerance: float = Field(0.05, gt=0, le=1)
+    # … what was weighed in must be what was planned, each species within this (absolute mole fraction) …
+    result_composition_tolerance: float = Field(0.02, gt=0, le=1)
+    # … and its times must fall after the claim and not in the future, beyond this clock skew (seconds)
+    result_clock_skew_s: float = Field(300.0, ge=0)
     robot_key: str | None = None  # the API key `diffmix robot run` uses when --key is not given
     log_json: bool = False  # one JSON object per log line (service and agent), for log collectors
     log_level: str = "INFO"

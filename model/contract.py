@@ -11,9 +11,19 @@ change of meaning. Chemistry a robot needs (ions per formula unit, molality) is 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    model_validator,
+)
 
 from model.cell import conductivity_mS_cm
 from model.chem import salt_formula, species
@@ -36,7 +46,31 @@ def storable(text: str) -> str:
     return text
 
 
+def not_bool(value: Any) -> Any:  # noqa: ANN401 - whatever JSON held; pydantic checks the rest
+    """Refuse true and false where a number is asked (pydantic would read them as 1 and 0)."""
+    if isinstance(value, bool):
+        raise ValueError("a number, not true or false")
+    return value
+
+
+def iso_datetime(value: Any) -> Any:  # noqa: ANN401 - whatever JSON held
+    """A date and time only as ISO 8601 text with its zone (pydantic would read 0, -1 or "0" as Unix time)."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("give an ISO 8601 date and time with its zone, e.g. 2026-12-08T10:00:00Z, not a number")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value[:40]!r} is not an ISO 8601 date and time, e.g. 2026-12-08T10:00:00Z") from None
+    if parsed.tzinfo is None:
+        raise ValueError("give the timezone too, e.g. …Z or …+01:00")
+    return parsed
+
+
 Text = Annotated[str, AfterValidator(storable)]
+Version = Annotated[Literal[1], BeforeValidator(not_bool)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(iso_datetime)]
 Smiles = Annotated[Text, Field(min_length=1, max_length=1000)]
 # JSON numbers only: true, false and "1.5" are refused rather than read as 1.0 and 1.5 (and, in a Message, NaN and
 # infinities are refused too)
@@ -73,7 +107,7 @@ class Limits:
 class Recipe(Message):
     """One electrolyte to make: a salt in a solvent blend, by cation mole fraction (ions counted separately)."""
 
-    version: Literal[1] = RECIPE_VERSION
+    version: Version = RECIPE_VERSION
     salt: Smiles = Field(..., description="the salt as one SMILES with all its ions")
     solvents: list[Smiles] = Field(..., min_length=1, max_length=12)
     salt_cation_fraction: float = Field(..., gt=0, lt=1, description="mole fraction of the salt's cation")
@@ -132,7 +166,7 @@ class Spectrum(Impedance):
 class Result(Message):
     """One measured experiment: the raw spectrum, the bulk resistance and conductivity, and what was made."""
 
-    version: Literal[1] = RESULT_VERSION
+    version: Version = RESULT_VERSION
     spectrum: Spectrum
     resistance_ohm: Positive
     cell_constant_per_cm: Positive
@@ -145,8 +179,8 @@ class Result(Message):
         ..., min_length=1, max_length=64, description="species mole fractions of what was weighed in")
     instrument_ids: dict[Annotated[Text, Field(max_length=64)], Annotated[Text, Field(max_length=200)]] = Field(
         default_factory=dict, max_length=20)
-    started_at: AwareDatetime | None = Field(None, description="with its time zone (ISO 8601, e.g. …Z)")
-    finished_at: AwareDatetime | None = None
+    started_at: Timestamp | None = Field(None, description="with its time zone (ISO 8601, e.g. …Z); after the claim")
+    finished_at: Timestamp | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Result:

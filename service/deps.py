@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from diffmix.settings import Settings
 from model.contract import Limits
+from model.plausibility import Plausibility, Problem
 from service.state import ServiceState
 
 
@@ -42,6 +43,23 @@ def get_limits(settings: SettingsDep) -> Limits:
 
 
 LimitsDep = Annotated[Limits, Depends(get_limits)]
+
+
+def get_plausibility(settings: SettingsDep) -> Plausibility:
+    """The checks a result must pass before it is stored (DIFFMIX_RESULT_*)."""
+    return Plausibility(resistance_tolerance=settings.result_resistance_tolerance,
+                        composition_tolerance=settings.result_composition_tolerance,
+                        clock_skew_s=settings.result_clock_skew_s)
+
+
+PlausibilityDep = Annotated[Plausibility, Depends(get_plausibility)]
+
+
+def refuse(problems: list[Problem]) -> None:
+    """422 naming each field of an implausible result (FastAPI's validation error shape)."""
+    if problems:
+        raise RequestValidationError([{"loc": ["body", *p.loc], "msg": p.message, "type": "value_error.implausible"}
+                                      for p in problems])
 
 
 def refuse_implausible(limits: Limits, **values: float) -> None:

@@ -142,12 +142,20 @@ def landscape(campaign_id: Id, s: SessionDep, state: StateDep, _: ReaderDep,
     rows = crud.measured(s, campaign_id)
     pending = [e for e in crud.campaign_experiments(s, campaign_id) if e.status in PENDING]
     s.commit()
+    placed, unplaced = [], []
+    for e, m in rows:
+        try:
+            placed.append((e, m, space.point_of(m.measured_composition).tolist()))
+        except DiffMixInputError as err:
+            unplaced.append((e, m, str(err)))
     head = {"campaign_id": campaign_id, "version_id": fitted.version_id, "temperature_K": T,
             "basis": space.solvent_basis, "solvents": [{"name": name_of(x), "smiles": x} for x in space.solvents],
             "salt": {"name": name_of(space.salt), "smiles": space.salt, "variable": space.salt_variable,
                      "unit": space.salt_unit},
-            "measured": [{"experiment_id": e.id, "z": space.point_of(m.measured_composition).tolist(),
-                          "measured": m.conductivity_mS_cm, "temperature_K": m.temperature_K} for e, m in rows],
+            "measured": [{"experiment_id": e.id, "z": z, "measured": m.conductivity_mS_cm, "temperature_K": m.temperature_K}
+                         for e, m, z in placed],
+            # a stored result whose composition lies outside the space is reported, not a reason to fail the picture
+            "unplaced": [{"experiment_id": e.id, "error": why} for e, _, why in unplaced],
             "pending": [{"experiment_id": e.id, "z": e.point, "status": e.status} for e in pending]}
     picture = picture_grid(space, steps)
     if picture is None:

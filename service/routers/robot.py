@@ -10,10 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Header, Response
 
 from db import crud
-from db.models import Experiment, Measurement
+from db.models import Experiment, Measurement, utcnow
+from model import plausibility
 from service import learning
 from service.auth import ReaderDep, RobotDep
-from service.deps import LimitsDep, SessionDep, SettingsDep, StateDep, refuse_implausible
+from service.deps import LimitsDep, PlausibilityDep, SessionDep, SettingsDep, StateDep, refuse, refuse_implausible
 from service.errors import PROBLEM_RESPONSES
 from service.schemas import ExperimentOut, FailIn, Id, LeaseOut, MeasurementOut, ResultIn, RobotOut, RobotStatusIn
 
@@ -56,13 +57,18 @@ def heartbeat(experiment_id: Id, s: SessionDep, settings: SettingsDep, caller: R
 @router.post("/experiments/{experiment_id}/result", response_model=MeasurementOut,
              responses={201: {"description": "stored"}, 200: {"description": "a retry: the stored result"}})
 def result(experiment_id: Id, body: ResultIn, s: SessionDep, response: Response, caller: RobotDep, limits: LimitsDep,
-           lease_token: LeaseToken, state: StateDep, background: BackgroundTasks,
+           checks: PlausibilityDep, lease_token: LeaseToken, state: StateDep, background: BackgroundTasks,
            idempotency_key: str = Header(..., min_length=8, max_length=200,
                                          description="unique per result; a retry with the same key never stores twice"),
            ) -> Measurement:
     """Store the measurement of a leased experiment, once per idempotency key; the proposing model re-predicts
-    it at its measured temperature, and the campaign's posterior learns from it (in the background)."""
+    it at its measured temperature, and the campaign's posterior learns from it (in the background). A result that
+    cannot be believed is refused with a 422 naming the field (model/plausibility.py): its resistance is not what its
+    spectrum gives, an impedance or frequency is unphysical, it carries fit_poor, what was weighed in is not the plan,
+    or it started before the claim or in the future."""
     refuse_implausible(limits, resistance_ohm=body.resistance_ohm, cell_constant_per_cm=body.cell_constant_per_cm)
+    planned = crud.get_experiment(s, experiment_id)
+    refuse(plausibility.problems(body, planned.composition, crud.claimed_at(s, experiment_id), utcnow(), checks))
     payload = body.model_dump(mode="json")
     fields = {k: v for k, v in body.model_dump().items() if k not in ("spectrum", "version")}
     fields["spectrum"] = payload["spectrum"]

@@ -1,0 +1,141 @@
+"""Nothing impossible is stored, and nothing stored can break a read (issue 46, items 1–3), on SQLite and PostgreSQL."""
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from db.models import Measurement
+from db.session import make_engine, make_sessionmaker
+from model.eis import impedance
+from tests.service.client import CAMPAIGN, EC, PC, lease, result_body
+
+F = np.logspace(3, 6, 12)
+
+
+def claimed(api, name=None, n=1):
+    body = {**CAMPAIGN, "budget": 4} | ({"name": name} if name else {})
+    cid = api("POST", "/v1/campaigns", "operator", json=body).json()["id"]
+    api("POST", f"/v1/campaigns/{cid}/proposals?n={n}", "operator")
+    return cid, api("POST", "/v1/robot/claim", "robot").json()
+
+
+def good(exp, kappa=8.0, k_cell=1.0):
+    """A result as the robot's procedure builds it: a real cell's spectrum, its min-phase resistance and κ."""
+    r = 1000 * k_cell / kappa
+    z = impedance(r, 8e-12, 2e-6, 0.88, F)
+    i = int(np.argmin(np.abs(np.angle(z))))
+    body = result_body(exp, kappa=1000 * k_cell / float(z.real[i]), k_cell=k_cell)
+    body["resistance_ohm"] = float(z.real[i])
+    body["spectrum"] = {"frequency_Hz": F.tolist(), "z_real_ohm": z.real.tolist(), "z_imag_ohm": z.imag.tolist()}
+    return body
+
+
+def post(api, exp, body, key="integrity"):
+    return api("POST", f"/v1/experiments/{exp['id']}/result", "robot", json=body,
+               headers={"Idempotency-Key": f"{key}-{exp['id']:08d}", **lease(exp)})
+
+
+def test_a_plausible_result_is_stored(api):
+    _, e = claimed(api)
+    now = datetime.now(UTC)
+    r = post(api, e, good(e) | {"started_at": now.isoformat(), "finished_at": (now + timedelta(seconds=30)).isoformat()})
+    assert r.status_code == 201, r.text
+
+
+def _with(body, path, value):
+    out = {**body, "spectrum": {**body["spectrum"]}}
+    *head, last = path
+    d = out
+    for p in head:
+        d = d[p]
+    d[last] = value
+    return out
+
+
+def _impedances(body, value):
+    n = len(body["spectrum"]["z_real_ohm"])
+    return _with(body, ("spectrum", "z_real_ohm"), [value] * n)
+
+
+@pytest.mark.parametrize("change, field", [
+    # the resistance tripled, and κ made to match it: the spectrum says otherwise
+    (lambda b: {**b, "resistance_ohm": 3 * b["resistance_ohm"], "conductivity_mS_cm": b["conductivity_mS_cm"] / 3},
+     "resistance_ohm"),
+    (lambda b: _impedances(b, -1.0), "z_real_ohm"),
+    (lambda b: _impedances(b, 0.0), "z_real_ohm"),
+    (lambda b: _impedances(b, 1e40), "spectrum"),
+    (lambda b: _with(b, ("spectrum", "frequency_Hz"), [1e40] * len(F)), "frequency_Hz"),
+    (lambda b: {**b, "started_at": "0001-01-01T00:00:00Z"}, "started_at"),
+    (lambda b: {**b, "started_at": -1}, "started_at"),
+    (lambda b: {**b, "started_at": 0}, "started_at"),
+    (lambda b: {**b, "started_at": "0"}, "started_at"),
+    (lambda b: {**b, "started_at": "2030-01-01T00:00:00Z"}, "started_at"),
+    (lambda b: {**b, "finished_at": "2030-01-01T00:00:00Z"}, "finished_at"),
+    (lambda b: {**b, "version": True}, "version"),
+    (lambda b: {**b, "quality_flags": ["fit_poor"]}, "quality_flags"),
+], ids=["R x3", "Z -1", "Z 0", "Z 1e40", "f 1e40", "year 1", "t -1", "t 0", "t '0'", "start 2030", "finish 2030",
+        "version true", "fit_poor"])
+def test_an_implausible_result_is_refused_naming_the_field_and_nothing_is_stored(api, change, field):
+    _, e = claimed(api)
+    r = post(api, e, change(good(e)))
+    assert r.status_code == 422, r.text
+    assert any(field in [str(p) for p in err["loc"]] for err in r.json()["errors"]), r.json()
+    assert api("GET", f"/v1/campaigns/{e['campaign_id']}/experiments", "analyst").json()[0]["status"] == "leased"
+    assert post(api, e, good(e), key="then-good").status_code == 201  # the same experiment takes a plausible one
+
+
+def test_what_was_weighed_in_must_be_what_was_planned(api):
+    _, e = claimed(api)
+    # the tester's case: a PC-rich liquid posted in an experiment of the campaign's blend, with other ions
+    other = {PC: 0.9, "[Li+]": 0.05, "F[P-](F)(F)(F)(F)F": 0.05}
+    r = post(api, e, good(e) | {"measured_composition": {**other, EC: 0.0}})
+    assert r.status_code == 422 and "measured_composition" in r.json()["errors"][0]["loc"], r.text
+    foreign = {"CC(=O)OC": 0.1, **{k: v * 0.9 for k, v in e["composition"].items()}}
+    r = post(api, e, good(e) | {"measured_composition": foreign})
+    assert r.status_code == 422 and "did not plan: CC(=O)OC" in r.json()["errors"][0]["msg"], r.text
+    # within the tolerance (0.02 absolute by default), a composition a balance weighs is accepted
+    near = dict(e["composition"])
+    a, b = sorted(near, key=lambda k: -near[k])[:2]
+    near[a], near[b] = near[a] + 0.01, near[b] - 0.01
+    assert post(api, e, good(e) | {"measured_composition": near}).status_code == 201
+
+
+def test_a_stored_row_that_cannot_be_presented_breaks_no_read(api):
+    """A result stored before the composition check (an out-of-space species): the export reports that row's error
+    and goes on; the landscape leaves it out and says so."""
+    cid, e = claimed(api)
+    assert post(api, e, good(e)).status_code == 201
+    cid2, e2 = claimed(api, name="second")
+    assert post(api, e2, good(e2)).status_code == 201
+    engine = make_engine(api.url)
+    with make_sessionmaker(engine)() as s:  # as an older service stored it
+        m = s.query(Measurement).filter_by(experiment_id=e["id"]).one()
+        m.measured_composition = {PC: 0.9, "[Li+]": 0.05, "F[P-](F)(F)(F)(F)F": 0.05, "CC(C)=O": 0.0}
+        s.commit()
+    engine.dispose()
+    rows = api("GET", "/v1/results", "analyst").json()
+    bad = next(r for r in rows if r["experiment_id"] == e["id"])
+    assert bad["lab"] is None and "cannot present what was made" in bad["error"]
+    assert next(r for r in rows if r["experiment_id"] == e2["id"])["error"] is None
+    text = api("GET", "/v1/results?format=csv", "analyst").text
+    table = list(csv.reader(io.StringIO(text)))
+    assert table[0][-1] == "error" and len(table) == 4  # two header rows, both results
+    by_id = {int(r[0]): r for r in table[2:]}
+    assert by_id[e["id"]][-1].startswith("cannot present") and by_id[e2["id"]][-1] == ""
+    land = api("GET", f"/v1/campaigns/{cid}/landscape", "analyst")
+    assert land.status_code == 200 and land.json()["measured"] == [] and land.json()["unplaced"][0]["experiment_id"] == e["id"]
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://x","y")', "=cmd|' /C calc'!A0", "+1", "-2", "@SUM(A1)", "\tx"])
+def test_the_csv_writes_formulas_as_text(api, name):
+    _, e = claimed(api, name=name)
+    assert post(api, e, good(e) | {"quality_flags": ["=1+1"]}).status_code == 201
+    table = list(csv.reader(io.StringIO(api("GET", "/v1/results?format=csv", "analyst").text)))
+    row = table[2]
+    assert row[2] == "'" + name
+    flags = table[0].index("quality_flags")
+    assert row[flags] == "'=1+1"
+    assert float(row[table[0].index("residual")]) == pytest.approx(float(row[table[0].index("residual")]))  # numbers stay numbers
