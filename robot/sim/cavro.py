@@ -21,6 +21,7 @@ SPEED_RANGES = {"V": (5, 6000), "v": (50, 1000), "c": (50, 2700)}
 PLUNGER = set("APDapd")
 VALVE = set("IOBE")
 INIT = set("ZYW")
+FINE_STEPS_PER_STEP = 8  # N1, fine positioning: a stroke of 3000 steps is addressed in 24,000 increments
 TOKEN = re.compile(r"([A-Za-z])(\d+(?:,\d+)*)?")
 
 
@@ -34,10 +35,11 @@ class PumpState:
     steps: int
     syringe_ul: float
     role: str = "stock"
-    position: int = 0
+    position: float = 0.0  # in steps of normal mode (N0); fine mode (N1) addresses eighths of them
     valve: str = "i"
     initialised: bool = False
     busy_until: float = 0.0
+    fine: bool = False  # N1: positions and plunger operands in increments of 1/FINE_STEPS_PER_STEP step
     pending_error: int = 0  # a motion error, answered once to the next frame
     stalled: bool = False  # the move just accepted will stall: its error belongs to the frames after this one
     speeds: dict[str, int] = field(default_factory=lambda: {"v": 900, "V": 1400, "c": 900})
@@ -66,7 +68,7 @@ def parse_commands(text: str) -> list[tuple[str, list[int]]]:
     return out
 
 
-def target(command: str, operand: int, position: int) -> int:
+def target(command: str, operand: float, position: float) -> float:
     """Where a plunger command takes the plunger: A/a absolute, P/p up (aspirate), D/d down (dispense)."""
     if command in "Aa":
         return operand
@@ -163,7 +165,8 @@ class CavroEmulator(Emulator):
         return status
 
     def _report(self, p: PumpState, report: str) -> str | None:
-        return {"?": str(p.position), "?0": str(p.position), "?4": str(p.position),
+        at = str(round(p.position * (FINE_STEPS_PER_STEP if p.fine else 1)))
+        return {"?": at, "?0": at, "?4": at,
                 "?1": str(p.speeds["v"]), "?2": str(p.speeds["V"]), "?3": str(p.speeds["c"]),
                 "?6": p.valve, "?10": "1" if p.buffer else "0", "&": FIRMWARE}.get(report)
 
@@ -177,6 +180,7 @@ class CavroEmulator(Emulator):
         # check the whole string before anything moves
         position = p.position
         initialised = p.initialised
+        scale = FINE_STEPS_PER_STEP if p.fine else 1  # increments per step, as N0/N1 earlier in the string leave it
         for c, ops in commands:
             if c in INIT:
                 if len(ops) > 3 or (ops and not 0 <= ops[0] <= 2):
@@ -192,9 +196,13 @@ class CavroEmulator(Emulator):
                     raise CommandError(INVALID_OPERAND)
                 if not initialised:
                     raise CommandError(NOT_INITIALISED)
-                position = target(c, ops[0], position)
+                position = target(c, ops[0] / scale, position)
                 if not 0 <= position <= p.steps:
                     raise CommandError(INVALID_OPERAND)
+            elif c == "N":  # N0 normal, N1 fine positioning (the manual's microstep mode off / on)
+                if len(ops) > 1 or (ops and ops[0] not in (0, 1)):
+                    raise CommandError(INVALID_OPERAND)
+                scale = FINE_STEPS_PER_STEP if ops and ops[0] == 1 else 1
             elif c in SPEED_RANGES:
                 lo, hi = SPEED_RANGES[c]
                 if len(ops) != 1 or not lo <= ops[0] <= hi:
@@ -214,14 +222,16 @@ class CavroEmulator(Emulator):
                 p.valve = c.lower()
             elif c in SPEED_RANGES:
                 p.speeds[c] = ops[0]
+            elif c == "N":
+                p.fine = bool(ops and ops[0] == 1)
             elif c in PLUNGER:
                 if self.world.take("pump_error"):
                     # the plunger stalls: reported to the next frame; the pump needs initialising again
                     p.stalled, p.initialised = True, False
                     return
-                self._move(p, n, c, ops[0])
+                self._move(p, n, c, ops[0] / (FINE_STEPS_PER_STEP if p.fine else 1))
 
-    def _move(self, p: PumpState, n: int, c: str, k: int) -> None:
+    def _move(self, p: PumpState, n: int, c: str, k: float) -> None:
         new = target(c, k, p.position)
         if new < p.position and p.valve == "o":
             volume = (p.position - new) * p.syringe_ul / p.steps

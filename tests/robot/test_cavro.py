@@ -114,6 +114,29 @@ def test_reports_position_speeds_valve_firmware_and_buffer(emu):
     assert dt(emu, "/1?99") == answer(READY | 2)  # an unknown report is an invalid command
 
 
+def test_normal_and_fine_positioning_modes(emu, world):
+    """N0 / N1 (the manual's microstep mode off / on): a third-party XCalibur client sends N0R in its constructor.
+    In N1 the stroke is addressed in 24,000 increments instead of 3,000; the plunger is where it was."""
+    assert dt(emu, "/1N0R") == answer(BUSY)  # accepted before initialisation: it moves nothing
+    settle(emu)
+    dt(emu, "/1ZR")
+    settle(emu)
+    assert dt(emu, "/1A1500R") == answer(BUSY)
+    settle(emu)
+    assert dt(emu, "/1N1R") == answer(BUSY)
+    settle(emu)
+    assert dt(emu, "/1?") == answer(READY, "12000")  # the same place, in fine increments
+    assert dt(emu, "/1A24001R") == answer(READY | 3)  # beyond the stroke in fine increments
+    assert dt(emu, "/1OD4000R") == answer(BUSY)  # 4000 fine increments = 500 steps, dispensed
+    settle(emu)
+    assert dt(emu, "/1?") == answer(READY, "8000")
+    assert world.vial_g[1] == pytest.approx(500 * 5000.0 / 3000 * 1e-3 * 1.063, rel=0.05)
+    assert dt(emu, "/1N0A3000R") == answer(BUSY)  # a mode change applies to the rest of its string
+    settle(emu)
+    assert dt(emu, "/1?") == answer(READY, "3000")
+    assert dt(emu, "/1N2R") == answer(READY | 3)  # no such mode on an XCalibur
+
+
 def test_an_invalid_operand_is_answered_once_and_moves_nothing(emu):
     dt(emu, "/1ZR")
     settle(emu)
