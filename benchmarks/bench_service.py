@@ -23,6 +23,7 @@ import numpy as np
 from db import crud
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
+from model.contract import Recipe
 
 RECORD = {"components": [{"smiles": "O=C1OCCO1", "amount": 1.506}, {"smiles": "[Li+].F[P-](F)(F)(F)(F)F", "amount": 0.3006}],
           "basis": "mass", "temperature_K": 298.15}
@@ -116,8 +117,11 @@ def bench_claim() -> dict:
         mv = crud.register_model_version(s, "ionic_conductivity", "bench", "f" * 64, "-", {})
         c = crud.create_campaign(s, None, name="bench", design={"property": "ionic_conductivity"}, model_version_id=mv.id,
                                  strategy="gradient", budget=10_000)
-        rows = [{"composition": {"x": 1.0}, "recipe": {}, "point": [i], "temperature_K": 303.15, "predicted": 1.0,
-                 "predicted_std": 0.1, "gradient": {}} for i in range(10_000)]
+        # a real recipe, as a proposal stores it: a claim's response carries it, validated (an empty one was a 500)
+        recipe = Recipe.make("[Li+].F[P-](F)(F)(F)(F)F", ["O=C1OCCO1", "COC(=O)OC"], 0.08, [0.5, 0.5])
+        rows = [{"composition": {"[Li+]": 0.08, "F[P-](F)(F)(F)(F)F": 0.08, "O=C1OCCO1": 0.42, "COC(=O)OC": 0.42},
+                 "recipe": recipe.model_dump(mode="json"), "point": [0.5, 0.5, 0.08], "temperature_K": 303.15,
+                 "predicted": 1.0, "predicted_std": 0.1, "gradient": {}} for _ in range(10_000)]
         crud.queue_experiments(s, c, rows, None, 3)
     e.dispose()
     k = keys(url)

@@ -409,6 +409,17 @@ def claim_next(s: Session, robot_key_id: int, lease_seconds: float, now: datetim
     return s.get(Experiment, claimed, populate_existing=True)
 
 
+def unserveable(s: Session, experiment_id: int, robot_key_id: int, reason: str) -> None:
+    """A claimed experiment whose row cannot be served: the lease is taken back and the experiment fails with the
+    reason (it would fail every claim after this one too), audited."""
+    exp = _get(s, Experiment, experiment_id, "experiment")
+    exp.status, exp.failure_reason = ExperimentStatus.failed, reason[:2000]
+    exp.lease_owner = exp.lease_token = exp.lease_expires_at = None
+    exp.updated_at = utcnow()
+    audit(s, robot_key_id, "claim_withdrawn", "experiment", experiment_id, reason=reason[:500])
+    s.commit()
+
+
 def _leased_to(s: Session, experiment_id: int, robot_key_id: int, lease_token: str) -> Experiment:
     """The experiment, locked, if ``lease_token`` is its current, unexpired lease held by this robot; else a
     Conflict that says what became of the lease. A lease found expired is swept at once (requeued or failed)."""
@@ -417,7 +428,10 @@ def _leased_to(s: Session, experiment_id: int, robot_key_id: int, lease_token: s
         raise NotFound(f"experiment {experiment_id} not found")
     if exp.lease_owner != robot_key_id or exp.lease_token != lease_token or exp.status != ExperimentStatus.leased:
         s.rollback()
-        if exp.status == ExperimentStatus.leased:
+        if exp.status == ExperimentStatus.leased and exp.lease_token == lease_token:
+            what = (f"the token is right, but the lease is held by another robot (key {exp.lease_owner}); "
+                    "post with the key that claimed it")
+        elif exp.status == ExperimentStatus.leased:
             what = f"it was claimed again (attempt {exp.attempts}) after this lease expired"
         elif exp.status == ExperimentStatus.queued:
             what = "this lease expired and the experiment went back in the queue"

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
+from db import crud
 from db.session import make_engine, make_sessionmaker
 from diffmix.settings import Settings
 from service import console, errors
@@ -44,8 +45,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Starlette's streaming limit counts the body as it arrives, chunked uploads included, and stops at the limit
     # (413) instead of buffering the rest; inside the header checks and the metrics, so both see its answers
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
+    def key_known(key: str, client: str, path: str) -> bool:
+        """Whether an API key exists and is not revoked; a refusal is audited as the route's would be."""
+        with state.sessions() as s:
+            if crud.key_for(s, key) is not None:
+                return True
+            crud.audit_denied(s, 401, "unknown or revoked API key", None, client, path)
+            return False
+
     app.add_middleware(HeaderChecks, max_body_bytes=settings.max_body_bytes, anonymous_allowed=anonymous.__contains__,
-                       body_timeout_s=settings.body_timeout_s)
+                       body_timeout_s=settings.body_timeout_s, key_known=key_known)
 
     @app.middleware("http")  # added last, so outermost: it also counts the 401s and 413s answered inside
     async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -12,6 +12,7 @@ without its traceback. ``PROBLEM_RESPONSES`` documents the shape on every route 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -77,6 +78,21 @@ def field_errors(raw: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the API documents at this path (HEAD beside GET), read off its OpenAPI paths (the route table
+    of included routers is FastAPI's internal business)."""
+    methods: set[str] = set()
+    for template, ops in app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)), path):
+            methods |= {m.upper() for m in ops if m.upper() in HTTP_METHODS}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+
+
 def install(app: FastAPI, max_body_bytes: int) -> None:
     """Register the handlers: every error, expected or not, answers as a Problem."""
 
@@ -89,9 +105,14 @@ def install(app: FastAPI, max_body_bytes: int) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = str(exc.detail)
+        headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 413:  # the body limit's own text names no limit and no setting
             detail = f"request body exceeds the limit of {max_body_bytes} bytes (DIFFMIX_MAX_BODY_BYTES); split it"
-        return problem(exc.status_code, detail, request.url.path, headers=getattr(exc, "headers", None))
+        if exc.status_code == 405:  # Starlette lists the first matching route's methods; a path may have several
+            allowed = allowed_methods(app, request.url.path)
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not allowed here; this path takes {', '.join(allowed)}"
+        return problem(exc.status_code, detail, request.url.path, headers=headers or None)
 
     @app.exception_handler(DiffMixInputError)
     async def _input(request: Request, exc: DiffMixInputError) -> JSONResponse:

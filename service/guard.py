@@ -1,8 +1,9 @@
 """Refusals made from a request's headers alone, before a byte of its body is read.
 
-- A body sent without a key to a route that needs one: 401. FastAPI reads and parses a request's body before it
-  resolves the route's dependencies, so without this an anonymous client could make the service read (up to the
-  body limit) on every route. The key itself is checked by the route's dependency (service/auth.py).
+- A body sent without a key to a route that needs one, or with a key that does not exist: 401. FastAPI reads and
+  parses a request's body before it resolves the route's dependencies, so without this a client with no key or a
+  made-up one could make the service read (up to the body limit) on every route. The key's role is checked by the
+  route's dependency (service/auth.py).
 - A Content-Length above the limit (or not a number): 413 (or 400), in the service's JSON error shape.
 - A body that stops arriving: each part must come within ``body_timeout_s`` of the one before, else 408.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import anyio.to_thread
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,11 +31,12 @@ class HeaderChecks:
     length over the limit; 400 for a Content-Length that is not a number."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int, anonymous_allowed: Callable[[str], bool],
-                 body_timeout_s: float = 30.0) -> None:
+                 body_timeout_s: float = 30.0, key_known: Callable[[str, str, str], bool] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.anonymous_allowed = anonymous_allowed
         self.body_timeout_s = body_timeout_s
+        self.key_known = key_known  # (key, client, path) → whether it exists (a database read, run in a thread)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on, or answer from its headers alone."""
@@ -56,6 +59,12 @@ class HeaderChecks:
             await _answer(scope, receive, send, 401, "missing API key: send 'Authorization: Bearer <key>'",
                           {"WWW-Authenticate": "Bearer"})
             return
+        if sends_body and keyed and self.key_known is not None:
+            client = scope["client"][0] if scope.get("client") else "unknown"
+            key = headers["authorization"][len("bearer "):].strip()
+            if not await anyio.to_thread.run_sync(self.key_known, key, client, path):
+                await _answer(scope, receive, send, 401, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
+                return
         timeout = self.body_timeout_s
 
         async def timed() -> Message:

@@ -34,7 +34,9 @@ def readyz(state: StateDep, response: Response) -> dict[str, Any]:
     return {"ready": ready, **checks}
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=Response,
+            responses={200: {"description": "Prometheus text exposition format",
+                             "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}})
 def metrics(state: StateDep) -> Response:
     """Prometheus metrics: requests, latency, queue depth."""
     try:

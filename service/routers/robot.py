@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Header, Response
+from fastapi import APIRouter, BackgroundTasks, Header, HTTPException, Response
+from pydantic import ValidationError
 
 from db import crud
 from db.models import Experiment, Measurement, utcnow
@@ -26,10 +27,20 @@ LeaseToken = Annotated[str, Header(min_length=16, max_length=64, description="th
 
 
 @router.post("/robot/claim", response_model=LeaseOut, responses={204: {"description": "nothing queued"}})
-def claim(s: SessionDep, settings: SettingsDep, caller: RobotDep) -> Experiment | Response:
-    """Lease the next queued experiment to this robot (204 when the queue is empty)."""
+def claim(s: SessionDep, settings: SettingsDep, caller: RobotDep) -> LeaseOut | Response:
+    """Lease the next queued experiment to this robot (204 when the queue is empty). An experiment whose stored
+    row cannot be served (a recipe that is not the contract's) is not left leased to a robot that never got it:
+    its lease is taken back and it fails with the reason, and the answer is a 500 naming it."""
     exp = crud.claim_next(s, caller.key, settings.lease_seconds)
-    return Response(status_code=204) if exp is None else exp
+    if exp is None:
+        return Response(status_code=204)
+    try:
+        return LeaseOut.model_validate(exp)
+    except ValidationError as e:
+        reason = f"its stored row cannot be served to a robot: {str(e).splitlines()[0]}"
+        crud.unserveable(s, exp.id, caller.key, reason)
+        log.error("experiment %s %s; it failed", exp.id, reason)
+        raise HTTPException(500, f"experiment {exp.id}: {reason}; it failed and was taken out of the queue") from None
 
 
 @router.put("/robot/status", response_model=RobotOut)

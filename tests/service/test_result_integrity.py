@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from db.models import Measurement
+from db.models import Experiment, Measurement
 from db.session import make_engine, make_sessionmaker
 from model.eis import impedance
 from tests.service.client import CAMPAIGN, EC, PC, lease, result_body
@@ -139,3 +139,49 @@ def test_the_csv_writes_formulas_as_text(api, name):
     flags = table[0].index("quality_flags")
     assert row[flags] == "'=1+1"
     assert float(row[table[0].index("residual")]) == pytest.approx(float(row[table[0].index("residual")]))  # numbers stay numbers
+
+
+def test_a_lease_posted_with_another_robots_key_names_the_mismatch(api):
+    _, e = claimed(api)
+    other = api.keys["robot2"]
+    r = api.client.post(f"/v1/experiments/{e['id']}/result", json=good(e),
+                        headers={"Authorization": f"Bearer {other}", "Idempotency-Key": "other-robot-0001", **lease(e)})
+    assert r.status_code == 409 and "held by another robot" in r.json()["detail"], r.text
+    assert "expired" not in r.json()["detail"]
+
+
+def test_a_405_lists_every_method_of_the_path(api):
+    for path, methods in (("/v1/campaigns", {"GET", "POST"}), ("/v1/calibrations", {"GET", "POST"}),
+                          ("/v1/admin/keys", {"GET", "POST"})):
+        r = api("DELETE", path, "admin")
+        assert r.status_code == 405, r.text
+        assert set(r.headers["allow"].split(", ")) >= methods | {"HEAD"}, (path, r.headers["allow"])
+
+
+def test_metrics_are_documented_as_the_prometheus_text_they_are(api):
+    doc = api("GET", "/openapi.json").json()["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    assert list(doc) == ["text/plain"]
+    assert api("GET", "/metrics").headers["content-type"].startswith("text/plain")
+
+
+def test_a_claim_that_cannot_be_served_leaves_no_orphaned_lease(api):
+    """A stored experiment whose recipe is not the contract's (make bench's old fixture): the claim answers 500
+    naming it, the experiment fails with the reason instead of staying leased to nobody, and the next is served."""
+    cid, first = claimed(api, n=2)
+    post(api, first, good(first))
+    engine = make_engine(api.url)
+    with make_sessionmaker(engine)() as s:
+        broken = s.query(Experiment).filter_by(campaign_id=cid, status="queued").one()
+        broken.recipe = {}
+        s.commit()
+        broken_id = broken.id
+    engine.dispose()
+    r = api("POST", "/v1/robot/claim", "robot")
+    assert r.status_code == 500 and f"experiment {broken_id}" in r.json()["detail"], r.text
+    engine = make_engine(api.url)
+    with make_sessionmaker(engine)() as s:
+        row = s.get(Experiment, broken_id)
+        assert row.status == "failed" and "cannot be served" in row.failure_reason
+        assert row.lease_token is None and row.lease_owner is None
+    engine.dispose()
+    assert api("POST", "/v1/robot/claim", "robot").status_code == 204  # nothing else queued, nothing stuck

@@ -567,6 +567,8 @@ def test_a_huge_chunked_body_is_cut_off_at_the_limit_and_never_read_without_a_ke
     t.start()
     try:
         assert " 401 " in _chunked_upload(live.port, "/v1/predict", 300)
+        # a key that does not exist is refused from the headers too (it was read up to the limit, then 413)
+        assert " 401 " in _chunked_upload(live.port, "/v1/predict", 300, key="no-such-key-" + "x" * 20)
         assert " 413 " in _chunked_upload(live.port, "/v1/predict", 300, key=live.keys["operator"])
     finally:
         stop.set()
