@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 
 # attributes every LogRecord has; anything else on a record came from `extra=` and is written out as a field
@@ -25,9 +26,12 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(json_lines: bool = False, level: str = "INFO", prefix: str = "") -> None:
-    """Send every logger's records to stderr, as JSON lines or as '[prefix] message' lines."""
+    """Send every logger's records to stderr, as JSON lines or as 'time [prefix] message' lines."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(f"{prefix}%(message)s"))
+    # readable lines carry their time (UTC, to the millisecond), so an operator can tell what happened when
+    readable = logging.Formatter(f"%(asctime)s.%(msecs)03dZ {prefix}%(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
+    readable.converter = time.gmtime
+    handler.setFormatter(JsonFormatter() if json_lines else readable)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -35,6 +35,9 @@ class CalibrationFailed(RobotError):
     """No cell constant could be had: the robot takes no work (a conductivity needs one)."""
 
 
+STARTUP_MAX_BACKOFF_S = 30.0  # the longest wait between two tries for a service that is not up yet
+
+
 class Agent:
     def __init__(self, client: ServiceClient, procedure: Procedure, journal: Journal, name: str = "clio",
                  poll_s: float = 1.0, max_experiments: int | None = None, idle_exit_s: float | None = None):
@@ -154,7 +157,30 @@ class Agent:
         log.error(f"stopped taking work: {reason}")
         self.report()
 
+    def wait_for_service(self) -> bool:
+        """At start-up, wait until the service answers ready (a replica loads its model for ~30 s under load),
+        trying again with capped backoff and logging each try, until it does or the agent is stopped. Returns
+        whether it answered."""
+        delay, tries, since = 1.0, 0, time.monotonic()
+        while not self.stopping:
+            tries += 1
+            try:
+                self.client.request("GET", "/readyz", attempts=1)
+                if tries > 1:
+                    log.info(f"the service answered after {tries} tries ({time.monotonic() - since:.0f} s)")
+                return True
+            except ServiceError as e:
+                log.warning(f"waiting for the service (try {tries}, {time.monotonic() - since:.0f} s): {e}; "
+                            f"next try in {delay:g} s")
+            deadline = time.monotonic() + delay
+            while not self.stopping and time.monotonic() < deadline:
+                time.sleep(min(0.2, delay))
+            delay = min(2 * delay, STARTUP_MAX_BACKOFF_S)
+        return False
+
     def _loop(self) -> int:
+        if not self.wait_for_service():
+            return self.done
         self.recover()
         self.report()
         self.ensure_calibration()

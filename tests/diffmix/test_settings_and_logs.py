@@ -45,6 +45,11 @@ def test_json_log_lines_carry_extra_fields_and_exceptions(capsys):
     rec = json.loads(line)
     assert rec["logger"] == "robot.agent" and rec["level"] == "ERROR" and rec["experiment_id"] == 7
     assert rec["message"] == "experiment 7 failed" and "ValueError: boom" in rec["exception"]
+    logs.configure(prefix="[robot] ")
+    logging.getLogger("robot.agent").warning("waiting for the service")
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    # a readable line says when: UTC to the millisecond, then the prefix and the message
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[robot\] waiting for the service", line), line
     logs.configure()
 
 

@@ -489,3 +489,49 @@ def test_a_truth_without_a_value_fails_the_experiment_with_its_reason(live, tmp_
     exp = live.experiments(cid)[0]
     assert exp["status"] == "failed" and "ZeroDivisionError: no κ for this blend" in exp["failure_reason"]
     assert live.call("GET", f"/v1/results?campaign={cid}", "analyst").json() == []
+
+
+def test_an_agent_started_before_its_service_waits_for_it_logging_each_try(live, tmp_path, monkeypatch, caplog):
+    """A lab without a supervisor: the agent comes up while its service is still loading (a replica takes ~30 s
+    under load). It waits with capped backoff, logging each try, then works; it used to exit with code 2 after
+    eight tries (~23 s)."""
+    agent, rig = make_agent(live, tmp_path, idle_exit_s=0.3, name="early")
+    real = agent.client.request
+    calls = {"readyz": 0}
+
+    def not_yet(method, path, **kw):
+        if path == "/readyz":
+            calls["readyz"] += 1
+            if calls["readyz"] <= 3:  # the service is not up for the first three tries
+                from robot.client import ServiceError
+
+                raise ServiceError(503, "service unreachable after 1 attempts (connection refused)", live.url)
+        return real(method, path, **kw)
+
+    monkeypatch.setattr(agent.client, "request", not_yet)
+    monkeypatch.setattr("robot.agent.STARTUP_MAX_BACKOFF_S", 1.0)  # 1 s between tries, for the test
+    try:
+        agent.cell_constant, agent.calibration_id = 1.12, None
+        with caplog.at_level("WARNING", logger="robot.agent"):
+            done = agent.run()
+    finally:
+        rig.close()
+    assert calls["readyz"] == 4 and done == 0 and agent.stopped is None
+    tries = [r.getMessage() for r in caplog.records if "waiting for the service" in r.getMessage()]
+    assert len(tries) == 3 and "try 1" in tries[0] and "try 3" in tries[2]
+
+
+def test_an_agent_waiting_for_its_service_stops_when_told(tmp_path):
+    from robot.client import ServiceClient
+
+    lab = labmod.load(LAB)
+    rig = Rig(lab, "sim", seed=7)
+    proc = Procedure(rig.lab, rig.devices, Inventory({s.name: s.volume_ml for s in lab.stocks}), rig.reconnect)
+    agent = Agent(ServiceClient("http://127.0.0.1:9", "no-key"), proc, Journal(tmp_path / "j.jsonl"), "lonely")
+    threading.Timer(1.5, lambda: setattr(agent, "stopping", True)).start()
+    try:
+        t0 = time.monotonic()
+        assert agent.run() == 0  # no exception, no exit code 2: it waited until stopped
+        assert time.monotonic() - t0 < 10
+    finally:
+        rig.close()
