@@ -632,11 +632,13 @@ def queue_depth(s: Session) -> int:
 
 
 # ----------------------------------------------------------------------------- calibrations
-def add_calibration(s: Session, by: int | None, **fields) -> CellCalibration:
+def add_calibration(s: Session, by: int | None, audit_detail: dict[str, Any] | None = None, **fields) -> CellCalibration:
+    """Store a calibration, audited with who posted it (and ``audit_detail``: a forced one's reason)."""
     c = CellCalibration(calibrated_at=fields.pop("calibrated_at", None) or utcnow(), **fields)
     s.add(c)
     s.flush()
-    audit(s, by, "calibrate", "cell", c.id, cell_id=c.cell_id, cell_constant_per_cm=c.cell_constant_per_cm)
+    audit(s, by, "calibrate", "cell", c.id, cell_id=c.cell_id, cell_constant_per_cm=c.cell_constant_per_cm,
+          **(audit_detail or {}))
     s.commit()
     return c
 

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     result_composition_tolerance: float = Field(0.02, gt=0, le=1)
     # … and its times must fall after the claim and not in the future, beyond this clock skew (seconds)
     result_clock_skew_s: float = Field(300.0, ge=0)
+    # a cell's new constant further than this share from its last calibration is refused unless forced with a reason
+    calibration_max_change: float = Field(0.2, gt=0)
     robot_key: str | None = None  # the API key `diffmix robot run` uses when --key is not given
     log_json: bool = False  # one JSON object per log line (service and agent), for log collectors
     log_level: str = "INFO"

@@ -282,6 +282,15 @@ class CalibrationIn(RequestBody):
     standard_conductivity_mS_cm: Positive = Field(..., description="the standard's conductivity at temperature_K")
     measured_resistance_ohm: Positive
     temperature_K: MeasuredTemperature
+    force: bool = Field(False, description="store a cell constant further from the cell's last calibration than "
+                                           "DIFFMIX_CALIBRATION_MAX_CHANGE allows (a new cell, say); needs a reason")
+    reason: Text | None = Field(None, max_length=500, description="why a forced calibration is right (audited)")
+
+    @model_validator(mode="after")
+    def _forced_with_reason(self) -> CalibrationIn:
+        if self.force and not (self.reason and self.reason.strip()):
+            raise ValueError("force needs a reason: say why this cell constant is right (it is audited)")
+        return self
 
 
 class CalibrationOut(BaseModel):

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
 
 from db import crud
@@ -16,7 +17,7 @@ from model.contract import MAX_ID
 from service import learning
 from service import results as results_view
 from service.auth import AnyRoleDep, CalibratorDep, ReaderDep
-from service.deps import LimitsDep, SessionDep, refuse_implausible
+from service.deps import LimitsDep, SessionDep, SettingsDep, refuse_implausible
 from service.errors import PROBLEM_RESPONSES
 from service.schemas import CELL_ID, CalibrationIn, CalibrationOut, Id, Summary
 
@@ -45,13 +46,29 @@ def summary(campaign_id: Id, s: SessionDep, _: ReaderDep) -> dict[str, Any]:
 
 
 @router.post("/calibrations", response_model=CalibrationOut, status_code=201)
-def calibrate(body: CalibrationIn, s: SessionDep, caller: CalibratorDep, limits: LimitsDep) -> CellCalibration:
-    """Store a single-point cell calibration: K_cell = κ_standard · R_measured (κ in S/cm)."""
+def calibrate(body: CalibrationIn, s: SessionDep, caller: CalibratorDep, limits: LimitsDep,
+              settings: SettingsDep) -> CellCalibration:
+    """Store a single-point cell calibration: K_cell = κ_standard · R_measured (κ in S/cm). Robots post the ones
+    they measure; operators (and admins) may post one made by hand. Every calibration is audited with its key. A
+    constant outside the plausible range is refused; one further than DIFFMIX_CALIBRATION_MAX_CHANGE (20 %) from
+    the cell's last calibration is refused unless ``force`` is given with a ``reason`` (audited): every later κ of
+    that cell scales with it."""
     k = cell_constant_per_cm(body.standard_conductivity_mS_cm, body.measured_resistance_ohm)
     refuse_implausible(limits, resistance_ohm=body.measured_resistance_ohm, cell_constant_per_cm=k)
+    last = crud.latest_calibration(s, body.cell_id)
+    change = abs(k / last.cell_constant_per_cm - 1) if last is not None else 0.0
+    if last is not None and change > settings.calibration_max_change and not body.force:
+        raise RequestValidationError([{
+            "loc": ["body", "measured_resistance_ohm"], "type": "value_error.implausible", "input": k,
+            "msg": f"gives a cell constant of {k:.5g} 1/cm, {change:.0%} from cell {body.cell_id}'s last calibration "
+                   f"({last.cell_constant_per_cm:.5g} 1/cm, {last.calibrated_at:%Y-%m-%d %H:%M} UTC; more than "
+                   f"{settings.calibration_max_change:.0%} is refused): measure the standard again, or send force with "
+                   "a reason if the cell really changed"}])
+    forced = {"forced": True, "reason": body.reason, "change": round(change, 4)} if body.force else {}
     return crud.add_calibration(s, caller.key_id, cell_id=body.cell_id, cell_constant_per_cm=k,
                                 standard_conductivity_mS_cm=body.standard_conductivity_mS_cm,
-                                measured_resistance_ohm=body.measured_resistance_ohm, temperature_K=body.temperature_K)
+                                measured_resistance_ohm=body.measured_resistance_ohm, temperature_K=body.temperature_K,
+                                audit_detail=forced | {"role": str(caller.role)})
 
 
 @router.get("/calibrations", response_model=list[CalibrationOut])

@@ -72,6 +72,13 @@ def test_analyst_role_is_read_only(pg_server):
                 conn.execute("SELECT key_hash FROM api_keys")
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute("SELECT detail FROM audit_log")
+            # experiments without their live lease tokens and holders (a token posts a robot's result)
+            assert conn.execute('SELECT id, status, recipe, "temperature_K", source FROM experiments').fetchall() == []
+            for hidden in ("lease_token", "lease_owner"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(f"SELECT {hidden} FROM experiments")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SELECT * FROM experiments")
     finally:
         drop()
 

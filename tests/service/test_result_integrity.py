@@ -185,3 +185,33 @@ def test_a_claim_that_cannot_be_served_leaves_no_orphaned_lease(api):
         assert row.lease_token is None and row.lease_owner is None
     engine.dispose()
     assert api("POST", "/v1/robot/claim", "robot").status_code == 204  # nothing else queued, nothing stuck
+
+
+def _calibration(r_ohm, **extra):
+    return {"cell_id": "cell-9", "standard_conductivity_mS_cm": 12.88, "measured_resistance_ohm": r_ohm,
+            "temperature_K": 298.15} | extra
+
+
+def test_who_may_calibrate_and_a_cell_constant_that_jumps_is_refused_unless_forced_with_a_reason(api):
+    """Robots post the calibrations they measure; operators and admins may post one made by hand; analysts may not.
+    Each is audited with who posted it; a constant more than 20 % from the cell's last needs force and a reason."""
+    from sqlalchemy import select
+
+    from db.models import AuditLog
+
+    assert api("POST", "/v1/calibrations", "robot", json=_calibration(87.0)).status_code == 201
+    assert api("POST", "/v1/calibrations", "analyst", json=_calibration(87.0)).status_code == 403
+    assert api("POST", "/v1/calibrations", "operator", json=_calibration(95.0)).status_code == 201  # 9 % off: fine
+    r = api("POST", "/v1/calibrations", "operator", json=_calibration(130.0))  # 37 % from the last
+    assert r.status_code == 422 and "37% from cell cell-9's last calibration" in r.text, r.text
+    assert api("GET", "/v1/calibrations/cell-9/latest", "robot").json()["measured_resistance_ohm"] == 95.0  # unchanged
+    r = api("POST", "/v1/calibrations", "operator", json=_calibration(130.0, force=True))
+    assert r.status_code == 422 and "force needs a reason" in r.text
+    r = api("POST", "/v1/calibrations", "admin", json=_calibration(130.0, force=True, reason="new cell fitted"))
+    assert r.status_code == 201, r.text
+    engine = make_engine(api.url)
+    with make_sessionmaker(engine)() as s:
+        rows = s.scalars(select(AuditLog).where(AuditLog.action == "calibrate").order_by(AuditLog.id)).all()
+        assert [r.detail["role"] for r in rows] == ["robot", "operator", "admin"]
+        assert rows[-1].detail["forced"] is True and rows[-1].detail["reason"] == "new cell fitted"
+    engine.dispose()
