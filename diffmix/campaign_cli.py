@@ -42,6 +42,8 @@ def _client(service: str | None, key: str | None):
         fail("give the service's URL with --service or DIFFMIX_SERVICE, e.g. http://127.0.0.1:8000")
     if not key:
         fail("give an API key with --key or DIFFMIX_KEY (make one with: diffmix admin create-key --role operator)")
+    if "://" not in service:  # DIFFMIX_SERVICE=127.0.0.1:8791 read as a URL without a scheme cannot be reached
+        service = f"http://{service}"
     return ServiceClient(service, key, attempts=2, max_backoff=1.0)
 
 
@@ -95,7 +97,10 @@ def create(name: str = typer.Option(..., "--name", help="the campaign's name"),
     else:
         if (temperature_C is None) == (temperature_K is None):
             fail("give the temperature as --temperature-C or --temperature-K, one of them")
-        names = [s.strip() for s in solvents.split(",") if s.strip()]
+        names = [s.strip() for s in solvents.split(",")]
+        if not all(names):
+            fail(f"--solvents {solvents!r} has an empty name (a comma too many?): give names separated by commas, "
+                 "e.g. EC,DMC")
         space: dict = {"salt": salt, "solvents": names, "bounds_basis": bounds_basis}
         for field, text in (("lower", lower), ("upper", upper)):
             if text is not None:

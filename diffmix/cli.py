@@ -88,5 +88,16 @@ def main(argv: list[str] | None = None) -> None:
         if debug or message is None:
             raise
         typer.echo(f"error: {message}", err=True)
-        typer.echo("(run again with --debug for the traceback)", err=True)
+        if _unexpected(e):  # a refusal says all there is; a failure of the machinery may need its traceback
+            typer.echo("(run again with --debug for the traceback)", err=True)
         raise SystemExit(2) from None
+
+
+def _unexpected(e: BaseException) -> bool:
+    """An everyday error whose cause lies beyond the user's input (a database or service down or failing), where
+    the traceback can help; a refusal of what the user typed needs none."""
+    from sqlalchemy.exc import OperationalError
+
+    from robot.client import ServiceError
+
+    return isinstance(e, OperationalError) or (isinstance(e, ServiceError) and e.status >= 500)

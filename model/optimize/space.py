@@ -48,7 +48,10 @@ class CompositionSpace:
             raise DiffMixInputError("give at least one solvent")
         canon = [canonical(s) for s in self.solvents]
         if len(set(canon)) != len(canon):
-            raise DiffMixInputError("a solvent is listed twice")
+            i = next(i for i in range(len(canon)) if canon[i] in canon[:i])
+            first = self.solvents[canon.index(canon[i])]
+            same = "" if first == self.solvents[i] else f" (the same molecule as {first!r})"
+            raise DiffMixInputError(f"solvent {self.solvents[i]!r} is listed twice{same}")
         for s in self.solvents:
             if formal_charge(s) != 0 or species(s).is_salt:
                 raise DiffMixInputError(f"solvent {s!r} is charged or a salt; give salts with --salt")

@@ -305,6 +305,23 @@ def test_everyday_errors_are_two_lines_and_exit_2_and_debug_shows_the_traceback(
     assert everyday_error(ZeroDivisionError()) is None  # a bug keeps its traceback
 
 
+def test_a_refusal_is_one_line_without_the_debug_hint(capsys, monkeypatch):
+    """The service refusing what was typed says all there is; only a failure of the machinery (a database or
+    service down) adds the --debug hint."""
+    import diffmix.cli as cli
+    from robot.client import ServiceError
+
+    def refuse(*_a, **_k):
+        raise ServiceError(422, "body.budget: Input should be greater than 0", "http://lab:8000")
+
+    monkeypatch.setattr(cli, "app", refuse)
+    with pytest.raises(SystemExit) as e:
+        cli.main(["campaign", "list"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.strip().splitlines() == [
+        "error: the service at http://lab:8000 refused: body.budget: Input should be greater than 0"], err
+
+
 def test_a_bad_setting_in_the_environment_is_two_lines_naming_the_variable_and_nothing_starts(tmp_path, monkeypatch, capsys):
     from diffmix.cli import main
 
@@ -422,3 +439,22 @@ def test_a_cross_validated_split_trains_one_member_per_fold_and_refuses_more_fol
     table, _ = load_table("excess_molar_enthalpy", tmp_path)
     systems = [set(np.asarray(table.groups["system"])[s.test]) for s in load_splits(tmp_path / "three", table)]
     assert sorted(len(s) for s in systems) == [1, 1, 1] and len(set.union(*systems)) == 3  # each system tested once
+
+
+def test_a_service_url_without_a_scheme_is_taken_as_http():
+    from diffmix.campaign_cli import _client
+
+    assert str(_client("127.0.0.1:8791", "k").http.base_url) == "http://127.0.0.1:8791"
+    assert str(_client("https://lab.example:8000/", "k").http.base_url) == "https://lab.example:8000"
+
+
+def test_a_trailing_comma_in_the_solvents_is_refused_and_a_repeated_solvent_named():
+    from model.errors import DiffMixInputError
+    from model.optimize.space import CompositionSpace
+
+    r = CliRunner().invoke(app, ["campaign", "create", "--name", "x", "--salt", "LiPF6", "--solvents", "EC,DMC,",
+                                 "--salt-molality", "1", "--temperature-C", "25", "--budget", "2"],
+                           env={"DIFFMIX_SERVICE": "http://127.0.0.1:9", "DIFFMIX_KEY": "k"})
+    assert r.exit_code != 0 and "has an empty name (a comma too many?)" in r.output, r.output
+    with pytest.raises(DiffMixInputError, match="solvent 'O=C\\(OC\\)OC' is listed twice \\(the same molecule as 'COC\\(=O\\)OC'\\)"):
+        CompositionSpace("[Li+].F[P-](F)(F)(F)(F)F", ["O=C1OCCO1", "COC(=O)OC", "O=C(OC)OC"], (0.08, 0.08))
