@@ -184,12 +184,14 @@ def propose(campaign_id: int = typer.Argument(..., help="the campaign's id"),
             n: int = typer.Option(4, "--n", min=1, max=64, help="how many experiments to propose and queue"),
             service: str | None = SERVICE, key: str | None = KEY, as_json: bool = JSON):
     """Propose a batch by the campaign's strategy and queue it for the robots."""
-    exps = _client(service, key).request("POST", f"/v1/campaigns/{campaign_id}/proposals", params={"n": n},
-                                         timeout=300).json()
+    r = _client(service, key).request("POST", f"/v1/campaigns/{campaign_id}/proposals", params={"n": n}, timeout=300)
+    exps = r.json()
     if as_json:
         typer.echo(json.dumps(exps, indent=2))
         return
     typer.echo(_table(_experiment_rows(exps, {}), EXPERIMENT_HEADER))
+    if "proposals-limited" in r.headers:  # fewer than asked: say how many and why
+        typer.echo(r.headers["proposals-limited"])
 
 
 def _transition(action: str):

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
 from db import crud
@@ -93,13 +93,17 @@ for _action in crud.TRANSITIONS:
     router.add_api_route(f"/{{campaign_id}}/{_action}", _transition(_action), methods=["POST"], response_model=CampaignOut)
 
 
-@router.post("/{campaign_id}/proposals", response_model=list[ProposalOut], status_code=201)
-def proposals(campaign_id: Id, s: SessionDep, state: StateDep, caller: OperatorDep,
+@router.post("/{campaign_id}/proposals", response_model=list[ProposalOut], status_code=201,
+             responses={201: {"headers": {"Proposals-Limited": {
+                 "description": "present when fewer were queued than asked, saying how many and why",
+                 "schema": {"type": "string"}}}}})
+def proposals(campaign_id: Id, s: SessionDep, state: StateDep, caller: OperatorDep, response: Response,
               n: int = Query(4, ge=1, le=64)) -> list[dict[str, Any]]:
     """Propose a batch and queue it as experiments. ``learning`` maximises the upper confidence bound of the
     campaign's posterior (DiffMix corrected by its measurements, pending experiments accounted for); ``gradient``
     climbs DiffMix alone; ``botorch`` is a plain GP loop on the measurements; ``random`` draws feasible points."""
     c, left, made = crud.open_for_proposals(s, campaign_id)
+    budget = c.budget
     obj = learning.objective_for(state, c)
     version_id, posterior = learning.pending_posterior(state, s, c, made)
     s.commit()  # hold no transaction open while the optimiser runs
@@ -110,6 +114,10 @@ def proposals(campaign_id: Id, s: SessionDep, state: StateDep, caller: OperatorD
                              avoid=avoid)
     queued = crud.queue_experiments(s, crud.get_campaign(s, campaign_id), [p.experiment(obj) for p in chosen],
                                     caller.key_id, state.settings.max_attempts, model_version_id=version_id)
+    if len(queued) < n:
+        why = (f"the campaign has {left} of its budget of {budget} experiments left" if left < n
+               else "the strategy found no more points far enough from the others")
+        response.headers["Proposals-Limited"] = f"queued {len(queued)} of the {n} asked: {why}"
     return [{**ExperimentOut.model_validate(e).model_dump(),
              "domain": fractions_report(obj.ensemble.domain, e.composition, e.temperature_K).json()} for e in queued]
 

@@ -784,3 +784,12 @@ def test_the_console_and_the_api_docs_are_served_without_any_other_host(api):
             assert api("GET", asset).status_code == 200, (path, asset)
     assert b"cdn.redoc.ly" not in api("GET", "/console/vendor/redoc.standalone.js").content
     assert api("GET", "/console/vendor/nothing.js").status_code == 404
+
+
+def test_a_proposal_cut_to_the_budget_says_how_many_and_why(api):
+    cid = api("POST", "/v1/campaigns", "operator", json={**CAMPAIGN, "budget": 3, "strategy": "random"}).json()["id"]
+    r = api("POST", f"/v1/campaigns/{cid}/proposals?n=5", "operator")
+    assert r.status_code == 201 and len(r.json()) == 3
+    assert r.headers["proposals-limited"] == "queued 3 of the 5 asked: the campaign has 3 of its budget of 3 experiments left"
+    cid = api("POST", "/v1/campaigns", "operator", json={**CAMPAIGN, "budget": 8, "strategy": "random"}).json()["id"]
+    assert "proposals-limited" not in api("POST", f"/v1/campaigns/{cid}/proposals?n=2", "operator").headers

@@ -307,7 +307,13 @@ PAGES.campaign = async () => {
     showError(null);
     const btn = $("#propose");
     btn.disabled = true; btn.textContent = "Proposing…";
-    try { await api("POST", `/v1/campaigns/${id}/proposals?n=${Number($("#propose-n").value) || 4}`); await refresh(true); }
+    const asked = Number($("#propose-n").value) || 4;
+    try {
+      const queued = await api("POST", `/v1/campaigns/${id}/proposals?n=${asked}`);
+      // fewer than asked (the budget, or no more distinct points): say so rather than queue quietly
+      if (queued.length < asked) showError(`queued ${queued.length} of the ${asked} asked: the campaign's budget or its space had no room for more`);
+      await refresh(true);
+    }
     catch (e) { showError(e.message); }
     finally { btn.disabled = false; btn.textContent = "Propose"; }
   });
