@@ -12,7 +12,7 @@ from db.enums import CampaignStatus, ExperimentStatus, Role
 from model.contract import MAX_ID, MeasuredTemperature, Positive, Recipe, Result, Text
 from model.data.tables import name_of
 from model.lab_view import describe
-from model.mixture import T_MAX_K, T_MIN_K
+from model.mixture import KELVIN_OFFSET, T_MAX_K, T_MIN_K
 from model.optimize.design import DesignSpec, PropertyName
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID, description="a positive id")]
@@ -121,6 +121,21 @@ class CampaignCreate(DesignSpec):
         0.5, gt=0, le=20, description="a result measured further than this from its planned temperature is flagged")
     strict: bool = Field(False, description="refuse (422) a space outside the model's applicability domain instead "
                                             "of creating the campaign with the domain report as a warning")
+    temperature_C: float | None = Field(None, exclude=True, description="instead of temperature_K, in °C (stored "
+                                                                        "as temperature_K)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _celsius(cls, data: Any) -> Any:  # noqa: ANN401 - the request body as JSON gave it
+        """temperature_C becomes temperature_K (as /v1/predict takes it); both at once is refused."""
+        if not isinstance(data, dict) or data.get("temperature_C") is None:
+            return data
+        c = data["temperature_C"]
+        if isinstance(c, bool) or not isinstance(c, int | float):
+            return data  # the field's own validation names it
+        if data.get("temperature_K") is not None or data.get("temperature_range_K") is not None:
+            raise ValueError("give temperature_C or temperature_K (or temperature_range_K), one of them")
+        return {**data, "temperature_K": c + KELVIN_OFFSET}
 
 
 class LabReportOut(BaseModel):

@@ -793,3 +793,13 @@ def test_a_proposal_cut_to_the_budget_says_how_many_and_why(api):
     assert r.headers["proposals-limited"] == "queued 3 of the 5 asked: the campaign has 3 of its budget of 3 experiments left"
     cid = api("POST", "/v1/campaigns", "operator", json={**CAMPAIGN, "budget": 8, "strategy": "random"}).json()["id"]
     assert "proposals-limited" not in api("POST", f"/v1/campaigns/{cid}/proposals?n=2", "operator").headers
+
+
+def test_a_campaign_takes_its_temperature_in_celsius_as_predict_does(api):
+    body = {k: v for k, v in CAMPAIGN.items() if k != "temperature_K"}
+    r = api("POST", "/v1/campaigns", "operator", json={**body, "temperature_C": 25})
+    assert r.status_code == 201 and r.json()["temperature_K"] == pytest.approx(298.15), r.text
+    assert "temperature_C" not in r.json()  # stored as temperature_K
+    both = api("POST", "/v1/campaigns", "operator", json={**CAMPAIGN, "temperature_C": 25})
+    assert both.status_code == 422 and "one of them" in both.text
+    assert api("POST", "/v1/campaigns", "operator", json={**body, "temperature_C": "warm"}).status_code == 422
