@@ -82,11 +82,20 @@ class SpaceSpec(Spec):
             raise ValueError(str(e)) from None
         return out
 
+    @field_validator("salt_fraction", mode="before")
+    @classmethod
+    def _fraction_not_percent(cls, v: object) -> object:
+        if isinstance(v, int | float) and not isinstance(v, bool) and 1 <= v <= 100:
+            raise ValueError(f"{v} is not a cation mole fraction: give a fraction between 0 and 1 (8 % is 0.08), "
+                             "or the salt as a molality")
+        return v
+
     @field_validator("salt_fraction_range")
     @classmethod
     def _fraction_range(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
         if v is not None and not 0 < v[0] <= v[1] < 1:
-            raise ValueError(f"a cation mole fraction range must satisfy 0 < LO ≤ HI < 1, got [{v[0]}, {v[1]}]")
+            hint = " (a fraction, not a percentage: 8 % is 0.08)" if v[1] >= 1 else ""
+            raise ValueError(f"a cation mole fraction range must satisfy 0 < LO ≤ HI < 1, got [{v[0]}, {v[1]}]{hint}")
         return v
 
     @field_validator("salt_molality_range")

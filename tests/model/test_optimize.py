@@ -366,3 +366,14 @@ def test_salt_scan_shows_the_other_salt_unit_and_labels_its_band(tmp_path, monke
     (top,) = ax.child_axes
     assert "molality (mol/kg" in top.get_xlabel()
     assert "±1σ (ensemble spread)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+@pytest.mark.parametrize("salt, message", [
+    ({"salt_fraction": 8}, "8 is not a cation mole fraction: give a fraction between 0 and 1 (8 % is 0.08)"),
+    ({"salt_fraction_range": [3, 12]}, "a fraction, not a percentage: 8 % is 0.08"),
+])
+def test_a_salt_fraction_given_as_a_percentage_says_so(salt, message):
+    from model.optimize.design import DesignSpec
+
+    with pytest.raises(Exception, match=message.replace("(", "\\(").replace(")", "\\)")):
+        DesignSpec.parse({"space": {"salt": "LiPF6", "solvents": ["EC", "DMC"], **salt}, "temperature_K": 298.15})
