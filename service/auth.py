@@ -25,6 +25,13 @@ RIGHTS: dict[Role, frozenset[Role]] = {
 }
 
 
+def missing_key_message(authorization: str | None) -> str:
+    """Why a request carries no usable key: none at all, or a header without the word Bearer."""
+    if authorization and authorization.strip():
+        return "the Authorization header needs the word Bearer before the key: send 'Authorization: Bearer <key>'"
+    return "missing API key: send 'Authorization: Bearer <key>'"
+
+
 @dataclass(frozen=True)
 class Caller:
     """Who is calling: the key's id and role (both None for an anonymous caller where that is allowed)."""
@@ -49,7 +56,7 @@ def require(*roles: Role, anonymous_flag: str | None = None) -> Callable[..., Ca
         if cred is None:
             if anonymous_flag and getattr(settings, anonymous_flag):
                 return Caller(None, None)
-            raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'",
+            raise HTTPException(401, missing_key_message(request.headers.get("authorization")),
                                 headers={"WWW-Authenticate": "Bearer"})
         key = crud.key_for(session, cred.credentials)
         session.commit()  # end the read: the route's own writes start a fresh transaction

@@ -73,6 +73,10 @@ def field_errors(raw: list[Any]) -> list[dict[str, Any]]:
     for e in raw:
         loc = [p if isinstance(p, int) else str(p) for p in e.get("loc", ())]
         msg = str(e.get("msg", "")).removeprefix("Value error, ")  # our own validators' words, without pydantic's label
+        if e.get("type") == "json_invalid":  # loc is (body, character offset): say so in words
+            at = loc[1] if len(loc) > 1 else "?"
+            why = (e.get("ctx") or {}).get("error", "")
+            loc, msg = ["body"], f"the body is not valid JSON (at character {at}{f': {why}' if why else ''})"
         out.append({"field": ".".join(str(p) for p in loc), "loc": loc, "msg": msg,
                     "type": str(e.get("type", ""))})
     return out

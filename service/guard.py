@@ -21,6 +21,7 @@ import anyio.to_thread
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.auth import missing_key_message
 from service.errors import problem
 
 OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json")
@@ -56,7 +57,7 @@ class HeaderChecks:
         sends_body = scope["method"] in ("POST", "PUT", "PATCH", "DELETE")
         keyed = headers.get("authorization", "").lower().startswith("bearer ")
         if sends_body and not keyed and path not in OPEN_PATHS and not self.anonymous_allowed(path):
-            await _answer(scope, receive, send, 401, "missing API key: send 'Authorization: Bearer <key>'",
+            await _answer(scope, receive, send, 401, missing_key_message(headers.get("authorization")),
                           {"WWW-Authenticate": "Bearer"})
             return
         if sends_body and keyed and self.key_known is not None:

@@ -803,3 +803,17 @@ def test_a_campaign_takes_its_temperature_in_celsius_as_predict_does(api):
     both = api("POST", "/v1/campaigns", "operator", json={**CAMPAIGN, "temperature_C": 25})
     assert both.status_code == 422 and "one of them" in both.text
     assert api("POST", "/v1/campaigns", "operator", json={**body, "temperature_C": "warm"}).status_code == 422
+
+
+def test_a_key_sent_without_the_word_bearer_is_told_so(api):
+    key = api.keys["operator"]
+    for method, path, body in (("GET", "/v1/campaigns", None), ("POST", "/v1/predict", {"property": "x"})):
+        r = api.client.request(method, path, json=body, headers={"Authorization": key})
+        assert r.status_code == 401 and "needs the word Bearer before the key" in r.json()["detail"], r.text
+    assert "missing API key" in api.client.get("/v1/campaigns").json()["detail"]
+
+
+def test_malformed_json_is_said_in_words(api):
+    r = api("POST", "/v1/campaigns", "operator", content=b'{"name": "x", budget: 3}',
+            headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and "body: the body is not valid JSON (at character 14" in r.json()["detail"], r.text
