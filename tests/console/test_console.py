@@ -211,6 +211,13 @@ def test_roles_decide_what_the_console_shows_and_an_admin_manages_keys(browser, 
     p.goto(service.url + "/admin")
     p.wait_for_selector("#error:not([hidden])")
     assert "may not" in p.inner_text("#error")
+    p.wait_for_selector("body[data-ready=true]")
+    assert not p.is_visible("#key-form")  # no create-key form under the 403
+    # a campaign that does not exist: said so, nothing to press, and the live dot does not stay green
+    p.goto(service.url + "/campaigns/999")
+    p.wait_for_selector("body[data-ready=true]")
+    assert "not found" in p.inner_text("#error") and p.get_attribute("body", "data-closed") == "not found"
+    assert p.locator("#propose").is_disabled() and "stale" in p.get_attribute("#live", "class")
     w.close()
 
     w = Watched(browser, service.url, tmp_path)

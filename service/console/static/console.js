@@ -498,7 +498,17 @@ async function start() {
   try { await PAGES[page](); } catch (e) {
     if (e.status === 403) showError(`Your key's role (${me.role}) may not see this page: ${e.message}`);
     else if (e.status !== 401) showError(e.message);
+    if (e.status === 403 || e.status === 404) closePage(e.status === 404 ? "not found" : "not allowed");
   }
   document.body.dataset.ready = "true";
+}
+// A page whose subject is missing (404) or not this key's to see (403) offers nothing to do: its forms are hidden,
+// its buttons disabled, and the live dot says why instead of staying green.
+function closePage(why) {
+  document.querySelectorAll("main form").forEach((f) => { f.hidden = true; });
+  document.querySelectorAll("main button, main input, main select").forEach((x) => { x.disabled = true; });
+  const live = $("#live");
+  if (live) { live.classList.add("stale"); live.textContent = why; }
+  document.body.dataset.closed = why;
 }
 document.addEventListener("DOMContentLoaded", () => { start().catch((e) => showError(e.message)); });
