@@ -252,3 +252,27 @@ def test_a_wrong_key_is_refused_at_sign_in(browser, service, tmp_path):
     p.wait_for_selector("#error:not([hidden])")
     assert "unknown or revoked" in p.inner_text("#error") and "/signin" in p.url
     w.close()
+
+
+def test_the_campaign_page_says_when_the_service_is_down_and_recovers_by_itself(browser, service, tmp_path,
+                                                                                tiny_models_dir):
+    """The service stops while a campaign page is open: a banner says since when it is unreachable, the actions are
+    off, and the page keeps trying (with a growing wait); when the service is back, all of it is undone."""
+    cid = service.call("POST", "/v1/campaigns", json={"name": "offline", "space": {
+        "salt": "LiPF6", "solvents": ["EC", "DMC"], "salt_molality": 1.0}, "temperature_K": 298.15, "budget": 4}).json()["id"]
+    w = Watched(browser, service.url, tmp_path)
+    p = w.page
+    w.sign_in(service.keys["operator"], f"/campaigns/{cid}")
+    assert p.locator("#propose").is_enabled()
+    db, port, keys = service.settings.database_url, service.port, service.keys
+    service.stop()
+    p.wait_for_selector("#offline:not([hidden])", timeout=20_000)
+    assert "The service is unreachable since" in p.inner_text("#offline")
+    assert p.locator("#propose").is_disabled() and p.inner_text("#live") == "offline"
+    again = LiveService(db, tiny_models_dir, _port=port, _keys=keys, lease_seconds=30, max_attempts=2, domain_min_rows=5)
+    try:
+        p.wait_for_selector("#offline[hidden]", state="attached", timeout=40_000)
+        assert p.locator("#propose").is_enabled() and p.inner_text("#live") == "live"
+    finally:
+        again.stop()
+        w.close()

@@ -49,7 +49,9 @@ class ApiError extends Error {
 async function api(method, path, body) {
   const headers = { Authorization: `Bearer ${sessionStorage.getItem(KEY) || ""}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  let r;
+  try { r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }); }
+  catch (e) { throw new ApiError(0, `the service is unreachable (${e.message})`); }
   if (r.status === 401) {
     sessionStorage.removeItem(KEY);
     location.assign(`/signin?next=${encodeURIComponent(location.pathname)}`);
@@ -393,9 +395,41 @@ PAGES.campaign = async () => {
     }
   }
   await refresh(true);
-  const live = $("#live");
-  setInterval(() => refresh(false).then(() => { live.classList.remove("stale"); }).catch(() => { live.classList.add("stale"); }), POLL_MS);
+  poll(() => refresh(false));
 };
+
+// Keep a page live: call `update` every POLL_MS; while the service does not answer, say so in a banner (since when),
+// disable the page's actions and try again with a doubling wait (up to 30 s); when it answers, undo all of that.
+function poll(update) {
+  const live = $("#live");
+  let down = null, wait = POLL_MS;
+  const banner = $("#offline");
+  const tick = async () => {
+    try {
+      await update();
+      if (down) {
+        down = null; wait = POLL_MS;
+        banner.hidden = true;
+        document.querySelectorAll("main [data-offline-disabled]").forEach((x) => { x.disabled = false; x.removeAttribute("data-offline-disabled"); });
+        document.body.dataset.offline = "false";
+      }
+      if (live) { live.classList.remove("stale"); live.textContent = "live"; }
+    } catch (e) {
+      if (e.status !== undefined && e.status !== 0 && e.status < 500) throw e;  // an answer, not an outage
+      if (!down) {
+        down = new Date();
+        document.querySelectorAll("main button:not([disabled])").forEach((x) => { x.disabled = true; x.setAttribute("data-offline-disabled", ""); });
+        document.body.dataset.offline = "true";
+      }
+      wait = Math.min(2 * wait, 30000);
+      banner.textContent = `The service is unreachable since ${down.toLocaleTimeString()}; trying again in ${Math.round(wait / 1000)} s. Actions are off until it answers.`;
+      banner.hidden = false;
+      if (live) { live.classList.add("stale"); live.textContent = "offline"; }
+    }
+    setTimeout(tick, down ? wait : POLL_MS);
+  };
+  setTimeout(tick, POLL_MS);
+}
 
 // ------------------------------------------------------------------ lab
 PAGES.lab = async () => {
