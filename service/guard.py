@@ -1,6 +1,6 @@
 """Refusals made from a request's headers alone, before a byte of its body is read.
 
-- A body sent without a key to a route that needs one, or with a key that does not exist: 401. FastAPI reads and
+- A body sent without a key to a route that needs one, or a large or chunked body with a key that does not exist: 401. FastAPI reads and
   parses a request's body before it resolves the route's dependencies, so without this a client with no key or a
   made-up one could make the service read (up to the body limit) on every route. The key's role is checked by the
   route's dependency (service/auth.py).
@@ -25,6 +25,9 @@ from service.auth import missing_key_message
 from service.errors import problem
 
 OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json")
+# a body larger than this, or of unknown length (chunked), is not read for a key that does not exist: the key is
+# looked up from the headers first (one more database read; below it the route's own session looks the key up)
+KEY_CHECK_BYTES = 64 * 1024
 
 
 class HeaderChecks:
@@ -60,7 +63,8 @@ class HeaderChecks:
             await _answer(scope, receive, send, 401, missing_key_message(headers.get("authorization")),
                           {"WWW-Authenticate": "Bearer"})
             return
-        if sends_body and keyed and self.key_known is not None:
+        large = length is None or int(length) > KEY_CHECK_BYTES  # small bodies cost less to read than a lookup
+        if sends_body and keyed and large and self.key_known is not None:
             client = scope["client"][0] if scope.get("client") else "unknown"
             key = headers["authorization"][len("bearer "):].strip()
             if not await anyio.to_thread.run_sync(self.key_known, key, client, path):
