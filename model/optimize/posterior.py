@@ -334,43 +334,12 @@ class ResidualGP:
         var = (prior_var - (ks * v.T).sum(1)).clamp_min(MIN_VAR)
         return mean, var
 
-    def predict(self, z: torch.Tensor, T: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Posterior κ (median of the log-normal) and its std (delta method) at points z [S, dim], each at its own
-        temperature T [S]; differentiable in z."""
-        z = z.double()
-        T = torch.as_tensor(T, dtype=torch.float64)
-        pr = self.prior(z, T)
-        g, var = self.correction(self.features(z, T), pr.rel_std)
-        kappa = torch.exp(pr.log_mean + g)
-        return kappa, kappa * torch.sqrt(var)
-
     def at(self, z: np.ndarray, T: np.ndarray) -> Cached:
-        """The prior and features at fixed points, computed once; ``predict_cached`` then costs only the GP."""
+        """The prior and features at fixed points, computed once; the campaign posterior's ``predict_cached`` then
+        costs only the GP."""
         zt, Tt = torch.as_tensor(np.asarray(z, dtype=float)), torch.as_tensor(np.asarray(T, dtype=float))
         with torch.no_grad():
             return Cached(self.prior(zt, Tt), self.features(zt, Tt))
-
-    def predict_cached(self, cached: Cached) -> tuple[np.ndarray, np.ndarray]:
-        """``predict`` at the points of ``at`` (no gradients)."""
-        with torch.no_grad():
-            g, var = self.correction(cached.features, cached.prior.rel_std)
-            kappa = torch.exp(cached.prior.log_mean + g)
-            return kappa.numpy(), (kappa * torch.sqrt(var)).numpy()
-
-    def measurement_std(self, kappa: np.ndarray, std: np.ndarray) -> np.ndarray:
-        """The std of a measurement at points whose posterior κ and std are given: the latent std and the
-        instrument's noise (σ_n, relative) together. ``predict`` gives the latent one (what the acquisition
-        weighs); this one is what a proposal's ±2σ should cover when the robot measures it."""
-        out: np.ndarray = np.sqrt(np.square(std) + np.square(np.asarray(kappa) * self.hyper.noise))
-        return out
-
-    def predict_numpy(self, z: np.ndarray, T: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
-        """``predict`` on plain arrays, without gradients."""
-        z2 = np.atleast_2d(np.asarray(z, dtype=float))
-        T_arr = np.broadcast_to(np.asarray(T, dtype=float), (len(z2),))
-        with torch.no_grad():
-            m, s = self.predict(torch.as_tensor(z2), torch.as_tensor(T_arr.copy()))
-        return m.numpy(), s.numpy()
 
     # ------------------------------------------------------------------ pending points and diagnostics
     def with_pending(self, z: np.ndarray, T: np.ndarray | float, log_kappa: torch.Tensor | None = None) -> Self:
