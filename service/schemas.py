@@ -132,9 +132,11 @@ class CampaignCreate(DesignSpec):
             return data
         c = data["temperature_C"]
         if isinstance(c, bool) or not isinstance(c, int | float):
-            return data  # the field's own validation names it
+            raise ValueError(f"temperature_C = {c!r}: give a number of degrees Celsius, e.g. 25")
         if data.get("temperature_K") is not None or data.get("temperature_range_K") is not None:
             raise ValueError("give temperature_C or temperature_K (or temperature_range_K), one of them")
+        if c <= -KELVIN_OFFSET:
+            raise ValueError(f"temperature_C = {c:g} °C is at or below absolute zero (−273.15 °C)")
         return {**data, "temperature_K": c + KELVIN_OFFSET}
 
 
@@ -297,7 +299,7 @@ class CalibrationIn(RequestBody):
     standard_conductivity_mS_cm: Positive = Field(..., description="the standard's conductivity at temperature_K")
     measured_resistance_ohm: Positive
     temperature_K: MeasuredTemperature
-    force: bool = Field(False, description="store a cell constant further from the cell's last calibration than "
+    force: bool = Field(False, strict=True, description="store a cell constant further from the cell's last calibration than "
                                            "DIFFMIX_CALIBRATION_MAX_CHANGE allows (a new cell, say); needs a reason")
     reason: Text | None = Field(None, max_length=500, description="why a forced calibration is right (audited)")
 

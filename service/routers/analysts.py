@@ -64,7 +64,9 @@ def calibrate(body: CalibrationIn, s: SessionDep, caller: CalibratorDep, limits:
                    f"({last.cell_constant_per_cm:.5g} 1/cm, {last.calibrated_at:%Y-%m-%d %H:%M} UTC; more than "
                    f"{settings.calibration_max_change:.0%} is refused): measure the standard again, or send force with "
                    "a reason if the cell really changed"}])
-    forced = {"forced": True, "reason": body.reason, "change": round(change, 4)} if body.force else {}
+    forced: dict[str, object] = {"forced": True, "change": round(change, 4)} if body.force else {}
+    if body.reason:  # kept whenever given, forced or not
+        forced["reason"] = body.reason
     return crud.add_calibration(s, caller.key_id, cell_id=body.cell_id, cell_constant_per_cm=k,
                                 standard_conductivity_mS_cm=body.standard_conductivity_mS_cm,
                                 measured_resistance_ohm=body.measured_resistance_ohm, temperature_K=body.temperature_K,
