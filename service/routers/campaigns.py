@@ -99,9 +99,11 @@ for _action in crud.TRANSITIONS:
                  "schema": {"type": "string"}}}}})
 def proposals(campaign_id: Id, s: SessionDep, state: StateDep, caller: OperatorDep, response: Response,
               n: int = Query(4, ge=1, le=64)) -> list[dict[str, Any]]:
-    """Propose a batch and queue it as experiments. ``learning`` maximises the upper confidence bound of the
-    campaign's posterior (DiffMix corrected by its measurements, pending experiments accounted for); ``gradient``
-    climbs DiffMix alone; ``botorch`` is a plain GP loop on the measurements; ``random`` draws feasible points."""
+    """Propose a batch and queue it as experiments. ``learning`` draws each point from a portfolio on the campaign's
+    posterior (DiffMix's posterior and a prior-free GP weighed by the measurements; pending experiments accounted
+    for): its best mean, a prior-free point, and a space-filling or upper-confidence point; each experiment's
+    ``source`` says which. ``gradient`` climbs DiffMix alone; ``botorch`` is a plain GP loop on the measurements;
+    ``random`` draws feasible points. Fewer than asked (the budget) is said in the Proposals-Limited header."""
     c, left, made = crud.open_for_proposals(s, campaign_id)
     budget = c.budget
     obj = learning.objective_for(state, c)
