@@ -56,7 +56,7 @@ PlausibilityDep = Annotated[Plausibility, Depends(get_plausibility)]
 
 
 def refuse(problems: list[Problem]) -> None:
-    """422 naming each field of an implausible result (FastAPI's validation error shape)."""
+    """422 naming each field of an implausible body (FastAPI's validation error shape)."""
     if problems:
         raise RequestValidationError([{"loc": ["body", *p.loc], "msg": p.message, "type": "value_error.implausible"}
                                       for p in problems])
@@ -64,10 +64,7 @@ def refuse(problems: list[Problem]) -> None:
 
 def refuse_implausible(limits: Limits, **values: float) -> None:
     """422 naming each field outside its plausible range (FastAPI's validation error shape)."""
-    errors = [{"loc": ["body", field], "msg": msg, "type": "value_error.implausible", "input": value}
-              for field, value in values.items() if (msg := limits.check(field, value))]
-    if errors:
-        raise RequestValidationError(errors)
+    refuse([Problem((field,), msg) for field, value in values.items() if (msg := limits.check(field, value))])
 
 
 def get_session(state: StateDep) -> Iterator[Session]:

@@ -175,8 +175,8 @@ def _learning(objective: Objective, n: int, rng: np.random.Generator, avoid: lis
     if post.observations:  # around the best measured points as well
         best = sorted(post.observations, key=lambda o: -o.measured if objective.maximize else o.measured)[:2]
         near = np.vstack([o.z for o in best])
-        unit = np.array([*([1.0] * len(space.solvents)), max(space.salt_range[1] - space.salt_range[0], 1e-9)])
-        jitter = near[rng.integers(0, len(near), POOL_LOCAL)] + rng.normal(0, LOCAL_SD, (POOL_LOCAL, space.dim)) * unit
+        jitter = near[rng.integers(0, len(near), POOL_LOCAL)] \
+            + rng.normal(0, LOCAL_SD, (POOL_LOCAL, space.dim)) * _distance_scale(space)
         pool = np.vstack([pool, space.project(jitter)])
 
     def bound(p: Posterior, cached: CachedPair, beta: float) -> np.ndarray:

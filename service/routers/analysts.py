@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
 
 from db import crud
@@ -14,10 +13,11 @@ from db.errors import NotFound
 from db.models import CellCalibration
 from model.cell import cell_constant_per_cm
 from model.contract import MAX_ID
+from model.plausibility import Problem
 from service import learning
 from service import results as results_view
 from service.auth import AnyRoleDep, CalibratorDep, ReaderDep
-from service.deps import LimitsDep, SessionDep, SettingsDep, refuse_implausible
+from service.deps import LimitsDep, SessionDep, SettingsDep, refuse, refuse_implausible
 from service.errors import PROBLEM_RESPONSES
 from service.schemas import CELL_ID, CalibrationIn, CalibrationOut, Id, Summary
 
@@ -58,12 +58,11 @@ def calibrate(body: CalibrationIn, s: SessionDep, caller: CalibratorDep, limits:
     last = crud.latest_calibration(s, body.cell_id)
     change = abs(k / last.cell_constant_per_cm - 1) if last is not None else 0.0
     if last is not None and change > settings.calibration_max_change and not body.force:
-        raise RequestValidationError([{
-            "loc": ["body", "measured_resistance_ohm"], "type": "value_error.implausible", "input": k,
-            "msg": f"gives a cell constant of {k:.5g} 1/cm, {change:.0%} from cell {body.cell_id}'s last calibration "
-                   f"({last.cell_constant_per_cm:.5g} 1/cm, {last.calibrated_at:%Y-%m-%d %H:%M} UTC; more than "
-                   f"{settings.calibration_max_change:.0%} is refused): measure the standard again, or send force with "
-                   "a reason if the cell really changed"}])
+        refuse([Problem(("measured_resistance_ohm",),
+                        f"gives a cell constant of {k:.5g} 1/cm, {change:.0%} from cell {body.cell_id}'s last "
+                        f"calibration ({last.cell_constant_per_cm:.5g} 1/cm, {last.calibrated_at:%Y-%m-%d %H:%M} UTC; "
+                        f"more than {settings.calibration_max_change:.0%} is refused): measure the standard again, or "
+                        "send force with a reason if the cell really changed")])
     forced: dict[str, object] = {"forced": True, "change": round(change, 4)} if body.force else {}
     if body.reason:  # kept whenever given, forced or not
         forced["reason"] = body.reason
